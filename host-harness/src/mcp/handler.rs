@@ -1,0 +1,236 @@
+//! `ServerHandler` for the component's dynamic tool list.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rmcp::model::{
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
+    DiscoverResult, Implementation, ListToolsResult, MetaObject, PaginatedRequestParams,
+    ProtocolVersion, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+use serde_json::{Value, json};
+
+use crate::runtime::Runtime;
+use crate::tool::{ErrorKind, ToolDescriptor, ToolError};
+
+/// How long clients may cache `tools/list` and `server/discover` (2026-07-28).
+/// The tool set is fixed for the life of the process; a restart with another
+/// component is the only way it changes, so minutes are safe.
+pub const LIST_TTL_MS: u64 = 300_000;
+
+const SERVER_NAME: &str = "whatsapp-connector";
+const SERVER_TITLE: &str = "WhatsApp Business connector";
+const SERVER_INFO_META_KEY: &str = "io.modelcontextprotocol/serverInfo";
+
+const INSTRUCTIONS: &str = "Tools for the WhatsApp Business Cloud API: send messages, \
+templates and media, manage message templates and the business profile, and look up the \
+delivery status of sent messages. Free-form messages (whatsapp_send_message, \
+whatsapp_send_media) reach a customer only within 24 hours of that customer's last message; \
+outside that window use whatsapp_send_template with an approved template. A failed call \
+returns isError with a one-line explanation and a hint on what to do next.";
+
+/// The MCP face of a loaded connector. Cheap to clone (one `Arc`), so the
+/// HTTP transport can hand a copy to every session and stateless request.
+#[derive(Clone)]
+pub struct McpServer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    runtime: Arc<Runtime>,
+    /// Built once from the descriptors, in the component's (stable) order.
+    tools: Vec<Tool>,
+    info: Implementation,
+    /// `_meta` carrying the server identity, attached to modern results.
+    info_meta: MetaObject,
+}
+
+impl McpServer {
+    pub fn new(runtime: Arc<Runtime>) -> McpServer {
+        let tools = runtime.tools().iter().map(to_mcp_tool).collect();
+        let mut info = Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION"));
+        info.title = Some(SERVER_TITLE.to_string());
+        let mut info_meta = MetaObject::default();
+        info_meta.0.insert(
+            SERVER_INFO_META_KEY.to_string(),
+            serde_json::to_value(&info).expect("Implementation serialises"),
+        );
+        McpServer {
+            inner: Arc::new(Inner {
+                runtime,
+                tools,
+                info,
+                info_meta,
+            }),
+        }
+    }
+
+    /// The tools as MCP lists them.
+    pub fn tools(&self) -> &[Tool] {
+        &self.inner.tools
+    }
+
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.inner.runtime
+    }
+
+    fn modern_meta(&self, context: &RequestContext<RoleServer>) -> Option<MetaObject> {
+        is_modern(context).then(|| self.inner.info_meta.clone())
+    }
+}
+
+/// Whether this request is served with 2026-07-28 semantics: it named that
+/// version in its `_meta`, or the session it belongs to opened that way.
+fn is_modern(context: &RequestContext<RoleServer>) -> bool {
+    context
+        .protocol_version()
+        .is_some_and(|version| !version.has_initialize())
+}
+
+fn to_mcp_tool(d: &ToolDescriptor) -> Tool {
+    // `ToolDescriptor::from_wit` has already checked both schemas are objects.
+    let object = |schema: &Value| Arc::new(schema.as_object().cloned().unwrap_or_default());
+    let a = d.annotations;
+    // All four hints are explicit: MCP's defaults assume the worst
+    // (destructive, open-world), which would mislabel the read tools.
+    let annotations = ToolAnnotations::from_raw(
+        Some(d.title.clone()),
+        Some(a.read_only_hint),
+        Some(a.destructive_hint),
+        Some(a.idempotent_hint),
+        Some(a.open_world_hint),
+    );
+    Tool::new(
+        d.name.clone(),
+        d.description.clone(),
+        object(&d.input_schema),
+    )
+    .with_title(d.title.clone())
+    .with_raw_output_schema(object(&d.output_schema))
+    .with_annotations(annotations)
+}
+
+/// A failed call as the model and the client see it: the one-line
+/// explanation first, then the structured error (code, title, details, hint,
+/// retryable…) as JSON. The structured error is deliberately not
+/// `structuredContent`: that must conform to the tool's `outputSchema`, and
+/// the MCP Inspector validates it even on `isError` results.
+fn tool_error_result(e: &ToolError) -> CallToolResult {
+    CallToolResult::error(vec![
+        ContentBlock::text(e.one_line()),
+        ContentBlock::text(e.to_json().to_string()),
+    ])
+}
+
+fn unknown_tool(name: &str, known: &[Tool]) -> ErrorData {
+    let known: Vec<&str> = known.iter().map(|t| t.name.as_ref()).collect();
+    ErrorData::invalid_params(
+        format!("Unknown tool: {name}"),
+        Some(json!({ "tool": name, "known_tools": known })),
+    )
+}
+
+impl ServerHandler for McpServer {
+    fn get_info(&self) -> ServerConfig {
+        let mut capabilities = ServerCapabilities::builder().enable_tools().build();
+        if let Some(tools) = capabilities.tools.as_mut() {
+            // The list never changes while the process runs.
+            tools.list_changed = Some(false);
+        }
+        ServerConfig::new(capabilities)
+            // The answer to an `initialize` offering a version we cannot
+            // handshake in (2026-07-28, or unknown): the last handshake era.
+            .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
+            .with_server_info(self.inner.info.clone())
+            .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn discover(
+        &self,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<DiscoverResult, ErrorData> {
+        // Same for every caller, so shareable; rmcp's default is "private, 0 ms".
+        Ok(DiscoverResult::from_server_info(
+            self.supported_protocol_versions().into_owned(),
+            self.get_info(),
+        )
+        .with_ttl_ms(LIST_TTL_MS)
+        .with_cache_scope(CacheScope::Public))
+    }
+
+    async fn list_tools(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        // One page holds every tool, so no cursor we could receive is ours.
+        if let Some(cursor) = request.and_then(|r| r.cursor) {
+            return Err(ErrorData::invalid_params(
+                format!("invalid cursor {cursor:?}: tools/list returns every tool in one page"),
+                None,
+            ));
+        }
+        let mut result = ListToolsResult::with_all_items(self.inner.tools.clone());
+        if is_modern(&context) {
+            // The tools do not depend on who asks: any cache may share them.
+            result = result
+                .with_ttl_ms(LIST_TTL_MS)
+                .with_cache_scope(CacheScope::Public);
+            result.meta = Some(self.inner.info_meta.clone());
+        }
+        Ok(result)
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        // Lets rmcp's HTTP transport check `Mcp-Param-*` headers against the schema.
+        self.inner.tools.iter().find(|t| t.name == name).cloned()
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let name = request.name.as_ref();
+        if self.inner.runtime.tool(name).is_none() {
+            return Err(unknown_tool(name, &self.inner.tools));
+        }
+        let arguments = match &request.arguments {
+            Some(arguments) => serde_json::to_string(arguments).map_err(|e| {
+                ErrorData::invalid_params(format!("unreadable arguments: {e}"), None)
+            })?,
+            None => "{}".to_string(),
+        };
+        let started = Instant::now();
+        // Dropping the call future drops its wasm instance (and any request it
+        // is waiting on), so a cancelled call stops here, not when it finishes.
+        let outcome = tokio::select! {
+            biased;
+            _ = context.ct.cancelled() => {
+                tracing::info!(tool = name, "tool call cancelled by the client");
+                return Err(ErrorData::invalid_request("request cancelled by the client", None));
+            }
+            outcome = self.inner.runtime.call_tool(name, &arguments) => outcome,
+        };
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let mut result = match outcome {
+            Ok(value) => {
+                tracing::info!(tool = name, elapsed_ms, "tool call succeeded");
+                // structuredContent plus the same JSON as text, for clients that
+                // read only content blocks.
+                CallToolResult::structured(value)
+            }
+            Err(e) if e.kind == ErrorKind::UnknownTool => {
+                return Err(unknown_tool(name, &self.inner.tools));
+            }
+            Err(e) => {
+                tracing::info!(tool = name, elapsed_ms, error = %e.one_line(), "tool call failed");
+                tool_error_result(&e)
+            }
+        };
+        result.meta = self.modern_meta(&context);
+        Ok(result.into())
+    }
+}

@@ -1,0 +1,103 @@
+//! Streamable HTTP at `/mcp`: rmcp's tower service mounted in axum.
+//!
+//! One endpoint serves both eras. A request whose `_meta` names 2026-07-28 is
+//! served statelessly (JSON reply; GET/DELETE → 405); an `initialize` opens a
+//! 2025-11-25 session (`Mcp-Session-Id`, SSE replies, GET stream, DELETE).
+//! rmcp validates `Host` (DNS rebinding), `Origin` (403), and the
+//! `MCP-Protocol-Version`/`Mcp-Method`/`Mcp-Name` headers against the body
+//! (400 with `-32020`).
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio::net::TcpListener;
+
+use super::McpServer;
+
+/// Where `serve --http` listens when no address is given.
+pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8765";
+
+/// Browser origins accepted by default: pages served from this machine. A
+/// DNS-rebinding page carries its own (foreign) origin and gets 403.
+const LOOPBACK_ORIGINS: [&str; 6] = [
+    "http://localhost:*",
+    "http://127.0.0.1:*",
+    "http://[::1]:*",
+    "https://localhost:*",
+    "https://127.0.0.1:*",
+    "https://[::1]:*",
+];
+
+/// What the HTTP transport accepts beyond loopback.
+#[derive(Clone, Debug, Default)]
+pub struct HttpOptions {
+    /// Extra `Host` values (`name` or `name:port`) to accept, e.g. a LAN name.
+    pub allowed_hosts: Vec<String>,
+    /// Extra browser origins (`scheme://host[:port|:*]`) to accept.
+    pub allowed_origins: Vec<String>,
+}
+
+/// rmcp's configuration for our endpoint, for the address it is bound to.
+pub fn http_config(local: SocketAddr, options: &HttpOptions) -> StreamableHttpServerConfig {
+    let mut hosts: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+    // Bound to a specific non-loopback address: clients will name it.
+    if !local.ip().is_loopback() && !local.ip().is_unspecified() {
+        hosts.push(host_literal(local.ip()));
+    }
+    hosts.extend(options.allowed_hosts.iter().cloned());
+    let origins = LOOPBACK_ORIGINS
+        .iter()
+        .map(|o| o.to_string())
+        .chain(options.allowed_origins.iter().cloned());
+    StreamableHttpServerConfig::default()
+        .with_allowed_hosts(hosts)
+        .with_allowed_origins(origins)
+        .enforce_origin_validation()
+        // Legacy clients get sessions; 2026-07-28 requests are stateless regardless.
+        .with_legacy_session_mode(true)
+        // A plain JSON body for stateless replies: simpler for every client.
+        .with_json_response(true)
+}
+
+fn host_literal(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    }
+}
+
+/// The axum router: the MCP endpoint at `/mcp`, nothing else.
+pub fn router(server: McpServer, config: StreamableHttpServerConfig) -> axum::Router {
+    let service: StreamableHttpService<McpServer, LocalSessionManager> = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    axum::Router::new().nest_service("/mcp", service)
+}
+
+/// Serves `/mcp` on `listener` until `shutdown` completes, then ends open
+/// sessions and streams so the process can exit.
+pub async fn serve_http(
+    server: McpServer,
+    listener: TcpListener,
+    options: &HttpOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let local = listener.local_addr()?;
+    let config = http_config(local, options);
+    // Cancelling this ends every session and stream the service holds.
+    let stop = config.cancellation_token.clone();
+    let app = router(server, config);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Without this, an open SSE stream would keep graceful shutdown waiting.
+            stop.cancel();
+        })
+        .await?;
+    Ok(())
+}

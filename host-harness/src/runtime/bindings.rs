@@ -1,0 +1,15 @@
+//! Host bindings for the `connector` world (wit/connector.wit).
+
+wasmtime::component::bindgen!({
+    world: "connector",
+    path: "../wit",
+    imports: { default: async | trappable },
+    exports: { default: async },
+    with: {
+        "whatsapp:connector/vault.credential": crate::caps::CredentialHandle,
+    },
+});
+
+pub use exports::whatsapp::connector::tools as tools;
+pub use exports::whatsapp::connector::webhooks as webhooks;
+pub use whatsapp::connector::{config, http, kv, vault};

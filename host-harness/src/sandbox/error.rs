@@ -1,0 +1,259 @@
+//! The Graph error model (reference §5): `{"error": {message, type, code, error_subcode?,
+//! error_data?, error_user_title?, error_user_msg?, is_transient?, fbtrace_id}}`.
+
+use http::StatusCode;
+use serde_json::{Map, Value, json};
+
+use super::util;
+
+/// Boxed: errors travel through every `Result` of the request path and would otherwise make
+/// them all large.
+#[derive(Clone, Debug)]
+pub(crate) struct GraphError(Box<GraphErrorData>);
+
+#[derive(Clone, Debug)]
+pub(crate) struct GraphErrorData {
+    pub http: StatusCode,
+    pub code: i64,
+    pub subcode: Option<i64>,
+    pub kind: &'static str,
+    pub message: String,
+    /// `error_data.details`; `None` for errors Graph answers without `error_data` (auth,
+    /// unknown objects).
+    pub details: Option<String>,
+    pub user_title: Option<String>,
+    pub user_msg: Option<String>,
+    pub is_transient: Option<bool>,
+}
+
+pub(crate) type GraphResult<T> = Result<T, GraphError>;
+
+impl std::ops::Deref for GraphError {
+    type Target = GraphErrorData;
+
+    fn deref(&self) -> &GraphErrorData {
+        &self.0
+    }
+}
+
+impl GraphError {
+    pub fn new(http: StatusCode, code: i64, message: impl Into<String>) -> Self {
+        GraphError(Box::new(GraphErrorData {
+            http,
+            code,
+            subcode: None,
+            kind: "OAuthException",
+            message: message.into(),
+            details: None,
+            user_title: None,
+            user_msg: None,
+            is_transient: None,
+        }))
+    }
+
+    pub fn details(mut self, details: impl Into<String>) -> Self {
+        self.0.details = Some(details.into());
+        self
+    }
+
+    pub fn subcode(mut self, subcode: i64) -> Self {
+        self.0.subcode = Some(subcode);
+        self
+    }
+
+    pub fn kind(mut self, kind: &'static str) -> Self {
+        self.0.kind = kind;
+        self
+    }
+
+    pub fn transient(mut self, transient: bool) -> Self {
+        self.0.is_transient = Some(transient);
+        self
+    }
+
+    pub fn maybe_transient(mut self, transient: Option<bool>) -> Self {
+        self.0.is_transient = transient;
+        self
+    }
+
+    pub fn user(mut self, title: impl Into<String>, msg: impl Into<String>) -> Self {
+        self.0.user_title = Some(title.into());
+        self.0.user_msg = Some(msg.into());
+        self
+    }
+
+    // ---- the errors the sandbox uses, worded like Graph ----
+
+    /// 401 / 190: no token or not ours.
+    pub fn invalid_token() -> Self {
+        GraphError::new(
+            StatusCode::UNAUTHORIZED,
+            190,
+            "Invalid OAuth access token - Cannot parse access token",
+        )
+    }
+
+    /// 401 / 190 / 463: the session behind the token expired.
+    pub fn expired_token(now: std::time::SystemTime) -> Self {
+        let expired_at = now - std::time::Duration::from_secs(3600);
+        GraphError::new(
+            StatusCode::UNAUTHORIZED,
+            190,
+            format!(
+                "Error validating access token: Session has expired on {}. The current time is {}.",
+                http_date(expired_at),
+                http_date(now)
+            ),
+        )
+        .subcode(463)
+    }
+
+    /// 400 / 100 / 33: the id in the path is not an object this token can see.
+    pub fn unknown_object(method: &str, id: &str) -> Self {
+        GraphError::new(
+            StatusCode::BAD_REQUEST,
+            100,
+            format!(
+                "Unsupported {} request. Object with ID '{}' does not exist, cannot be loaded due to missing permissions, or does not support this operation. Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api",
+                method.to_ascii_lowercase(),
+                id
+            ),
+        )
+        .subcode(33)
+        .kind("GraphMethodException")
+    }
+
+    /// 400 / 100: a path or method Graph does not serve.
+    pub fn unsupported(method: &str) -> Self {
+        GraphError::new(
+            StatusCode::BAD_REQUEST,
+            100,
+            format!(
+                "Unsupported {} request. Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api",
+                method.to_ascii_lowercase()
+            ),
+        )
+        .kind("GraphMethodException")
+    }
+
+    /// 400 / 100 `(#100) The parameter X is required.`
+    pub fn required_param(name: &str) -> Self {
+        let msg = format!("(#100) The parameter {name} is required.");
+        GraphError::new(StatusCode::BAD_REQUEST, 100, msg.clone()).details(msg)
+    }
+
+    /// 400 / 100 Graph's enum check: `(#100) Param X must be one of {A, B} - got "y".`
+    pub fn enum_param(name: &str, allowed: &[&str], got: &str) -> Self {
+        let msg = format!(
+            "(#100) Param {name} must be one of {{{}}} - got \"{got}\".",
+            allowed.join(", ")
+        );
+        GraphError::new(StatusCode::BAD_REQUEST, 100, msg.clone()).details(msg)
+    }
+
+    /// 400 / 100 `(#100) Invalid parameter` with details.
+    pub fn invalid_param(details: impl Into<String>) -> Self {
+        GraphError::new(StatusCode::BAD_REQUEST, 100, "(#100) Invalid parameter").details(details)
+    }
+
+    /// 400 / 131008 `Required parameter is missing`.
+    pub fn missing_param(details: impl Into<String>) -> Self {
+        GraphError::new(
+            StatusCode::BAD_REQUEST,
+            131008,
+            "(#131008) Required parameter is missing",
+        )
+        .details(details)
+    }
+
+    /// 400 / 131009 `Parameter value is not valid`.
+    pub fn invalid_value(details: impl Into<String>) -> Self {
+        GraphError::new(
+            StatusCode::BAD_REQUEST,
+            131009,
+            "(#131009) Parameter value is not valid",
+        )
+        .details(details)
+    }
+
+    pub fn to_json(&self) -> Value {
+        let mut e = Map::new();
+        e.insert("message".into(), json!(self.message));
+        e.insert("type".into(), json!(self.kind));
+        e.insert("code".into(), json!(self.code));
+        if let Some(sub) = self.subcode {
+            e.insert("error_subcode".into(), json!(sub));
+        }
+        if let Some(t) = self.is_transient {
+            e.insert("is_transient".into(), json!(t));
+        }
+        if let Some(t) = &self.user_title {
+            e.insert("error_user_title".into(), json!(t));
+        }
+        if let Some(m) = &self.user_msg {
+            e.insert("error_user_msg".into(), json!(m));
+        }
+        if let Some(d) = &self.details {
+            e.insert(
+                "error_data".into(),
+                json!({"messaging_product": "whatsapp", "details": d}),
+            );
+        }
+        e.insert("fbtrace_id".into(), json!(util::fbtrace_id()));
+        json!({ "error": Value::Object(e) })
+    }
+}
+
+/// Graph's `Tuesday, 04-Nov-25 10:00:00 PST` style, in UTC.
+fn http_date(t: std::time::SystemTime) -> String {
+    let secs = util::unix_secs(t) as i64;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    const WEEKDAYS: [&str; 7] = [
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+    ];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let wd = WEEKDAYS[days.rem_euclid(7) as usize];
+    let mon = MONTHS[(m as usize).saturating_sub(1).min(11)];
+    format!(
+        "{wd}, {d:02}-{mon}-{:02} {:02}:{:02}:{:02} UTC",
+        y.rem_euclid(100),
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day) — Howard Hinnant's algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn dates_are_formatted_like_graph() {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_762_250_400);
+        assert_eq!(http_date(t), "Tuesday, 04-Nov-25 10:00:00 UTC");
+    }
+}

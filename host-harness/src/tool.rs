@@ -1,0 +1,184 @@
+//! Host-side views of the component's tool descriptors and tool errors,
+//! parsed once and serialisable for the CLI, MCP and the audit log.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::runtime::bindings::tools as wit;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Read,
+    Write,
+    Delete,
+}
+
+/// MCP behaviour hints, named as MCP names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Annotations {
+    pub read_only_hint: bool,
+    pub destructive_hint: bool,
+    pub idempotent_hint: bool,
+    pub open_world_hint: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ToolDescriptor {
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub category: Category,
+    pub input_schema: Value,
+    pub output_schema: Value,
+    pub annotations: Annotations,
+    pub scopes: Vec<String>,
+}
+
+impl ToolDescriptor {
+    pub(crate) fn from_wit(d: wit::ToolDescriptor) -> anyhow::Result<ToolDescriptor> {
+        let parse = |what: &str, text: &str| -> anyhow::Result<Value> {
+            let value: Value = serde_json::from_str(text)
+                .map_err(|e| anyhow::anyhow!("tool `{}` has an invalid {what}: {e}", d.name))?;
+            anyhow::ensure!(value.is_object(), "tool `{}`: {what} is not a JSON object", d.name);
+            Ok(value)
+        };
+        Ok(ToolDescriptor {
+            input_schema: parse("input schema", &d.input_schema)?,
+            output_schema: parse("output schema", &d.output_schema)?,
+            category: match d.category {
+                wit::Category::Read => Category::Read,
+                wit::Category::Write => Category::Write,
+                wit::Category::Delete => Category::Delete,
+            },
+            annotations: Annotations {
+                read_only_hint: d.annotations.read_only,
+                destructive_hint: d.annotations.destructive,
+                idempotent_hint: d.annotations.idempotent,
+                open_world_hint: d.annotations.open_world,
+            },
+            name: d.name,
+            title: d.title,
+            description: d.description,
+            scopes: d.scopes,
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    InvalidArguments,
+    UnknownTool,
+    ApiError,
+    Transport,
+    OutcomeUnknown,
+    Denied,
+    NotFound,
+    Internal,
+    /// The call ran out of time (host deadline).
+    Timeout,
+    /// The component trapped or exceeded a resource limit.
+    ComponentFailure,
+}
+
+/// A failed tool call, as a model should see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ToolError {
+    pub kind: ErrorKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<i64>,
+    pub title: String,
+    pub details: String,
+    pub hint: String,
+    pub retryable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fbtrace_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    /// Which guardrail refused the call, for host-side denials.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+}
+
+impl ToolError {
+    pub fn new(kind: ErrorKind, title: impl Into<String>, details: impl Into<String>, hint: impl Into<String>) -> ToolError {
+        ToolError {
+            kind,
+            code: None,
+            title: title.into(),
+            details: details.into(),
+            hint: hint.into(),
+            retryable: false,
+            field: None,
+            fbtrace_id: None,
+            http_status: None,
+            rule: None,
+        }
+    }
+
+    pub fn retryable(mut self, retryable: bool) -> ToolError {
+        self.retryable = retryable;
+        self
+    }
+
+    pub(crate) fn from_wit(e: wit::ToolError) -> ToolError {
+        ToolError {
+            kind: match e.kind {
+                wit::ErrorKind::InvalidArguments => ErrorKind::InvalidArguments,
+                wit::ErrorKind::UnknownTool => ErrorKind::UnknownTool,
+                wit::ErrorKind::ApiError => ErrorKind::ApiError,
+                wit::ErrorKind::Transport => ErrorKind::Transport,
+                wit::ErrorKind::OutcomeUnknown => ErrorKind::OutcomeUnknown,
+                wit::ErrorKind::Denied => ErrorKind::Denied,
+                wit::ErrorKind::NotFound => ErrorKind::NotFound,
+                wit::ErrorKind::Internal => ErrorKind::Internal,
+            },
+            code: e.code,
+            title: e.title,
+            details: e.details,
+            hint: e.hint,
+            retryable: e.retryable,
+            field: e.field,
+            fbtrace_id: e.fbtrace_id,
+            http_status: e.http_status,
+            rule: None,
+        }
+    }
+
+    /// One line a model can act on: what failed, why, and what to do.
+    pub fn one_line(&self) -> String {
+        let mut line = match self.code {
+            Some(code) => format!("Error {code} ({})", self.title),
+            None => self.title.clone(),
+        };
+        if let Some(field) = &self.field {
+            line.push_str(&format!(" in `{field}`"));
+        }
+        if !self.details.is_empty() {
+            line.push_str(": ");
+            line.push_str(&self.details);
+        }
+        if !self.hint.is_empty() {
+            line.push_str(" Hint: ");
+            line.push_str(&self.hint);
+        }
+        line.replace(['\n', '\r'], " ")
+    }
+
+    /// `{"error": {...}}`, the structured form for MCP and the CLI.
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({ "error": self })
+    }
+}
+
+impl std::fmt::Display for ToolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.one_line())
+    }
+}
+
+impl std::error::Error for ToolError {}

@@ -1,0 +1,171 @@
+//! Non-secret settings read from the host's `config`, with defaults.
+//!
+//! | key | default |
+//! |---|---|
+//! | `api-base-url` | `https://graph.facebook.com` |
+//! | `api-version` | `v23.0` |
+//! | `phone-number-id` | none (env `WHATSAPP_PHONE_NUMBER_ID`) |
+//! | `waba-id` | none (env `WHATSAPP_WABA_ID`) |
+//! | `credential` | `whatsapp` (access token) |
+//! | `app-secret-credential` | `whatsapp-app-secret` |
+//! | `verify-token-credential` | `whatsapp-verify-token` |
+//! | `window-policy` | `warn` (`off`, `warn`, `enforce`) |
+//! | `webhooks-configured` | `false` |
+//! | `message-history-fallback` | `false` |
+//! | `call-deadline-ms` | none: requests use a 20 s timeout |
+
+use crate::error::ToolError;
+use crate::host::Host;
+
+pub const DEFAULT_BASE_URL: &str = "https://graph.facebook.com";
+pub const DEFAULT_API_VERSION: &str = "v23.0";
+pub const DEFAULT_CREDENTIAL: &str = "whatsapp";
+pub const DEFAULT_APP_SECRET_CREDENTIAL: &str = "whatsapp-app-secret";
+pub const DEFAULT_VERIFY_TOKEN_CREDENTIAL: &str = "whatsapp-verify-token";
+/// Request timeout when `call-deadline-ms` is not set.
+pub const DEFAULT_TIMEOUT_MS: u32 = 20_000;
+
+/// How the 24-hour customer-service window is applied to free-form sends.
+///
+/// The default is `warn`: without webhooks the connector has no inbound
+/// history, so `enforce` would refuse every free-form message; `warn` lets
+/// them through and says in the result when the window looks closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowPolicy {
+    Off,
+    Warn,
+    Enforce,
+}
+
+/// A config value, trimmed; empty counts as unset.
+pub fn get(host: &dyn Host, key: &str) -> Option<String> {
+    host.config(key)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+fn flag(host: &dyn Host, key: &str) -> bool {
+    get(host, key).is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+}
+
+pub fn credential(host: &dyn Host) -> String {
+    get(host, "credential").unwrap_or_else(|| DEFAULT_CREDENTIAL.to_string())
+}
+
+pub fn app_secret_credential(host: &dyn Host) -> String {
+    get(host, "app-secret-credential").unwrap_or_else(|| DEFAULT_APP_SECRET_CREDENTIAL.to_string())
+}
+
+pub fn verify_token_credential(host: &dyn Host) -> String {
+    get(host, "verify-token-credential")
+        .unwrap_or_else(|| DEFAULT_VERIFY_TOKEN_CREDENTIAL.to_string())
+}
+
+pub fn webhooks_configured(host: &dyn Host) -> bool {
+    flag(host, "webhooks-configured")
+}
+
+pub fn history_fallback(host: &dyn Host) -> bool {
+    flag(host, "message-history-fallback")
+}
+
+pub fn window_policy(host: &dyn Host) -> Result<WindowPolicy, ToolError> {
+    match get(host, "window-policy").as_deref() {
+        None => Ok(WindowPolicy::Warn),
+        Some(v) if v.eq_ignore_ascii_case("warn") => Ok(WindowPolicy::Warn),
+        Some(v) if v.eq_ignore_ascii_case("off") => Ok(WindowPolicy::Off),
+        Some(v) if v.eq_ignore_ascii_case("enforce") => Ok(WindowPolicy::Enforce),
+        Some(v) => Err(ToolError::internal(
+            "Invalid setting window-policy",
+            format!("config `window-policy` is `{v}`; expected off, warn or enforce"),
+            "Ask the operator to set `window-policy` to off, warn or enforce (or unset it for the default, warn).",
+        )),
+    }
+}
+
+/// Request timeout: a little under the host's call deadline when known.
+pub fn timeout_ms(host: &dyn Host) -> u32 {
+    match get(host, "call-deadline-ms").and_then(|v| v.parse::<u32>().ok()) {
+        Some(d) => d.saturating_sub(500).max(1_000),
+        None => DEFAULT_TIMEOUT_MS,
+    }
+}
+
+/// `{api-base-url}/{api-version}`, validated.
+pub fn api_root(host: &dyn Host) -> Result<String, ToolError> {
+    let base = get(host, "api-base-url").unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+    let base = base.trim_end_matches('/');
+    let lower = base.to_ascii_lowercase();
+    if !(lower.starts_with("https://") || lower.starts_with("http://"))
+        || base
+            .chars()
+            .any(|c| c.is_whitespace() || c == '?' || c == '#')
+    {
+        return Err(ToolError::internal(
+            "Invalid setting api-base-url",
+            format!("config `api-base-url` is `{base}`; expected an absolute https:// URL"),
+            "Ask the operator to set `api-base-url` to https://graph.facebook.com (or the sandbox URL), or unset it.",
+        ));
+    }
+    let version = get(host, "api-version").unwrap_or_else(|| DEFAULT_API_VERSION.to_string());
+    let ok = version
+        .strip_prefix('v')
+        .and_then(|r| r.split_once('.'))
+        .is_some_and(|(a, b)| {
+            !a.is_empty()
+                && !b.is_empty()
+                && a.bytes().all(|c| c.is_ascii_digit())
+                && b.bytes().all(|c| c.is_ascii_digit())
+        });
+    if !ok {
+        return Err(ToolError::internal(
+            "Invalid setting api-version",
+            format!("config `api-version` is `{version}`; expected a Graph API version like v23.0"),
+            "Ask the operator to set `api-version` to a version like v23.0, or unset it for the default.",
+        ));
+    }
+    Ok(format!("{base}/{version}"))
+}
+
+fn id_setting(host: &dyn Host, key: &str, env: &str, what: &str) -> Result<String, ToolError> {
+    let Some(v) = get(host, key) else {
+        return Err(ToolError::internal(
+            format!("Missing setting {key}"),
+            format!("config `{key}` is not set, so the connector does not know the {what}"),
+            format!(
+                "Ask the operator to set `{key}` (environment variable {env}) to the numeric {what} shown in Meta's WhatsApp Manager / App Dashboard > WhatsApp > API Setup."
+            ),
+        ));
+    };
+    if !v
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(ToolError::internal(
+            format!("Invalid setting {key}"),
+            format!("config `{key}` is `{v}`; expected the numeric {what}"),
+            format!(
+                "Ask the operator to set `{key}` (environment variable {env}) to the numeric {what}, not a phone number or URL."
+            ),
+        ));
+    }
+    Ok(v)
+}
+
+pub fn phone_number_id(host: &dyn Host) -> Result<String, ToolError> {
+    id_setting(
+        host,
+        "phone-number-id",
+        "WHATSAPP_PHONE_NUMBER_ID",
+        "Phone-Number-ID",
+    )
+}
+
+pub fn waba_id(host: &dyn Host) -> Result<String, ToolError> {
+    id_setting(
+        host,
+        "waba-id",
+        "WHATSAPP_WABA_ID",
+        "WhatsApp Business Account ID (WABA ID)",
+    )
+}

@@ -1,0 +1,415 @@
+//! whatsapp_send_message, whatsapp_send_template, whatsapp_send_media.
+//!
+//! `to` is sent as normalised E.164 digits without `+` (the form of `wa_id`),
+//! and reported the same way.
+
+use serde_json::{Map, Value, json};
+
+use super::now_seconds;
+use super::template_params;
+use crate::args::{
+    Args, check_digits, check_language, check_len, check_template_name, check_token,
+};
+use crate::error::{ErrorKind, ToolError};
+use crate::graph::{Graph, SEND};
+use crate::host::Host;
+use crate::settings::{self, WindowPolicy};
+use crate::store;
+use crate::text::{char_len, check_https_url, normalise_phone};
+use crate::window::{self, Window, WindowState};
+
+/// Validates and normalises `to`.
+pub(crate) fn recipient(args: &Args) -> Result<String, ToolError> {
+    let to = args.str_req("to", "\"+16505551234\"")?;
+    normalise_phone(to)
+        .map_err(|(details, hint)| ToolError::invalid("to", "Invalid phone number", details, hint))
+}
+
+/// A message ready to send.
+struct Outgoing {
+    to: String,
+    msg_type: String,
+    content: Value,
+    reply_to: Option<String>,
+    /// (name, language) for templates.
+    template: Option<(String, String)>,
+}
+
+pub fn send_message(host: &dyn Host, arguments: &str) -> Result<Value, ToolError> {
+    let args = Args::parse(
+        arguments,
+        &["to", "text", "preview_url", "reply_to_message_id"],
+    )?;
+    let to = recipient(&args)?;
+    let text = args.str_req("text", "\"Hello!\"")?;
+    check_len("text", text, 1, 4096, "a text message")?;
+    let preview_url = args.bool_opt("preview_url")?;
+    let reply_to = reply_to(&args)?;
+    let mut content = Map::new();
+    content.insert("body".into(), Value::from(text));
+    if let Some(p) = preview_url {
+        content.insert("preview_url".into(), Value::from(p));
+    }
+    send(
+        host,
+        Outgoing {
+            to,
+            msg_type: "text".into(),
+            content: Value::Object(content),
+            reply_to,
+            template: None,
+        },
+    )
+}
+
+fn reply_to(args: &Args) -> Result<Option<String>, ToolError> {
+    match args.str_opt("reply_to_message_id")? {
+        None => Ok(None),
+        Some(id) => {
+            check_token(
+                "reply_to_message_id",
+                id,
+                512,
+                "a message id",
+                "\"wamid.HBgLMTY1MDU1NTEyMzQVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA\"",
+            )?;
+            Ok(Some(id.to_string()))
+        }
+    }
+}
+
+pub fn send_template(host: &dyn Host, arguments: &str) -> Result<Value, ToolError> {
+    let args = Args::parse(
+        arguments,
+        &[
+            "to",
+            "name",
+            "language",
+            "body_parameters",
+            "header_parameters",
+            "components",
+        ],
+    )?;
+    let to = recipient(&args)?;
+    let name = args.str_req("name", "\"order_update\"")?;
+    check_template_name("name", name)?;
+    let language = args.str_req("language", "\"en_US\"")?;
+    check_language("language", language)?;
+    let components = template_params::components(&args)?;
+    let mut content = Map::new();
+    content.insert("name".into(), Value::from(name));
+    content.insert(
+        "language".into(),
+        json!({"code": language, "policy": "deterministic"}),
+    );
+    if !components.is_empty() {
+        content.insert("components".into(), Value::Array(components));
+    }
+    send(
+        host,
+        Outgoing {
+            to,
+            msg_type: "template".into(),
+            content: Value::Object(content),
+            reply_to: None,
+            template: Some((name.to_string(), language.to_string())),
+        },
+    )
+}
+
+pub fn send_media(host: &dyn Host, arguments: &str) -> Result<Value, ToolError> {
+    let args = Args::parse(
+        arguments,
+        &[
+            "to",
+            "media_type",
+            "link",
+            "media_id",
+            "caption",
+            "filename",
+        ],
+    )?;
+    let to = recipient(&args)?;
+    let media_type = args.str_req("media_type", "\"image\"")?;
+    if !matches!(media_type, "image" | "video" | "document" | "audio") {
+        return Err(ToolError::invalid(
+            "media_type",
+            "Invalid media type",
+            format!("`media_type` is `{media_type}`; expected image, video, document or audio"),
+            "Use one of image, video, document, audio (lower case).",
+        ));
+    }
+    let link = args.str_opt("link")?;
+    let media_id = args.str_opt("media_id")?;
+    let mut content = Map::new();
+    match (link, media_id) {
+        (Some(_), Some(_)) => {
+            return Err(ToolError::invalid(
+                "media_id",
+                "Both link and media_id given",
+                "`link` and `media_id` were both given; a media message takes exactly one of them",
+                "Remove one: keep `media_id` for an uploaded file, or `link` for a public https:// URL.",
+            ));
+        }
+        (None, None) => {
+            return Err(ToolError::invalid(
+                "link",
+                "Missing media source",
+                "neither `link` nor `media_id` was given; a media message needs exactly one",
+                "Add `link` (a public https:// URL Meta can download) or `media_id` (the id of an uploaded file).",
+            ));
+        }
+        (Some(link), None) => {
+            check_https_url(link, 2048).map_err(|(details, hint)| {
+                ToolError::invalid("link", "Invalid media link", details, hint)
+            })?;
+            content.insert("link".into(), Value::from(link));
+        }
+        (None, Some(id)) => {
+            check_digits("media_id", id, 64, "a media id", "\"1013859600285441\"")?;
+            content.insert("id".into(), Value::from(id));
+        }
+    }
+    if let Some(caption) = args.str_opt("caption")? {
+        if media_type == "audio" {
+            return Err(ToolError::invalid(
+                "caption",
+                "Audio has no caption",
+                "`caption` was given for an audio message; WhatsApp audio messages cannot carry a caption",
+                "Remove `caption`, or send the text separately with whatsapp_send_message.",
+            ));
+        }
+        check_len("caption", caption, 1, 1024, "a media caption")?;
+        content.insert("caption".into(), Value::from(caption));
+    }
+    if let Some(filename) = args.str_opt("filename")? {
+        if media_type != "document" {
+            return Err(ToolError::invalid(
+                "filename",
+                "Filename only for documents",
+                format!(
+                    "`filename` was given for a {media_type} message; only documents carry a file name"
+                ),
+                "Remove `filename`, or set `media_type` to document.",
+            ));
+        }
+        check_filename(filename)?;
+        content.insert("filename".into(), Value::from(filename));
+    }
+    send(
+        host,
+        Outgoing {
+            to,
+            msg_type: media_type.to_string(),
+            content: Value::Object(content),
+            reply_to: None,
+            template: None,
+        },
+    )
+}
+
+fn check_filename(name: &str) -> Result<(), ToolError> {
+    check_len("filename", name, 1, 240, "a document file name")?;
+    if name
+        .chars()
+        .any(|c| c.is_control() || c == '/' || c == '\\')
+    {
+        return Err(ToolError::invalid(
+            "filename",
+            "Invalid file name",
+            format!("`filename` is `{name}`, which contains a path separator or control character"),
+            "Give a plain file name such as invoice.pdf.",
+        ));
+    }
+    let ext_ok = name.rsplit_once('.').is_some_and(|(stem, ext)| {
+        !stem.is_empty()
+            && (1..=10).contains(&char_len(ext))
+            && ext.chars().all(|c| c.is_alphanumeric())
+    });
+    if !ext_ok {
+        return Err(ToolError::invalid(
+            "filename",
+            "File name without extension",
+            format!(
+                "`filename` is `{name}`, which has no extension; WhatsApp picks the file icon from the extension"
+            ),
+            "Add the extension, for example invoice.pdf.",
+        ));
+    }
+    Ok(())
+}
+
+fn window_refusal(window: &Window) -> ToolError {
+    let details = match window.last_inbound {
+        Some(last) => format!(
+            "the user last wrote at {}, more than 24 hours ago; the connector's window-policy is enforce, so free-form messages outside the customer-service window are refused",
+            crate::text::rfc3339(last)
+        ),
+        None => "no inbound message from this user is recorded in the last 24 hours; the connector's window-policy is enforce, so free-form messages outside the customer-service window are refused".to_string(),
+    };
+    ToolError::new(
+        ErrorKind::Denied,
+        "Re-engagement message",
+        details,
+        "Nothing was sent. Use whatsapp_send_template with an APPROVED template (see whatsapp_list_templates); free-form messages become possible again for 24 hours after the user replies.",
+    )
+    .with_code(131047)
+}
+
+fn template_refusal(host: &dyn Host, name: &str, language: &str) -> Result<(), ToolError> {
+    let Ok(Some(rec)) = store::read_json(host, &store::template_key(name, language)) else {
+        return Ok(());
+    };
+    let Some(status) = rec.get("status").and_then(Value::as_str) else {
+        return Ok(());
+    };
+    if status.eq_ignore_ascii_case("APPROVED") {
+        return Ok(());
+    }
+    let code = match status.to_ascii_uppercase().as_str() {
+        "PAUSED" => 132015,
+        "DISABLED" => 132016,
+        _ => 132001,
+    };
+    let reason = rec
+        .get("reason")
+        .and_then(Value::as_str)
+        .filter(|r| !r.is_empty() && *r != "NONE")
+        .map(|r| format!(" (reason: {r})"))
+        .unwrap_or_default();
+    Err(ToolError::new(
+        ErrorKind::Denied,
+        "Template not approved",
+        format!("template `{name}` in `{language}` was last seen with status {status}{reason}; only APPROVED templates can be sent"),
+        "Nothing was sent. Pick an APPROVED template with whatsapp_list_templates (status APPROVED), or wait for approval.",
+    )
+    .with_code(code))
+}
+
+fn send(host: &dyn Host, out: Outgoing) -> Result<Value, ToolError> {
+    let policy = settings::window_policy(host)?;
+    let pnid = settings::phone_number_id(host)?;
+    let graph = Graph::new(host)?;
+    let now = now_seconds(host);
+    let webhooks = settings::webhooks_configured(host);
+    let window = window::lookup(host, &out.to, now, webhooks);
+    let free_form = out.template.is_none();
+
+    let mut warnings: Vec<String> = Vec::new();
+    if free_form {
+        match (policy, window.state) {
+            (WindowPolicy::Enforce, WindowState::Open) | (WindowPolicy::Off, _) => {}
+            (WindowPolicy::Enforce, _) => return Err(window_refusal(&window)),
+            (WindowPolicy::Warn, WindowState::Closed) => warnings.push(
+                "No inbound message from this user is recorded in the last 24 hours: WhatsApp will likely reject this free-form message asynchronously with error 131047 (check whatsapp_get_message_status). Use whatsapp_send_template to reach users outside the window.".to_string(),
+            ),
+            (WindowPolicy::Warn, WindowState::Unknown) => warnings.push(
+                "The 24-hour customer-service window could not be checked (no inbound history: webhooks are not configured). If the user has not written in the last 24 hours this message will fail with error 131047; use whatsapp_send_template then.".to_string(),
+            ),
+            (WindowPolicy::Warn, WindowState::Open) => {}
+        }
+    } else if let (WindowPolicy::Enforce, Some((name, lang))) = (policy, &out.template) {
+        template_refusal(host, name, lang)?;
+    }
+
+    let mut body = Map::new();
+    body.insert("messaging_product".into(), Value::from("whatsapp"));
+    body.insert("recipient_type".into(), Value::from("individual"));
+    body.insert("to".into(), Value::from(out.to.as_str()));
+    body.insert("type".into(), Value::from(out.msg_type.as_str()));
+    body.insert(out.msg_type.clone(), out.content);
+    if let Some(id) = &out.reply_to {
+        body.insert("context".into(), json!({"message_id": id}));
+    }
+    let resp = graph.post(&format!("{pnid}/messages"), &Value::Object(body), SEND)?;
+
+    let message = resp.get("messages").and_then(|m| m.get(0));
+    let Some(message_id) = message
+        .and_then(|m| m.get("id"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    else {
+        return Err(ToolError::new(
+            ErrorKind::OutcomeUnknown,
+            "Outcome unknown",
+            "the API answered with success but without a message id, so the message cannot be tracked",
+            "The message was probably accepted. Do not resend blindly; check the conversation before sending again.",
+        ));
+    };
+    let message_status = message
+        .and_then(|m| m.get("message_status"))
+        .and_then(Value::as_str)
+        .unwrap_or("accepted");
+    let contact = resp.get("contacts").and_then(|c| c.get(0));
+    let wa_id = contact
+        .and_then(|c| c.get("wa_id"))
+        .and_then(Value::as_str)
+        .map(str::trim);
+    let user_id = contact
+        .and_then(|c| c.get("user_id"))
+        .and_then(Value::as_str);
+
+    let mut record = Map::new();
+    record.insert("id".into(), Value::from(message_id));
+    record.insert("to".into(), Value::from(out.to.as_str()));
+    if let Some(w) = wa_id {
+        record.insert("wa_id".into(), Value::from(w));
+    }
+    if let Some(u) = user_id {
+        record.insert("user_id".into(), Value::from(u));
+    }
+    record.insert("type".into(), Value::from(out.msg_type.as_str()));
+    if let Some((name, language)) = &out.template {
+        record.insert(
+            "template".into(),
+            json!({"name": name, "language": language}),
+        );
+    }
+    record.insert("accepted_at".into(), Value::from(now));
+    record.insert("message_status".into(), Value::from(message_status));
+    let recorded = match store::write_json(
+        host,
+        &store::msg_key(message_id),
+        &Value::Object(record),
+        Some(store::MSG_TTL),
+    ) {
+        Ok(()) => true,
+        Err(e) => {
+            warnings.push(format!(
+                "The message was sent, but its record could not be stored ({e}); whatsapp_get_message_status will not know it."
+            ));
+            false
+        }
+    };
+    if let Some(w) = wa_id.filter(|w| *w != out.to && !w.is_empty()) {
+        // Best effort: lets the window of the user's WhatsApp id be found next time.
+        let _ = store::write_json(
+            host,
+            &store::alias_key(&out.to),
+            &serde_json::json!({ "wa_id": w }),
+            Some(store::WIN_TTL),
+        );
+    }
+    if message_status == "held_for_quality_assessment" {
+        warnings.push("Meta is holding this template message for a quality assessment (template pacing); it is delivered or dropped later.".to_string());
+    } else if message_status == "paused" {
+        warnings.push(
+            "Meta reported the message as paused: the template may be paused for low quality."
+                .to_string(),
+        );
+    }
+
+    let mut result = Map::new();
+    result.insert("message_id".into(), Value::from(message_id));
+    result.insert("to".into(), Value::from(out.to.as_str()));
+    if let Some(w) = wa_id {
+        result.insert("wa_id".into(), Value::from(w));
+    }
+    result.insert("message_status".into(), Value::from(message_status));
+    result.insert("recorded".into(), Value::from(recorded));
+    result.insert("window".into(), window.to_json());
+    if !warnings.is_empty() {
+        result.insert("warning".into(), Value::from(warnings.join(" ")));
+    }
+    Ok(Value::Object(result))
+}

@@ -1,0 +1,404 @@
+//! Inbound webhooks: authenticate (`verify`) and apply (`ingest`).
+
+use serde_json::{Map, Value, json};
+
+use crate::graph::webhook_error;
+use crate::host::{CredentialError, Host};
+use crate::settings;
+use crate::store;
+use crate::text::{ct_eq, hex_decode, json_unix_seconds, parse_query};
+
+/// An HTTP request that arrived at the webhook endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookRequest {
+    pub method: String,
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// What to answer and whether the host must keep the delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub accept: bool,
+}
+
+/// What a delivery changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestReport {
+    pub statuses: u32,
+    pub messages: u32,
+    pub template_updates: u32,
+    pub ignored: u32,
+}
+
+fn verdict(status: u16, body: &str, accept: bool) -> Verdict {
+    Verdict {
+        status,
+        body: body.as_bytes().to_vec(),
+        accept,
+    }
+}
+
+fn credential_unavailable(what: &str, e: &CredentialError) -> Verdict {
+    let why = match e {
+        CredentialError::NotGranted(name) => {
+            format!("the {what} credential `{name}` is not granted to the connector")
+        }
+        CredentialError::Unavailable(reason) => {
+            format!("the {what} credential is unavailable: {reason}")
+        }
+    };
+    verdict(503, &format!("Webhook not configured: {why}."), false)
+}
+
+/// Authenticates a webhook request. Records nothing.
+///
+/// GET: the subscription handshake (`hub.mode=subscribe`, `hub.verify_token`
+/// compared by the host in constant time) → 200 with the raw challenge, else
+/// 403. POST: `X-Hub-Signature-256` over the exact raw body → 401 when
+/// missing, 403 when malformed or wrong, 200 `EVENT_RECEIVED` and accept when
+/// valid. 503 when the credential is not available; 405 for other methods.
+pub fn verify(host: &dyn Host, req: &WebhookRequest) -> Verdict {
+    if req.method.eq_ignore_ascii_case("GET") {
+        verify_handshake(host, &req.query)
+    } else if req.method.eq_ignore_ascii_case("POST") {
+        verify_signature(host, req)
+    } else {
+        verdict(405, "Method Not Allowed", false)
+    }
+}
+
+fn verify_handshake(host: &dyn Host, query: &str) -> Verdict {
+    let params = parse_query(query);
+    let find = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name.as_bytes())
+            .map(|(_, v)| v.clone())
+    };
+    let (Some(mode), Some(token), Some(challenge)) = (
+        find("hub.mode"),
+        find("hub.verify_token"),
+        find("hub.challenge"),
+    ) else {
+        return verdict(403, "Forbidden", false);
+    };
+    if mode != b"subscribe" || token.is_empty() {
+        return verdict(403, "Forbidden", false);
+    }
+    let cred = settings::verify_token_credential(host);
+    match host.secret_equals(&cred, &token) {
+        Ok(true) => Verdict {
+            status: 200,
+            body: challenge,
+            accept: false,
+        },
+        Ok(false) => verdict(403, "Forbidden", false),
+        Err(e) => credential_unavailable("verify-token", &e),
+    }
+}
+
+fn verify_signature(host: &dyn Host, req: &WebhookRequest) -> Verdict {
+    let Some((_, header)) = req
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("x-hub-signature-256"))
+    else {
+        return verdict(401, "Missing X-Hub-Signature-256", false);
+    };
+    let header = header.trim();
+    let Some(hex) = header
+        .get(..7)
+        .filter(|p| p.eq_ignore_ascii_case("sha256="))
+        .map(|_| &header[7..])
+    else {
+        return verdict(403, "Invalid signature", false);
+    };
+    let Some(claimed) = hex_decode(hex.trim()).filter(|b| b.len() == 32) else {
+        return verdict(403, "Invalid signature", false);
+    };
+    let cred = settings::app_secret_credential(host);
+    match host.hmac_sha256(&cred, &req.body) {
+        Ok(mac) if ct_eq(&mac, &claimed) => verdict(200, "EVENT_RECEIVED", true),
+        Ok(_) => verdict(403, "Invalid signature", false),
+        Err(e) => credential_unavailable("app-secret", &e),
+    }
+}
+
+/// A kv-safe id: printable ASCII without spaces, at most 512 bytes.
+fn safe_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 512 && s.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Applies an authentic delivery's payload to state. Safe to repeat:
+/// duplicate and stale updates are counted as ignored.
+pub fn ingest(host: &dyn Host, body: &[u8]) -> Result<IngestReport, String> {
+    let payload: Value =
+        serde_json::from_slice(body).map_err(|e| format!("webhook body is not valid JSON: {e}"))?;
+    let Some(obj) = payload.as_object() else {
+        return Err("webhook body is not a JSON object".to_string());
+    };
+    let mut report = IngestReport::default();
+    let now = i64::try_from(host.now_unix_ms() / 1000).unwrap_or(i64::MAX);
+    let entries = obj.get("entry").and_then(Value::as_array);
+    let wrong_object = obj
+        .get("object")
+        .and_then(Value::as_str)
+        .is_some_and(|o| o != "whatsapp_business_account");
+    let Some(entries) = entries.filter(|_| !wrong_object) else {
+        report.ignored += 1;
+        return Ok(report);
+    };
+    for entry in entries {
+        let entry_time = entry.get("time").and_then(json_unix_seconds);
+        let Some(changes) = entry.get("changes").and_then(Value::as_array) else {
+            report.ignored += 1;
+            continue;
+        };
+        for change in changes {
+            let field = change.get("field").and_then(Value::as_str).unwrap_or("");
+            let Some(value) = change.get("value").filter(|v| v.is_object()) else {
+                report.ignored += 1;
+                continue;
+            };
+            match field {
+                "messages" => ingest_messages_change(host, value, now, &mut report)?,
+                "message_template_status_update" => {
+                    ingest_template_update(host, value, entry_time.unwrap_or(now), &mut report)?
+                }
+                _ => report.ignored += 1,
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn ingest_messages_change(
+    host: &dyn Host,
+    value: &Value,
+    now: i64,
+    report: &mut IngestReport,
+) -> Result<(), String> {
+    for s in value
+        .get("statuses")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if apply_status(host, s, now)? {
+            report.statuses += 1;
+        } else {
+            report.ignored += 1;
+        }
+    }
+    let contacts = value
+        .get("contacts")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for m in value
+        .get("messages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if apply_inbound(host, m, &contacts, now)? {
+            report.messages += 1;
+        } else {
+            report.ignored += 1;
+        }
+    }
+    if let Some(errors) = value.get("errors").and_then(Value::as_array) {
+        report.ignored += errors.len() as u32;
+    }
+    Ok(())
+}
+
+/// Records one status; `false` when it was a duplicate or unusable.
+fn apply_status(host: &dyn Host, s: &Value, now: i64) -> Result<bool, String> {
+    let Some(id) = s.get("id").and_then(Value::as_str).filter(|i| safe_id(i)) else {
+        return Ok(false);
+    };
+    let Some(status) = s
+        .get("status")
+        .and_then(Value::as_str)
+        .map(str::to_ascii_lowercase)
+        .filter(|x| !x.is_empty())
+    else {
+        return Ok(false);
+    };
+    let ts = s
+        .get("timestamp")
+        .and_then(json_unix_seconds)
+        .unwrap_or(now);
+    let key = store::status_key(id);
+    let mut rec = match store::read_json(host, &key) {
+        Ok(Some(Value::Object(m))) => m,
+        Ok(_) => Map::new(),
+        Err(e) if e.contains("not valid JSON") => Map::new(),
+        Err(e) => return Err(e),
+    };
+    let mut events = rec
+        .get("events")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if let Some(existing) = events
+        .iter_mut()
+        .find(|e| e.get("status").and_then(Value::as_str) == Some(status.as_str()))
+    {
+        // At-least-once delivery: one event per state; keep the earliest time.
+        let old = existing
+            .get("timestamp")
+            .and_then(Value::as_i64)
+            .unwrap_or(i64::MAX);
+        if ts >= old {
+            return Ok(false);
+        }
+        existing["timestamp"] = Value::from(ts);
+    } else {
+        events.push(json!({"status": status, "timestamp": ts}));
+    }
+    rec.insert("events".into(), Value::Array(events));
+    for key in [
+        "recipient_id",
+        "recipient_user_id",
+        "biz_opaque_callback_data",
+    ] {
+        if let Some(v) = s.get(key).and_then(Value::as_str).filter(|v| !v.is_empty()) {
+            rec.insert(key.into(), Value::from(v));
+        }
+    }
+    for key in ["pricing", "conversation"] {
+        if let Some(v) = s.get(key).filter(|v| v.is_object()) {
+            rec.insert(key.into(), v.clone());
+        }
+    }
+    let mut errors = rec
+        .get("errors")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for e in s
+        .get("errors")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let mapped = webhook_error(e);
+        if !errors.contains(&mapped) {
+            errors.push(mapped);
+        }
+    }
+    rec.insert("errors".into(), Value::Array(errors));
+    store::write_json(host, &key, &Value::Object(rec), Some(store::MSG_TTL))?;
+    Ok(true)
+}
+
+/// Records the time of an inbound message (never its content) under each
+/// id of the sender; `false` when no record advanced.
+fn apply_inbound(host: &dyn Host, m: &Value, contacts: &[Value], now: i64) -> Result<bool, String> {
+    let ts = m
+        .get("timestamp")
+        .and_then(json_unix_seconds)
+        .unwrap_or(now);
+    let mut users: Vec<String> = Vec::new();
+    for key in ["from", "from_user_id"] {
+        if let Some(v) = m.get(key).and_then(Value::as_str) {
+            users.push(v.to_string());
+        }
+    }
+    if users.is_empty() && contacts.len() == 1 {
+        for key in ["wa_id", "user_id"] {
+            if let Some(v) = contacts[0].get(key).and_then(Value::as_str) {
+                users.push(v.to_string());
+            }
+        }
+    }
+    let mut advanced = false;
+    for user in users.iter().filter(|u| safe_id(u)) {
+        let key = store::window_key(user);
+        let last = match store::read_json(host, &key) {
+            Ok(v) => v.and_then(|v| v.get("last_inbound").and_then(Value::as_i64)),
+            Err(e) if e.contains("not valid JSON") => None,
+            Err(e) => return Err(e),
+        };
+        if last.is_some_and(|l| l >= ts) {
+            continue;
+        }
+        store::write_json(
+            host,
+            &key,
+            &json!({"last_inbound": ts}),
+            Some(store::WIN_TTL),
+        )?;
+        advanced = true;
+    }
+    Ok(advanced)
+}
+
+fn ingest_template_update(
+    host: &dyn Host,
+    value: &Value,
+    time: i64,
+    report: &mut IngestReport,
+) -> Result<(), String> {
+    let name = value
+        .get("message_template_name")
+        .and_then(Value::as_str)
+        .filter(|n| safe_id(n));
+    let language = value
+        .get("message_template_language")
+        .and_then(Value::as_str)
+        .filter(|l| safe_id(l));
+    let event = value
+        .get("event")
+        .and_then(Value::as_str)
+        .filter(|e| !e.is_empty());
+    let (Some(name), Some(language), Some(event)) = (name, language, event) else {
+        report.ignored += 1;
+        return Ok(());
+    };
+    let key = store::template_key(name, language);
+    let existing = match store::read_json(host, &key) {
+        Ok(v) => v,
+        Err(e) if e.contains("not valid JSON") => None,
+        Err(e) => return Err(e),
+    };
+    if let Some(prev) = existing
+        .as_ref()
+        .and_then(|r| r.get("updated_at"))
+        .and_then(Value::as_i64)
+        && prev > time
+    {
+        report.ignored += 1;
+        return Ok(());
+    }
+    if existing.as_ref().is_some_and(|r| {
+        r.get("status").and_then(Value::as_str) == Some(event)
+            && r.get("updated_at").and_then(Value::as_i64) == Some(time)
+    }) {
+        report.ignored += 1;
+        return Ok(());
+    }
+    let mut rec = Map::new();
+    rec.insert("status".into(), Value::from(event));
+    rec.insert("updated_at".into(), Value::from(time));
+    rec.insert("source".into(), Value::from("webhook"));
+    if let Some(r) = value.get("reason").and_then(Value::as_str) {
+        rec.insert("reason".into(), Value::from(r));
+    }
+    if let Some(id) = value.get("message_template_id").and_then(|v| {
+        v.as_str()
+            .map(str::to_string)
+            .or_else(|| v.as_i64().map(|n| n.to_string()))
+    }) {
+        rec.insert("template_id".into(), Value::from(id));
+    }
+    store::write_json(host, &key, &Value::Object(rec), Some(store::TPL_TTL))?;
+    report.template_updates += 1;
+    Ok(())
+}

@@ -1,0 +1,164 @@
+//! Shared set-up: a sandbox on 127.0.0.1:0 and a harness running the real
+//! component against it, with in-memory state and a shared compile cache.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use host_harness::Harness;
+use host_harness::runtime::ComponentSource;
+use host_harness::sandbox::{RecordedRequest, Sandbox, SandboxConfig};
+use host_harness::settings::{EnvSecrets, Settings};
+use host_harness::tool::ToolError;
+use serde_json::Value;
+
+pub const CUSTOMER: &str = "+16505551234";
+pub const CUSTOMER_DIGITS: &str = "16505551234";
+
+/// Compiled components are cached here so only the first test compiles.
+pub fn cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache")
+}
+
+pub fn hostile_component() -> ComponentSource {
+    ComponentSource::File(PathBuf::from(env!("HOSTILE_WASM")))
+}
+
+pub struct Env {
+    pub sandbox: Sandbox,
+    pub harness: Harness,
+}
+
+type Tweak<T> = Box<dyn FnOnce(&mut T)>;
+
+pub struct EnvBuilder {
+    sandbox: SandboxConfig,
+    settings: Vec<Tweak<Settings>>,
+    secrets: Vec<Tweak<EnvSecrets>>,
+    component: ComponentSource,
+}
+
+impl EnvBuilder {
+    pub fn sandbox(mut self, f: impl FnOnce(&mut SandboxConfig)) -> Self {
+        f(&mut self.sandbox);
+        self
+    }
+
+    /// Applied after the settings are wired to the sandbox.
+    pub fn settings(mut self, f: impl FnOnce(&mut Settings) + 'static) -> Self {
+        self.settings.push(Box::new(f));
+        self
+    }
+
+    /// Applied after the sandbox's token is in place.
+    pub fn secrets(mut self, f: impl FnOnce(&mut EnvSecrets) + 'static) -> Self {
+        self.secrets.push(Box::new(f));
+        self
+    }
+
+    pub fn component(mut self, component: ComponentSource) -> Self {
+        self.component = component;
+        self
+    }
+
+    pub async fn start(self) -> Env {
+        let sandbox = Sandbox::start(self.sandbox).await.expect("sandbox starts");
+        let mut settings = Settings::default();
+        let mut secrets = EnvSecrets::default();
+        settings.point_at_sandbox(&sandbox, &mut secrets);
+        settings.runtime.cache_dir = Some(cache_dir());
+        settings.runtime.max_instances = 16;
+        for tweak in self.settings {
+            tweak(&mut settings);
+        }
+        for tweak in self.secrets {
+            tweak(&mut secrets);
+        }
+        let harness = Harness::builder(settings)
+            .secrets(secrets)
+            .component(self.component)
+            .build()
+            .await
+            .expect("harness builds");
+        Env { sandbox, harness }
+    }
+}
+
+impl Env {
+    pub fn builder() -> EnvBuilder {
+        EnvBuilder {
+            sandbox: SandboxConfig {
+                approval_delay: Duration::ZERO,
+                ..SandboxConfig::default()
+            },
+            settings: Vec::new(),
+            secrets: Vec::new(),
+            component: ComponentSource::Embedded,
+        }
+    }
+
+    pub async fn new() -> Env {
+        Env::builder().start().await
+    }
+
+    pub async fn call(&self, tool: &str, args: Value) -> Result<Value, ToolError> {
+        self.harness.runtime().call_tool(tool, &args.to_string()).await
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.sandbox.requests()
+    }
+
+    pub fn token(&self) -> String {
+        self.sandbox.config().access_token.clone()
+    }
+
+    pub fn phone_number_id(&self) -> String {
+        self.sandbox.config().phone_number_id.clone()
+    }
+
+    pub fn waba_id(&self) -> String {
+        self.sandbox.config().waba_id.clone()
+    }
+}
+
+/// A server on 127.0.0.1:0 that records every request it gets; `/redirect`
+/// answers 302 to `location`. Stands in for an attacker's endpoint.
+pub struct Recorder {
+    pub base_url: String,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>)>>>,
+}
+
+impl Recorder {
+    pub async fn start(location: Option<String>) -> Recorder {
+        use axum::extract::Request;
+        use axum::response::IntoResponse;
+        let seen: std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>)>>> = Default::default();
+        let log = seen.clone();
+        let app = axum::Router::new().fallback(move |req: Request| {
+            let log = log.clone();
+            let location = location.clone();
+            async move {
+                let auth = req
+                    .headers()
+                    .get("authorization")
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+                log.lock().unwrap().push((req.uri().path().to_string(), auth));
+                match (&location, req.uri().path().ends_with("/redirect")) {
+                    (Some(to), true) => {
+                        (axum::http::StatusCode::FOUND, [("location", to.clone())], "moved").into_response()
+                    }
+                    _ => "recorded".into_response(),
+                }
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Recorder { base_url, seen }
+    }
+
+    /// (path, Authorization header) of every request received.
+    pub fn seen(&self) -> Vec<(String, Option<String>)> {
+        self.seen.lock().unwrap().clone()
+    }
+}
