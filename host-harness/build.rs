@@ -16,7 +16,10 @@ const GUEST_PROFILE: &str = "guest-release";
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let root = manifest_dir.parent().expect("host-harness sits in the workspace root").to_path_buf();
+    let root = manifest_dir
+        .parent()
+        .expect("host-harness sits in the workspace root")
+        .to_path_buf();
     for path in [
         "src",
         "wit",
@@ -59,7 +62,15 @@ fn guest_target_dir() -> PathBuf {
 fn build_guest(manifest: &Path, target_dir: &Path, artifact: &str) -> PathBuf {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
-        .args(["build", "--quiet", "--locked", "--target", GUEST_TARGET, "--profile", GUEST_PROFILE])
+        .args([
+            "build",
+            "--quiet",
+            "--locked",
+            "--target",
+            GUEST_TARGET,
+            "--profile",
+            GUEST_PROFILE,
+        ])
         .arg("--manifest-path")
         .arg(manifest)
         .arg("--target-dir")

@@ -608,6 +608,16 @@ pub fn describe_code(code: i64, details: &str, scope: &str) -> (&'static str, St
 
 /// For code 100: names the parameter found in `details`, when any.
 fn hint_100(details: &str) -> String {
+    let lower = details.to_ascii_lowercase();
+    if lower.contains("does not exist")
+        || lower.contains("doesn't exist")
+        || lower.contains("not found")
+    {
+        return format!(
+            "Meta could not find what the call names ({details}): check the exact name or id \
+             (templates: whatsapp_list_templates) and call again."
+        );
+    }
     match parameter_name(details) {
         Some(p) => format!(
             "Meta rejected the parameter `{p}` ({details}): fix or remove it and call again."
@@ -618,8 +628,8 @@ fn hint_100(details: &str) -> String {
     }
 }
 
-/// Extracts a parameter name from a Graph error message: the text after
-/// `param`/`parameter`, or the first quoted token.
+/// Extracts a parameter name from a Graph error message: the word after
+/// `param`/`parameter`. Quoted values are not names, so they are not guessed.
 fn parameter_name(details: &str) -> Option<String> {
     let lower = details.to_ascii_lowercase();
     for marker in ["parameter ", "param "] {
@@ -636,16 +646,6 @@ fn parameter_name(details: &str) -> Option<String> {
             if !word.is_empty() && word != "is" && word != "value" {
                 return Some(word);
             }
-        }
-    }
-    for q in ['"', '\''] {
-        let mut parts = details.split(q);
-        parts.next();
-        if let Some(tok) = parts
-            .next()
-            .filter(|t| !t.is_empty() && t.len() <= 64 && parts.next().is_some())
-        {
-            return Some(tok.to_string());
         }
     }
     None

@@ -30,8 +30,17 @@ struct Story {
 
 impl Story {
     /// Runs a call that should succeed; `summary` picks what to show from the result.
-    async fn ok(&mut self, tool: &str, args: Value, summary: impl Fn(&Value) -> Option<String>) -> Option<Value> {
-        let result = self.harness.runtime().call_tool(tool, &args.to_string()).await;
+    async fn ok(
+        &mut self,
+        tool: &str,
+        args: Value,
+        summary: impl Fn(&Value) -> Option<String>,
+    ) -> Option<Value> {
+        let result = self
+            .harness
+            .runtime()
+            .call_tool(tool, &args.to_string())
+            .await;
         let (passed, detail, value) = match result {
             Ok(v) => match summary(&v) {
                 Some(s) => (true, s, Some(v)),
@@ -45,11 +54,18 @@ impl Story {
 
     /// Runs a call that should fail with Graph error `code`.
     async fn fails_with(&mut self, tool: &str, args: Value, code: i64) {
-        let result = self.harness.runtime().call_tool(tool, &args.to_string()).await;
+        let result = self
+            .harness
+            .runtime()
+            .call_tool(tool, &args.to_string())
+            .await;
         let (passed, detail) = match result {
-            Err(ToolError { code: Some(c), ref hint, ref title, .. }) if c == code => {
-                (true, format!("{code} {title} -> {hint}"))
-            }
+            Err(ToolError {
+                code: Some(c),
+                ref hint,
+                ref title,
+                ..
+            }) if c == code => (true, format!("{code} {title} -> {hint}")),
             Err(e) => (false, format!("wrong error: {}", e.one_line())),
             Ok(v) => (false, format!("succeeded but should have failed: {v}")),
         };
@@ -101,12 +117,21 @@ pub async fn run(component: ComponentSource) -> anyhow::Result<bool> {
         .component(component)
         .build()
         .await?;
-    println!("WhatsApp connector demo: {} tools, sandbox at {}", harness.runtime().tools().len(), sandbox.base_url());
-    println!("{:>2}  {:<34} {:<6} {:<4}  {}", "#", "tool", "expect", "", "outcome");
-    let mut story = Story { harness, rows: Vec::new() };
+    println!(
+        "WhatsApp connector demo: {} tools, sandbox at {}",
+        harness.runtime().tools().len(),
+        sandbox.base_url()
+    );
+    println!("{:>2}  {:<34} {:<6}       outcome", "#", "tool", "expect");
+    let mut story = Story {
+        harness,
+        rows: Vec::new(),
+    };
 
     story
-        .ok("whatsapp_get_business_profile", json!({}), |v| Some(format!("about: {}", field(v, "/profile/about"))))
+        .ok("whatsapp_get_business_profile", json!({}), |v| {
+            Some(format!("about: {}", field(v, "/profile/about")))
+        })
         .await;
     story
         .ok(
@@ -116,9 +141,14 @@ pub async fn run(component: ComponentSource) -> anyhow::Result<bool> {
         )
         .await;
     story
-        .ok("whatsapp_get_business_profile", json!({"fields": ["about", "websites"]}), |v| {
-            (v.pointer("/profile/about")? == "Fresh succulents, delivered.").then(|| format!("about: {}", field(v, "/profile/about")))
-        })
+        .ok(
+            "whatsapp_get_business_profile",
+            json!({"fields": ["about", "websites"]}),
+            |v| {
+                (v.pointer("/profile/about")? == "Fresh succulents, delivered.")
+                    .then(|| format!("about: {}", field(v, "/profile/about")))
+            },
+        )
         .await;
     story
         .ok(
@@ -133,18 +163,33 @@ pub async fn run(component: ComponentSource) -> anyhow::Result<bool> {
                     {"type": "FOOTER", "text": "Reply STOP to opt out"}
                 ]
             }),
-            |v| Some(format!("id {} status {}", field(v, "/id"), field(v, "/status"))),
+            |v| {
+                Some(format!(
+                    "id {} status {}",
+                    field(v, "/id"),
+                    field(v, "/status")
+                ))
+            },
         )
         .await;
     tokio::time::sleep(APPROVAL_DELAY + Duration::from_millis(200)).await;
     story
-        .ok("whatsapp_list_templates", json!({"name": "order_ready"}), |v| {
-            let t = v.pointer("/templates/0")?;
-            (t["status"] == "APPROVED").then(|| format!("{} {} {}", t["name"], t["language"], t["status"]))
-        })
+        .ok(
+            "whatsapp_list_templates",
+            json!({"name": "order_ready"}),
+            |v| {
+                let t = v.pointer("/templates/0")?;
+                (t["status"] == "APPROVED")
+                    .then(|| format!("{} {} {}", t["name"], t["language"], t["status"]))
+            },
+        )
         .await;
     story
-        .fails_with("whatsapp_send_message", json!({"to": CUSTOMER, "text": "Your order is ready!"}), 131047)
+        .fails_with(
+            "whatsapp_send_message",
+            json!({"to": CUSTOMER, "text": "Your order is ready!"}),
+            131047,
+        )
         .await;
     let template_send = story
         .ok(
@@ -154,12 +199,23 @@ pub async fn run(component: ComponentSource) -> anyhow::Result<bool> {
         )
         .await;
     sandbox.simulate_inbound(CUSTOMER, "Great, can you also send the receipt?");
-    story.push("(sandbox) customer replies", "-", true, "the 24-hour window opens".into());
+    story.push(
+        "(sandbox) customer replies",
+        "-",
+        true,
+        "the 24-hour window opens".into(),
+    );
     let text_send = story
         .ok(
             "whatsapp_send_message",
             json!({"to": CUSTOMER, "text": "Here is your receipt, Sam. See you soon!"}),
-            |v| Some(format!("{} {}", field(v, "/message_status"), field(v, "/message_id"))),
+            |v| {
+                Some(format!(
+                    "{} {}",
+                    field(v, "/message_status"),
+                    field(v, "/message_id")
+                ))
+            },
         )
         .await;
     story
@@ -171,28 +227,50 @@ pub async fn run(component: ComponentSource) -> anyhow::Result<bool> {
         )
         .await;
     for sent in [&text_send, &template_send] {
-        let id = sent.as_ref().map(|v| field(v, "/message_id")).unwrap_or_default();
+        let id = sent
+            .as_ref()
+            .map(|v| field(v, "/message_id"))
+            .unwrap_or_default();
         story
-            .ok("whatsapp_get_message_status", json!({"message_id": id}), |v| {
-                Some(format!("{} ({} events)", field(v, "/status"), v["timeline"].as_array()?.len()))
-            })
+            .ok(
+                "whatsapp_get_message_status",
+                json!({"message_id": id}),
+                |v| {
+                    Some(format!(
+                        "{} ({} events)",
+                        field(v, "/status"),
+                        v["timeline"].as_array()?.len()
+                    ))
+                },
+            )
             .await;
     }
     story
-        .ok("whatsapp_delete_template", json!({"name": "order_ready"}), |v| {
-            (v["success"] == true).then(|| format!("deleted {}", field(v, "/name")))
-        })
+        .ok(
+            "whatsapp_delete_template",
+            json!({"name": "order_ready"}),
+            |v| (v["success"] == true).then(|| format!("deleted {}", field(v, "/name"))),
+        )
         .await;
     story
         .ok("whatsapp_list_templates", json!({}), |v| {
-            let names: Vec<String> = v["templates"].as_array()?.iter().map(|t| field(t, "/name")).collect();
-            (!names.contains(&"order_ready".to_string())).then(|| format!("remaining: {}", names.join(", ")))
+            let names: Vec<String> = v["templates"]
+                .as_array()?
+                .iter()
+                .map(|t| field(t, "/name"))
+                .collect();
+            (!names.contains(&"order_ready".to_string()))
+                .then(|| format!("remaining: {}", names.join(", ")))
         })
         .await;
 
     let failed: Vec<&Row> = story.rows.iter().filter(|r| !r.passed).collect();
-    let tools: std::collections::BTreeSet<&str> =
-        story.rows.iter().filter(|r| r.tool.starts_with("whatsapp_")).map(|r| r.tool.as_str()).collect();
+    let tools: std::collections::BTreeSet<&str> = story
+        .rows
+        .iter()
+        .filter(|r| r.tool.starts_with("whatsapp_"))
+        .map(|r| r.tool.as_str())
+        .collect();
     println!(
         "\n{} steps, {} tools exercised, {} failed; the sandbox received {} requests.",
         story.rows.len(),
@@ -201,7 +279,10 @@ pub async fn run(component: ComponentSource) -> anyhow::Result<bool> {
         sandbox.requests().len()
     );
     for row in &failed {
-        println!("  step {} ({}, expected {}) failed: {}", row.step, row.tool, row.expected, row.detail);
+        println!(
+            "  step {} ({}, expected {}) failed: {}",
+            row.step, row.tool, row.expected, row.detail
+        );
     }
     sandbox.shutdown().await;
     Ok(failed.is_empty() && tools.len() == 9)

@@ -65,7 +65,9 @@ impl HarnessBuilder {
 
     pub async fn build(self) -> anyhow::Result<Harness> {
         let secrets = self.secrets.unwrap_or_else(EnvSecrets::from_env);
-        let vault = self.vault.unwrap_or_else(|| Arc::new(Vault::new(default_grants())));
+        let vault = self
+            .vault
+            .unwrap_or_else(|| Arc::new(Vault::new(default_grants())));
         let caps = self.settings.capabilities(&secrets, vault)?;
         let runtime = Runtime::new(
             &self.component,

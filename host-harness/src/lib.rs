@@ -4,9 +4,9 @@
 //! tools to AI clients. It also carries a sandbox of the Cloud API.
 
 pub mod caps;
-pub mod mcp;
 pub mod demo;
 mod harness;
+pub mod mcp;
 pub mod runtime;
 pub mod sandbox;
 pub mod settings;

@@ -99,7 +99,10 @@ struct CallArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.global.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -141,7 +144,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .in_memory_state()
                 .build()
                 .await?;
-            println!("{}", serde_json::to_string_pretty(harness.runtime().tools())?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(harness.runtime().tools())?
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Call(args) => call(&global, args).await,
@@ -152,7 +158,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Demo => {
             let ok = demo::run(source(&global)).await?;
-            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Serve(args) => serve(&global, args).await,
         Command::BenchMcp { iterations } => {

@@ -30,10 +30,10 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
 
+use crate::caps::Capabilities;
 use crate::caps::allowlist::{Allowlist, Binding, Origin};
 use crate::caps::http::{HttpLimits, OutboundHttp};
 use crate::caps::vault::{self, Credential, Kind, Secret, Vault};
-use crate::caps::Capabilities;
 use crate::runtime::Limits;
 use crate::state::StateStore;
 
@@ -181,7 +181,12 @@ pub struct EnvSecrets {
 
 impl EnvSecrets {
     pub fn from_env() -> EnvSecrets {
-        let read = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty()).map(Secret::new);
+        let read = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(Secret::new)
+        };
         EnvSecrets {
             access_token: read("WHATSAPP_ACCESS_TOKEN"),
             app_secret: read("WHATSAPP_APP_SECRET"),
@@ -197,7 +202,8 @@ impl Settings {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read the config file {}", path.display()))?;
-                toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))?
+                toml::from_str(&text)
+                    .with_context(|| format!("invalid config file {}", path.display()))?
             }
             None => Settings::default(),
         };
@@ -230,7 +236,11 @@ impl Settings {
 
     /// Points these settings (and `secrets`) at a running sandbox, with
     /// in-memory state so nothing from a try-out lingers on disk.
-    pub fn point_at_sandbox(&mut self, sandbox: &crate::sandbox::Sandbox, secrets: &mut EnvSecrets) {
+    pub fn point_at_sandbox(
+        &mut self,
+        sandbox: &crate::sandbox::Sandbox,
+        secrets: &mut EnvSecrets,
+    ) {
         let cfg = sandbox.config();
         self.whatsapp.api_base_url = sandbox.base_url();
         self.whatsapp.phone_number_id = Some(cfg.phone_number_id.clone());
@@ -242,14 +252,23 @@ impl Settings {
     /// Checks values a typo would break, with the fix in the message.
     pub fn validate(&self) -> anyhow::Result<()> {
         let v = &self.whatsapp.api_version;
-        let ok = v.strip_prefix('v').and_then(|r| r.split_once('.')).is_some_and(|(a, b)| {
-            !a.is_empty() && !b.is_empty() && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit())
-        });
+        let ok = v
+            .strip_prefix('v')
+            .and_then(|r| r.split_once('.'))
+            .is_some_and(|(a, b)| {
+                !a.is_empty()
+                    && !b.is_empty()
+                    && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit())
+            });
         if !ok {
             bail!("api_version `{v}` must look like v23.0 (WHATSAPP_API_VERSION)");
         }
-        let base = url::Url::parse(&self.whatsapp.api_base_url)
-            .with_context(|| format!("api_base_url `{}` is not a URL (WHATSAPP_API_BASE_URL)", self.whatsapp.api_base_url))?;
+        let base = url::Url::parse(&self.whatsapp.api_base_url).with_context(|| {
+            format!(
+                "api_base_url `{}` is not a URL (WHATSAPP_API_BASE_URL)",
+                self.whatsapp.api_base_url
+            )
+        })?;
         Origin::of(&base).map_err(|e| anyhow::anyhow!("api_base_url: {e}"))?;
         for (name, value) in [
             ("phone_number_id", &self.whatsapp.phone_number_id),
@@ -291,7 +310,8 @@ impl Settings {
     /// What the token is bound to: the API origin and the versioned path.
     pub fn token_binding(&self) -> anyhow::Result<Binding> {
         let base = self.whatsapp.api_base_url.trim_end_matches('/');
-        Binding::parse(&format!("{base}/{}/", self.whatsapp.api_version)).map_err(|e| anyhow::anyhow!(e))
+        Binding::parse(&format!("{base}/{}/", self.whatsapp.api_version))
+            .map_err(|e| anyhow::anyhow!(e))
     }
 
     /// The non-secret settings the component reads through `config`.
@@ -299,14 +319,35 @@ impl Settings {
         let w = &self.whatsapp;
         let mut config = BTreeMap::from([
             ("api-version".to_string(), w.api_version.clone()),
-            ("api-base-url".to_string(), w.api_base_url.trim_end_matches('/').to_string()),
+            (
+                "api-base-url".to_string(),
+                w.api_base_url.trim_end_matches('/').to_string(),
+            ),
             ("credential".to_string(), vault::ACCESS_TOKEN.to_string()),
-            ("app-secret-credential".to_string(), vault::APP_SECRET.to_string()),
-            ("verify-token-credential".to_string(), vault::VERIFY_TOKEN.to_string()),
-            ("window-policy".to_string(), w.window_policy.as_str().to_string()),
-            ("webhooks-configured".to_string(), w.webhooks_configured.to_string()),
-            ("message-history-fallback".to_string(), w.message_history_fallback.to_string()),
-            ("call-deadline-ms".to_string(), self.runtime.call_timeout_ms.to_string()),
+            (
+                "app-secret-credential".to_string(),
+                vault::APP_SECRET.to_string(),
+            ),
+            (
+                "verify-token-credential".to_string(),
+                vault::VERIFY_TOKEN.to_string(),
+            ),
+            (
+                "window-policy".to_string(),
+                w.window_policy.as_str().to_string(),
+            ),
+            (
+                "webhooks-configured".to_string(),
+                w.webhooks_configured.to_string(),
+            ),
+            (
+                "message-history-fallback".to_string(),
+                w.message_history_fallback.to_string(),
+            ),
+            (
+                "call-deadline-ms".to_string(),
+                self.runtime.call_timeout_ms.to_string(),
+            ),
         ]);
         if let Some(id) = &w.phone_number_id {
             config.insert("phone-number-id".into(), id.clone());
@@ -318,12 +359,19 @@ impl Settings {
     }
 
     /// Builds the capabilities the component's imports use.
-    pub fn capabilities(&self, secrets: &EnvSecrets, vault: Arc<Vault>) -> anyhow::Result<Capabilities> {
+    pub fn capabilities(
+        &self,
+        secrets: &EnvSecrets,
+        vault: Arc<Vault>,
+    ) -> anyhow::Result<Capabilities> {
         self.validate()?;
         let binding = self.token_binding()?;
         let mut origins = vec![binding.origin.clone()];
         for extra in &self.http.extra_allowed_origins {
-            origins.push(Origin::parse(extra).map_err(|e| anyhow::anyhow!("http.extra_allowed_origins: {e}"))?);
+            origins.push(
+                Origin::parse(extra)
+                    .map_err(|e| anyhow::anyhow!("http.extra_allowed_origins: {e}"))?,
+            );
         }
         let limits = HttpLimits {
             connect_timeout: Duration::from_millis(self.http.connect_timeout_ms),
@@ -332,9 +380,17 @@ impl Settings {
             ..HttpLimits::default()
         };
         for (name, kind, secret) in [
-            (vault::ACCESS_TOKEN, Kind::AccessToken, &secrets.access_token),
+            (
+                vault::ACCESS_TOKEN,
+                Kind::AccessToken,
+                &secrets.access_token,
+            ),
             (vault::APP_SECRET, Kind::AppSecret, &secrets.app_secret),
-            (vault::VERIFY_TOKEN, Kind::VerifyToken, &secrets.verify_token),
+            (
+                vault::VERIFY_TOKEN,
+                Kind::VerifyToken,
+                &secrets.verify_token,
+            ),
         ] {
             if let Some(secret) = secret
                 && vault.get(name).is_none()
@@ -343,7 +399,11 @@ impl Settings {
                     name: name.into(),
                     kind,
                     secret: secret.clone(),
-                    bindings: if kind == Kind::AccessToken { vec![binding.clone()] } else { vec![] },
+                    bindings: if kind == Kind::AccessToken {
+                        vec![binding.clone()]
+                    } else {
+                        vec![]
+                    },
                     scopes: vec![],
                     expires_at: None,
                 });
@@ -376,7 +436,8 @@ mod tests {
 
     #[test]
     fn environment_overrides_the_file() {
-        let mut s: Settings = toml::from_str("[whatsapp]\nphone_number_id = \"1\"\napi_version = \"v22.0\"").unwrap();
+        let mut s: Settings =
+            toml::from_str("[whatsapp]\nphone_number_id = \"1\"\napi_version = \"v22.0\"").unwrap();
         let env = BTreeMap::from([
             ("WHATSAPP_PHONE_NUMBER_ID", "2"),
             ("WHATSAPP_WINDOW_POLICY", "enforce"),
@@ -386,12 +447,17 @@ mod tests {
         assert_eq!(s.whatsapp.phone_number_id.as_deref(), Some("2"));
         assert_eq!(s.whatsapp.api_version, "v22.0");
         assert_eq!(s.whatsapp.window_policy, WindowPolicy::Enforce);
-        assert_eq!(s.whatsapp.api_base_url, DEFAULT_API_BASE_URL, "empty values are ignored");
+        assert_eq!(
+            s.whatsapp.api_base_url, DEFAULT_API_BASE_URL,
+            "empty values are ignored"
+        );
     }
 
     #[test]
     fn unknown_keys_and_bad_values_are_rejected_with_the_setting_named() {
-        let err = toml::from_str::<Settings>("[whatsapp]\nphone_id = \"1\"").unwrap_err().to_string();
+        let err = toml::from_str::<Settings>("[whatsapp]\nphone_id = \"1\"")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("phone_id"), "{err}");
         let mut s = Settings::default();
         s.whatsapp.api_version = "23".into();
@@ -400,7 +466,10 @@ mod tests {
         s.whatsapp.waba_id = Some("abc".into());
         assert!(s.validate().unwrap_err().to_string().contains("waba_id"));
         let mut s = Settings::default();
-        assert!(s.apply_env(|k| (k == "WHATSAPP_WINDOW_POLICY").then(|| "strict".into())).is_err());
+        assert!(
+            s.apply_env(|k| (k == "WHATSAPP_WINDOW_POLICY").then(|| "strict".into()))
+                .is_err()
+        );
     }
 
     #[test]

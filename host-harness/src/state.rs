@@ -179,7 +179,9 @@ impl StateStore {
 
     async fn submit(&self, op: Op) -> Result<bool, StateError> {
         let (reply, answer) = oneshot::channel();
-        self.writer.send((op, reply)).map_err(|_| StateError::Closed)?;
+        self.writer
+            .send((op, reply))
+            .map_err(|_| StateError::Closed)?;
         answer.await.map_err(|_| StateError::Closed)?
     }
 }
@@ -278,15 +280,25 @@ mod tests {
     async fn a_missing_key_is_none_and_a_set_key_reads_back() {
         let store = StateStore::in_memory();
         assert_eq!(store.get(Table::Kv, "absent").unwrap(), None);
-        store.set(Table::Kv, "k", b"v".to_vec(), None).await.unwrap();
+        store
+            .set(Table::Kv, "k", b"v".to_vec(), None)
+            .await
+            .unwrap();
         assert_eq!(store.get(Table::Kv, "k").unwrap(), Some(b"v".to_vec()));
-        assert_eq!(store.get(Table::Host, "k").unwrap(), None, "tables are separate");
+        assert_eq!(
+            store.get(Table::Host, "k").unwrap(),
+            None,
+            "tables are separate"
+        );
     }
 
     #[tokio::test]
     async fn delete_reports_whether_the_key_existed() {
         let store = StateStore::in_memory();
-        store.set(Table::Kv, "k", b"v".to_vec(), None).await.unwrap();
+        store
+            .set(Table::Kv, "k", b"v".to_vec(), None)
+            .await
+            .unwrap();
         assert!(store.delete(Table::Kv, "k").await.unwrap());
         assert!(!store.delete(Table::Kv, "k").await.unwrap());
         assert_eq!(store.get(Table::Kv, "k").unwrap(), None);
@@ -295,20 +307,32 @@ mod tests {
     #[tokio::test]
     async fn entries_expire_after_their_ttl() {
         let store = StateStore::in_memory();
-        store.set(Table::Kv, "short", b"v".to_vec(), Some(1)).await.unwrap();
-        store.set(Table::Kv, "long", b"v".to_vec(), Some(60)).await.unwrap();
+        store
+            .set(Table::Kv, "short", b"v".to_vec(), Some(1))
+            .await
+            .unwrap();
+        store
+            .set(Table::Kv, "long", b"v".to_vec(), Some(60))
+            .await
+            .unwrap();
         assert!(store.get(Table::Kv, "short").unwrap().is_some());
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
         assert_eq!(store.get(Table::Kv, "short").unwrap(), None);
         assert!(store.get(Table::Kv, "long").unwrap().is_some());
-        assert!(!store.delete(Table::Kv, "short").await.unwrap(), "expired counts as absent");
+        assert!(
+            !store.delete(Table::Kv, "short").await.unwrap(),
+            "expired counts as absent"
+        );
     }
 
     #[tokio::test]
     async fn scan_returns_live_entries_with_the_prefix_in_order() {
         let store = StateStore::in_memory();
         for key in ["q/2", "q/1", "r/1", "p/9"] {
-            store.set(Table::WebhookQueue, key, key.as_bytes().to_vec(), None).await.unwrap();
+            store
+                .set(Table::WebhookQueue, key, key.as_bytes().to_vec(), None)
+                .await
+                .unwrap();
         }
         let keys: Vec<String> = store
             .scan(Table::WebhookQueue, "q/")
@@ -326,7 +350,9 @@ mod tests {
             .map(|i| {
                 let store = store.clone();
                 tokio::spawn(async move {
-                    store.set(Table::Kv, &format!("k{i:03}"), vec![i as u8], None).await
+                    store
+                        .set(Table::Kv, &format!("k{i:03}"), vec![i as u8], None)
+                        .await
                 })
             })
             .collect();
@@ -342,7 +368,10 @@ mod tests {
         let path = dir.path().join("state.redb");
         {
             let store = StateStore::open(&path).unwrap();
-            store.set(Table::Kv, "k", b"durable".to_vec(), None).await.unwrap();
+            store
+                .set(Table::Kv, "k", b"durable".to_vec(), None)
+                .await
+                .unwrap();
         }
         // The writer thread holds the database until its channel closes.
         let reopened = (0..50).find_map(|_| {
@@ -352,6 +381,9 @@ mod tests {
             })
         });
         let store = reopened.expect("reopens once the first handle is gone");
-        assert_eq!(store.get(Table::Kv, "k").unwrap(), Some(b"durable".to_vec()));
+        assert_eq!(
+            store.get(Table::Kv, "k").unwrap(),
+            Some(b"durable".to_vec())
+        );
     }
 }

@@ -41,7 +41,11 @@ impl ToolDescriptor {
         let parse = |what: &str, text: &str| -> anyhow::Result<Value> {
             let value: Value = serde_json::from_str(text)
                 .map_err(|e| anyhow::anyhow!("tool `{}` has an invalid {what}: {e}", d.name))?;
-            anyhow::ensure!(value.is_object(), "tool `{}`: {what} is not a JSON object", d.name);
+            anyhow::ensure!(
+                value.is_object(),
+                "tool `{}`: {what} is not a JSON object",
+                d.name
+            );
             Ok(value)
         };
         Ok(ToolDescriptor {
@@ -105,7 +109,12 @@ pub struct ToolError {
 }
 
 impl ToolError {
-    pub fn new(kind: ErrorKind, title: impl Into<String>, details: impl Into<String>, hint: impl Into<String>) -> ToolError {
+    pub fn new(
+        kind: ErrorKind,
+        title: impl Into<String>,
+        details: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> ToolError {
         ToolError {
             kind,
             code: None,

@@ -185,23 +185,3 @@ fn input_schema_examples_satisfy_their_own_schemas() {
         }
     }
 }
-
-/// Prints the descriptors as an MCP `tools/list` result (for linting with
-/// the MCP Inspector): `cargo test -p whatsapp-connector dump_mcp_tools_list -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn dump_mcp_tools_list() {
-    let tools: Vec<Value> = descriptors()
-        .iter()
-        .map(|d| {
-            serde_json::json!({
-                "name": d.name, "title": d.title, "description": d.description,
-                "inputSchema": serde_json::from_str::<Value>(d.input_schema).unwrap(),
-                "outputSchema": serde_json::from_str::<Value>(d.output_schema).unwrap(),
-                "annotations": {"readOnlyHint": d.annotations.read_only, "destructiveHint": d.annotations.destructive,
-                                "idempotentHint": d.annotations.idempotent, "openWorldHint": d.annotations.open_world},
-            })
-        })
-        .collect();
-    println!("TOOLS_LIST {}", serde_json::json!({ "tools": tools }));
-}

@@ -215,8 +215,8 @@ pub fn update_business_profile(host: &dyn Host, arguments: &str) -> Result<Value
         updated.push("profile_picture_handle");
     }
     if updated.is_empty() {
-        return Err(ToolError::new(
-            crate::error::ErrorKind::InvalidArguments,
+        return Err(ToolError::invalid(
+            "arguments",
             "Nothing to update",
             "no profile field was given",
             "Give at least one of about, address, description, email, websites, vertical or profile_picture_handle.",

@@ -101,7 +101,10 @@ impl Env {
     }
 
     pub async fn call(&self, tool: &str, args: Value) -> Result<Value, ToolError> {
-        self.harness.runtime().call_tool(tool, &args.to_string()).await
+        self.harness
+            .runtime()
+            .call_tool(tool, &args.to_string())
+            .await
     }
 
     pub fn requests(&self) -> Vec<RecordedRequest> {
@@ -121,18 +124,21 @@ impl Env {
     }
 }
 
+/// (path, Authorization header) of a request a `Recorder` received.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>)>>>;
+
 /// A server on 127.0.0.1:0 that records every request it gets; `/redirect`
 /// answers 302 to `location`. Stands in for an attacker's endpoint.
 pub struct Recorder {
     pub base_url: String,
-    seen: std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>)>>>,
+    seen: Seen,
 }
 
 impl Recorder {
     pub async fn start(location: Option<String>) -> Recorder {
         use axum::extract::Request;
         use axum::response::IntoResponse;
-        let seen: std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>)>>> = Default::default();
+        let seen: Seen = Default::default();
         let log = seen.clone();
         let app = axum::Router::new().fallback(move |req: Request| {
             let log = log.clone();
@@ -142,11 +148,16 @@ impl Recorder {
                     .headers()
                     .get("authorization")
                     .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-                log.lock().unwrap().push((req.uri().path().to_string(), auth));
+                log.lock()
+                    .unwrap()
+                    .push((req.uri().path().to_string(), auth));
                 match (&location, req.uri().path().ends_with("/redirect")) {
-                    (Some(to), true) => {
-                        (axum::http::StatusCode::FOUND, [("location", to.clone())], "moved").into_response()
-                    }
+                    (Some(to), true) => (
+                        axum::http::StatusCode::FOUND,
+                        [("location", to.clone())],
+                        "moved",
+                    )
+                        .into_response(),
                     _ => "recorded".into_response(),
                 }
             }
@@ -161,4 +172,19 @@ impl Recorder {
     pub fn seen(&self) -> Vec<(String, Option<String>)> {
         self.seen.lock().unwrap().clone()
     }
+}
+
+/// Fails unless `value` validates against `tool`'s output schema (JSON Schema 2020-12).
+pub fn assert_matches_output_schema(env: &Env, tool: &str, value: &Value) {
+    let descriptor = env.harness.runtime().tool(tool).expect("the tool exists");
+    let validator = jsonschema::draft202012::new(&descriptor.output_schema)
+        .unwrap_or_else(|e| panic!("{tool}'s output schema is invalid: {e}"));
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{tool} result does not match its output schema: {errors:?}\n{value}"
+    );
 }

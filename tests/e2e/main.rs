@@ -2,6 +2,9 @@
 //! Cloud API sandbox and other servers on 127.0.0.1 only.
 
 mod common;
+mod errors;
 mod hostile;
 mod imports;
 mod mcp;
+mod tools;
+mod validation;

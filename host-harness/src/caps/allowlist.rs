@@ -172,8 +172,14 @@ mod tests {
     #[test]
     fn ip_literals_are_normalised() {
         assert_eq!(origin("http://127.0.0.1:80/"), origin("http://127.0.0.1/"));
-        assert_eq!(origin("http://[::1]:8080/").to_string(), "http://[::1]:8080");
-        assert_ne!(origin("http://127.0.0.1:8080/"), origin("http://localhost:8080/"));
+        assert_eq!(
+            origin("http://[::1]:8080/").to_string(),
+            "http://[::1]:8080"
+        );
+        assert_ne!(
+            origin("http://127.0.0.1:8080/"),
+            origin("http://localhost:8080/")
+        );
     }
 
     #[test]
@@ -218,7 +224,11 @@ mod tests {
         ] {
             let parsed = Url::parse(url).unwrap();
             let o = Origin::of(&parsed).unwrap();
-            assert!(!binding.covers(&o, parsed.path()), "{url} -> {}", parsed.path());
+            assert!(
+                !binding.covers(&o, parsed.path()),
+                "{url} -> {}",
+                parsed.path()
+            );
         }
     }
 
@@ -226,7 +236,10 @@ mod tests {
     fn the_allowlist_denies_by_default() {
         let empty = Allowlist::default();
         assert!(!empty.allows(&origin("https://graph.facebook.com")));
-        let list = Allowlist::new([origin("https://graph.facebook.com"), origin("https://graph.facebook.com:443")]);
+        let list = Allowlist::new([
+            origin("https://graph.facebook.com"),
+            origin("https://graph.facebook.com:443"),
+        ]);
         assert_eq!(list.origins().len(), 1);
         assert!(list.allows(&origin("https://graph.facebook.com/any/path")));
         assert!(!list.allows(&origin("https://graph.facebook.com.evil.test")));

@@ -101,7 +101,10 @@ impl OutboundHttp {
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(limits.connect_timeout)
             .pool_idle_timeout(Duration::from_secs(60))
-            .user_agent(concat!("whatsapp-connector-host/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!(
+                "whatsapp-connector-host/",
+                env!("CARGO_PKG_VERSION")
+            ))
             .build()?;
         Ok(OutboundHttp {
             client,
@@ -121,8 +124,9 @@ impl OutboundHttp {
         req: &OutboundRequest,
         credential: Option<&Credential>,
     ) -> Result<(Url, HeaderMap), HttpError> {
-        let url = Url::parse(&req.url)
-            .map_err(|e| HttpError::InvalidRequest(format!("`{}` is not a valid URL: {e}", req.url)))?;
+        let url = Url::parse(&req.url).map_err(|e| {
+            HttpError::InvalidRequest(format!("`{}` is not a valid URL: {e}", req.url))
+        })?;
         let origin = Origin::of(&url).map_err(HttpError::InvalidRequest)?;
         let mut headers = HeaderMap::new();
         for (name, value) in &req.headers {
@@ -133,10 +137,12 @@ impl OutboundHttp {
                      an Authorization header"
                 )));
             }
-            let name = HeaderName::from_bytes(lower.as_bytes())
-                .map_err(|_| HttpError::InvalidRequest(format!("`{name}` is not a valid header name")))?;
-            let value = HeaderValue::from_str(value)
-                .map_err(|_| HttpError::InvalidRequest(format!("header `{name}` has an invalid value")))?;
+            let name = HeaderName::from_bytes(lower.as_bytes()).map_err(|_| {
+                HttpError::InvalidRequest(format!("`{name}` is not a valid header name"))
+            })?;
+            let value = HeaderValue::from_str(value).map_err(|_| {
+                HttpError::InvalidRequest(format!("header `{name}` has an invalid value"))
+            })?;
             headers.append(name, value);
         }
         if let Some(body) = &req.body
@@ -149,7 +155,9 @@ impl OutboundHttp {
             )));
         }
         if !self.allowlist.allows(&origin) {
-            return Err(HttpError::Denied(format!("origin {origin} is not in the host's allowlist")));
+            return Err(HttpError::Denied(format!(
+                "origin {origin} is not in the host's allowlist"
+            )));
         }
         if let Some(credential) = credential
             && !credential.bound_to(&origin, url.path())
@@ -229,21 +237,34 @@ impl OutboundHttp {
                 tracing::debug!(%method, %origin, %path, status = response.status,
                     elapsed_ms = started.elapsed().as_millis() as u64, "outbound request");
             }
-            Err(e) => tracing::debug!(%method, %origin, %path, error = %e, "outbound request failed"),
+            Err(e) => {
+                tracing::debug!(%method, %origin, %path, error = %e, "outbound request failed")
+            }
         }
         (result, observation)
     }
 
-    async fn exchange(&self, builder: reqwest::RequestBuilder) -> Result<InboundResponse, HttpError> {
+    async fn exchange(
+        &self,
+        builder: reqwest::RequestBuilder,
+    ) -> Result<InboundResponse, HttpError> {
         let mut response = builder.send().await.map_err(|e| wire_error(&e))?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
             .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let cap = self.limits.max_response_bytes;
-        if response.content_length().is_some_and(|len| len > cap as u64) {
+        if response
+            .content_length()
+            .is_some_and(|len| len > cap as u64)
+        {
             return Err(HttpError::TooLarge(cap as u64));
         }
         let mut body = BytesMut::new();
@@ -348,12 +369,31 @@ mod tests {
     #[tokio::test]
     async fn requests_are_checked_before_any_connection() {
         let h = http(&["https://graph.facebook.com"]);
-        let cases: [(&str, Vec<(String, String)>, bool, fn(&HttpError) -> bool); 7] = [
-            ("https://evil.test/x", vec![], false, |e| matches!(e, HttpError::Denied(_))),
-            ("https://graph.facebook.com.evil.test/v23.0/x", vec![], true, |e| matches!(e, HttpError::Denied(_))),
-            ("https://graph.facebook.com/oauth/x", vec![], true, |e| matches!(e, HttpError::Denied(_))),
-            ("http://graph.facebook.com/v23.0/x", vec![], true, |e| matches!(e, HttpError::Denied(_))),
-            ("not a url", vec![], false, |e| matches!(e, HttpError::InvalidRequest(_))),
+        type Case = (
+            &'static str,
+            Vec<(String, String)>,
+            bool,
+            fn(&HttpError) -> bool,
+        );
+        let cases: [Case; 7] = [
+            ("https://evil.test/x", vec![], false, |e| {
+                matches!(e, HttpError::Denied(_))
+            }),
+            (
+                "https://graph.facebook.com.evil.test/v23.0/x",
+                vec![],
+                true,
+                |e| matches!(e, HttpError::Denied(_)),
+            ),
+            ("https://graph.facebook.com/oauth/x", vec![], true, |e| {
+                matches!(e, HttpError::Denied(_))
+            }),
+            ("http://graph.facebook.com/v23.0/x", vec![], true, |e| {
+                matches!(e, HttpError::Denied(_))
+            }),
+            ("not a url", vec![], false, |e| {
+                matches!(e, HttpError::InvalidRequest(_))
+            }),
             (
                 "https://graph.facebook.com/v23.0/x",
                 vec![("Authorization".into(), "Bearer mine".into())],
@@ -372,7 +412,11 @@ mod tests {
             let mut req = get(url);
             req.headers = headers;
             let (result, _) = h
-                .send(req, with_credential.then_some(&credential), Instant::now() + Duration::from_secs(5))
+                .send(
+                    req,
+                    with_credential.then_some(&credential),
+                    Instant::now() + Duration::from_secs(5),
+                )
                 .await;
             let err = result.unwrap_err();
             assert!(expected(&err), "{url}: {err:?}");
@@ -383,14 +427,27 @@ mod tests {
     #[test]
     fn a_bound_credential_passes_the_check() {
         let h = http(&["https://graph.facebook.com"]);
-        assert!(h.check(&get("https://graph.facebook.com/v23.0/1/messages"), Some(&token())).is_ok());
+        assert!(
+            h.check(
+                &get("https://graph.facebook.com/v23.0/1/messages"),
+                Some(&token())
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn token_rejections_are_recognised_by_code() {
-        let resp = |status, body: &str| InboundResponse { status, headers: vec![], body: body.as_bytes().to_vec() };
+        let resp = |status, body: &str| InboundResponse {
+            status,
+            headers: vec![],
+            body: body.as_bytes().to_vec(),
+        };
         assert!(is_token_rejection(&resp(401, r#"{"error":{"code":190}}"#)));
-        assert!(is_token_rejection(&resp(401, r#"{"error":{"code":"190"}}"#)));
+        assert!(is_token_rejection(&resp(
+            401,
+            r#"{"error":{"code":"190"}}"#
+        )));
         assert!(!is_token_rejection(&resp(401, r#"{"error":{"code":100}}"#)));
         assert!(!is_token_rejection(&resp(502, "<html>bad gateway</html>")));
     }

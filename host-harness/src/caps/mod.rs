@@ -49,7 +49,12 @@ pub struct Limiter {
 }
 
 impl ResourceLimiter for Limiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool> {
         if desired > self.memory_bytes {
             return Err(MemoryLimitExceeded {
                 limit: self.memory_bytes,
@@ -60,7 +65,12 @@ impl ResourceLimiter for Limiter {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool> {
         Ok(desired <= 100_000)
     }
 }
@@ -124,7 +134,10 @@ impl wasmtime_wasi_io::IoView for HostState {
 impl wit_vault::Host for HostState {}
 
 impl wit_vault::HostCredential for HostState {
-    async fn open(&mut self, name: String) -> Result<std::result::Result<Resource<CredentialHandle>, wit_vault::Error>> {
+    async fn open(
+        &mut self,
+        name: String,
+    ) -> Result<std::result::Result<Resource<CredentialHandle>, wit_vault::Error>> {
         if self.open_credentials >= MAX_OPEN_CREDENTIALS {
             return Ok(Err(wit_vault::Error::Unavailable(format!(
                 "at most {MAX_OPEN_CREDENTIALS} credentials may be open in one call"
@@ -143,7 +156,10 @@ impl wit_vault::HostCredential for HostState {
         }
     }
 
-    async fn info(&mut self, handle: Resource<CredentialHandle>) -> Result<wit_vault::CredentialInfo> {
+    async fn info(
+        &mut self,
+        handle: Resource<CredentialHandle>,
+    ) -> Result<wit_vault::CredentialInfo> {
         let name = self.table.get(&handle)?.name.clone();
         Ok(match self.caps.vault.get(&name) {
             Some(c) => wit_vault::CredentialInfo {
@@ -166,7 +182,11 @@ impl wit_vault::HostCredential for HostState {
         })
     }
 
-    async fn hmac_sha256(&mut self, handle: Resource<CredentialHandle>, data: Vec<u8>) -> Result<Vec<u8>> {
+    async fn hmac_sha256(
+        &mut self,
+        handle: Resource<CredentialHandle>,
+        data: Vec<u8>,
+    ) -> Result<Vec<u8>> {
         let name = &self.table.get(&handle)?.name;
         // A credential removed mid-call yields a MAC no signature can match.
         Ok(match self.caps.vault.get(name) {
@@ -175,9 +195,17 @@ impl wit_vault::HostCredential for HostState {
         })
     }
 
-    async fn equals(&mut self, handle: Resource<CredentialHandle>, candidate: Vec<u8>) -> Result<bool> {
+    async fn equals(
+        &mut self,
+        handle: Resource<CredentialHandle>,
+        candidate: Vec<u8>,
+    ) -> Result<bool> {
         let name = &self.table.get(&handle)?.name;
-        Ok(self.caps.vault.get(name).is_some_and(|c| c.secret_equals(&candidate)))
+        Ok(self
+            .caps
+            .vault
+            .get(name)
+            .is_some_and(|c| c.secret_equals(&candidate)))
     }
 
     async fn drop(&mut self, handle: Resource<CredentialHandle>) -> Result<()> {
@@ -234,9 +262,10 @@ impl wit_http::Host for HostState {
         }
         let may_have_landed = match &result {
             Ok(_) => true,
-            Err(http::HttpError::Timeout { request_sent, .. } | http::HttpError::Transport { request_sent, .. }) => {
-                *request_sent
-            }
+            Err(
+                http::HttpError::Timeout { request_sent, .. }
+                | http::HttpError::Transport { request_sent, .. },
+            ) => *request_sent,
             Err(_) => false,
         };
         if method != http::Method::Get && may_have_landed {
@@ -251,13 +280,21 @@ impl wit_http::Host for HostState {
             .map_err(|e| match e {
                 http::HttpError::Denied(m) => wit_http::Error::Denied(m),
                 http::HttpError::InvalidRequest(m) => wit_http::Error::InvalidRequest(m),
-                http::HttpError::Timeout { message, request_sent } => {
-                    wit_http::Error::Timeout(wit_http::Failure { message, request_sent })
-                }
+                http::HttpError::Timeout {
+                    message,
+                    request_sent,
+                } => wit_http::Error::Timeout(wit_http::Failure {
+                    message,
+                    request_sent,
+                }),
                 http::HttpError::TooLarge(n) => wit_http::Error::TooLarge(n),
-                http::HttpError::Transport { message, request_sent } => {
-                    wit_http::Error::Transport(wit_http::Failure { message, request_sent })
-                }
+                http::HttpError::Transport {
+                    message,
+                    request_sent,
+                } => wit_http::Error::Transport(wit_http::Failure {
+                    message,
+                    request_sent,
+                }),
             }))
     }
 }
@@ -282,7 +319,10 @@ fn unavailable(e: crate::state::StateError) -> kv::Error {
 }
 
 impl kv::Host for HostState {
-    async fn get(&mut self, key: String) -> Result<std::result::Result<Option<Vec<u8>>, kv::Error>> {
+    async fn get(
+        &mut self,
+        key: String,
+    ) -> Result<std::result::Result<Option<Vec<u8>>, kv::Error>> {
         if let Err(e) = check_key(&key) {
             return Ok(Err(e));
         }
@@ -313,6 +353,11 @@ impl kv::Host for HostState {
         if let Err(e) = check_key(&key) {
             return Ok(Err(e));
         }
-        Ok(self.caps.state.delete(Table::Kv, &key).await.map_err(unavailable))
+        Ok(self
+            .caps
+            .state
+            .delete(Table::Kv, &key)
+            .await
+            .map_err(unavailable))
     }
 }

@@ -147,7 +147,10 @@ impl Vault {
                  token with `host-harness vault set {name}`"
             )));
         }
-        if credential.expires_at.is_some_and(|t| t != 0 && t <= now_unix) {
+        if credential
+            .expires_at
+            .is_some_and(|t| t != 0 && t <= now_unix)
+        {
             return Err(OpenError::Unavailable(format!(
                 "credential `{name}` expired; reconnect with `host-harness connect` or store a \
                  new token with `host-harness vault set {name}`"
@@ -158,7 +161,10 @@ impl Vault {
 
     /// Records that the API rejected `name` as expired or invalid.
     pub fn mark_needs_reconnect(&self, name: &str) {
-        tracing::warn!(credential = name, "credential rejected by the API (code 190): needs reconnection");
+        tracing::warn!(
+            credential = name,
+            "credential rejected by the API (code 190): needs reconnection"
+        );
         self.needs_reconnect
             .write()
             .expect("lock")
@@ -170,7 +176,13 @@ impl Vault {
     }
 
     pub fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.credentials.read().expect("lock").keys().cloned().collect();
+        let mut names: Vec<String> = self
+            .credentials
+            .read()
+            .expect("lock")
+            .keys()
+            .cloned()
+            .collect();
         names.sort();
         names
     }
@@ -213,7 +225,10 @@ mod tests {
         vault.insert(token("whatsapp", "t1"));
         vault.insert(token("other", "t2"));
         assert!(vault.open("whatsapp", 0).is_ok());
-        assert_eq!(vault.open("other", 0).unwrap_err(), OpenError::NotGranted("other".into()));
+        assert_eq!(
+            vault.open("other", 0).unwrap_err(),
+            OpenError::NotGranted("other".into())
+        );
     }
 
     #[test]
@@ -231,7 +246,10 @@ mod tests {
         let err = vault.open("whatsapp", 0).unwrap_err().to_string();
         assert!(err.contains("190") && err.contains("reconnect"), "{err}");
         vault.insert(token("whatsapp", "new"));
-        assert!(vault.open("whatsapp", 0).is_ok(), "a new token clears the mark");
+        assert!(
+            vault.open("whatsapp", 0).is_ok(),
+            "a new token clears the mark"
+        );
     }
 
     #[test]

@@ -10,6 +10,6 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use exports::whatsapp::connector::tools as tools;
-pub use exports::whatsapp::connector::webhooks as webhooks;
+pub use exports::whatsapp::connector::tools;
+pub use exports::whatsapp::connector::webhooks;
 pub use whatsapp::connector::{config, http, kv, vault};

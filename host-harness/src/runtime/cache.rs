@@ -21,15 +21,31 @@ use wasmtime::component::Component;
 use super::LoadReport;
 
 /// Returns the component, compiled or loaded from the cache.
-pub fn load(engine: &Engine, bytes: &[u8], cache_dir: Option<&Path>) -> anyhow::Result<(Component, LoadReport)> {
+pub fn load(
+    engine: &Engine,
+    bytes: &[u8],
+    cache_dir: Option<&Path>,
+) -> anyhow::Result<(Component, LoadReport)> {
     let started = Instant::now();
     let Some(dir) = cache_dir else {
         let component = compile(engine, bytes)?;
-        return Ok((component, LoadReport { compiled: true, load_time: started.elapsed() }));
+        return Ok((
+            component,
+            LoadReport {
+                compiled: true,
+                load_time: started.elapsed(),
+            },
+        ));
     };
     let path = entry_path(engine, bytes, dir);
     if let Some(component) = read_entry(engine, &path) {
-        return Ok((component, LoadReport { compiled: false, load_time: started.elapsed() }));
+        return Ok((
+            component,
+            LoadReport {
+                compiled: false,
+                load_time: started.elapsed(),
+            },
+        ));
     }
     let serialized = engine
         .precompile_component(bytes)
@@ -41,7 +57,13 @@ pub fn load(engine: &Engine, bytes: &[u8], cache_dir: Option<&Path>) -> anyhow::
     if let Err(e) = write_entry(dir, &path, &serialized) {
         tracing::warn!(error = %e, dir = %dir.display(), "could not write the compiled-component cache");
     }
-    Ok((component, LoadReport { compiled: true, load_time }))
+    Ok((
+        component,
+        LoadReport {
+            compiled: true,
+            load_time,
+        },
+    ))
 }
 
 fn compile(engine: &Engine, bytes: &[u8]) -> anyhow::Result<Component> {
@@ -100,7 +122,11 @@ mod tests {
     use super::*;
 
     fn engine() -> Engine {
-        super::super::engine(&super::super::Limits { max_instances: 4, ..Default::default() }).unwrap()
+        super::super::engine(&super::super::Limits {
+            max_instances: 4,
+            ..Default::default()
+        })
+        .unwrap()
     }
 
     // The smallest valid component.
@@ -137,6 +163,9 @@ mod tests {
         let parent = tempfile::tempdir().unwrap();
         let dir = parent.path().join("cache");
         load(&engine(), EMPTY_COMPONENT, Some(&dir)).unwrap();
-        assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
     }
 }

@@ -161,8 +161,10 @@ impl Runtime {
         let pre = linker
             .instantiate_pre(&component)
             .map_err(anyhow::Error::from)
-            .context("the component needs imports this host does not provide (it may reach \
-                      only our http, vault, config and kv, plus WASI cli, clocks, random and io)")?;
+            .context(
+                "the component needs imports this host does not provide (it may reach \
+                      only our http, vault, config and kv, plus WASI cli, clocks, random and io)",
+            )?;
         let pre = ConnectorPre::new(pre)?;
         let ticker = EpochTicker::start(engine.clone());
         let mut runtime = Runtime {
@@ -193,7 +195,10 @@ impl Runtime {
         raw.into_iter().map(ToolDescriptor::from_wit).collect()
     }
 
-    async fn instantiate(&self, deadline: Instant) -> wasmtime::Result<(Store<HostState>, bindings::Connector)> {
+    async fn instantiate(
+        &self,
+        deadline: Instant,
+    ) -> wasmtime::Result<(Store<HostState>, bindings::Connector)> {
         let mut store = Store::new(
             &self.engine,
             HostState::new(self.caps.clone(), self.limits.memory_bytes, deadline),
@@ -202,7 +207,9 @@ impl Runtime {
         store.epoch_deadline_trap();
         // A little slack past the deadline lets the component turn a timed-out
         // request into a proper error before the epoch stops it.
-        let ticks = (deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(500)).as_millis()
+        let ticks = (deadline.saturating_duration_since(Instant::now())
+            + Duration::from_millis(500))
+        .as_millis()
             / EPOCH_TICK.as_millis();
         store.set_epoch_deadline(ticks as u64 + 1);
         let connector = self.pre.instantiate_async(&mut store).await?;
@@ -295,7 +302,10 @@ impl Runtime {
     }
 
     /// Asks the component whether a webhook request is authentic.
-    pub async fn webhook_verify(&self, req: webhooks::WebhookRequest) -> Result<webhooks::WebhookVerdict, ToolError> {
+    pub async fn webhook_verify(
+        &self,
+        req: webhooks::WebhookRequest,
+    ) -> Result<webhooks::WebhookVerdict, ToolError> {
         self.run(|mut store, connector| async move {
             let result = connector
                 .whatsapp_connector_webhooks()
@@ -307,7 +317,10 @@ impl Runtime {
     }
 
     /// Passes an authentic delivery to the component.
-    pub async fn webhook_ingest(&self, body: &[u8]) -> Result<Result<webhooks::IngestReport, String>, ToolError> {
+    pub async fn webhook_ingest(
+        &self,
+        body: &[u8],
+    ) -> Result<Result<webhooks::IngestReport, String>, ToolError> {
         self.run(|mut store, connector| async move {
             let result = connector
                 .whatsapp_connector_webhooks()
@@ -326,8 +339,13 @@ impl Runtime {
         Fut: std::future::Future<Output = (Store<HostState>, wasmtime::Result<T>)> + 'a,
     {
         let _slot = self.slots.acquire().await.map_err(|_| {
-            ToolError::new(ErrorKind::Internal, "Shutting down", "the host is shutting down", "retry later")
-                .retryable(true)
+            ToolError::new(
+                ErrorKind::Internal,
+                "Shutting down",
+                "the host is shutting down",
+                "retry later",
+            )
+            .retryable(true)
         })?;
         let deadline = Instant::now() + self.limits.call_timeout;
         let (store, connector) = self
@@ -338,14 +356,26 @@ impl Runtime {
         let budget = self.limits.call_timeout + Duration::from_secs(1);
         match tokio::time::timeout(budget, body(store, connector)).await {
             Ok((_, Ok(value))) => Ok(value),
-            Ok((store, Err(e))) => Err(component_failure(&e, store.data().write_may_have_landed, &self.limits)),
-            Err(_) => Err(component_failure(&wasmtime::Error::from(Trap::Interrupt), true, &self.limits)),
+            Ok((store, Err(e))) => Err(component_failure(
+                &e,
+                store.data().write_may_have_landed,
+                &self.limits,
+            )),
+            Err(_) => Err(component_failure(
+                &wasmtime::Error::from(Trap::Interrupt),
+                true,
+                &self.limits,
+            )),
         }
     }
 }
 
 /// Maps a trap or instantiation failure to an error a model can act on.
-fn component_failure(e: &wasmtime::Error, write_may_have_landed: bool, limits: &Limits) -> ToolError {
+fn component_failure(
+    e: &wasmtime::Error,
+    write_may_have_landed: bool,
+    limits: &Limits,
+) -> ToolError {
     tracing::warn!(error = ?e, "component call failed");
     if let Some(m) = e.downcast_ref::<MemoryLimitExceeded>() {
         return ToolError::new(
@@ -359,7 +389,10 @@ fn component_failure(e: &wasmtime::Error, write_may_have_landed: bool, limits: &
         let mut err = ToolError::new(
             ErrorKind::Timeout,
             "Call timed out",
-            format!("the call did not finish within {} ms", limits.call_timeout.as_millis()),
+            format!(
+                "the call did not finish within {} ms",
+                limits.call_timeout.as_millis()
+            ),
             "retry later; if it keeps happening, the API or the network is slow",
         )
         .retryable(!write_may_have_landed);
@@ -394,7 +427,7 @@ fn link_wasi(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
     use wasmtime_wasi::clocks::WasiClocks;
     use wasmtime_wasi::p2::bindings::{cli, clocks, random};
     use wasmtime_wasi::random::WasiRandom;
-    use wasmtime_wasi::{cli::WasiCliView as _, clocks::WasiClocksView as _, WasiView as _};
+    use wasmtime_wasi::{WasiView as _, cli::WasiCliView as _, clocks::WasiClocksView as _};
 
     wasmtime_wasi_io::add_to_linker_async(linker)?;
     let l = linker;
@@ -415,4 +448,3 @@ fn link_wasi(linker: &mut Linker<HostState>) -> anyhow::Result<()> {
     cli::terminal_stderr::add_to_linker::<HostState, WasiCli>(l, HostState::cli)?;
     Ok(())
 }
-
