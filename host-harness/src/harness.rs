@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::caps::vault::Vault;
 use crate::runtime::{ComponentSource, Runtime};
-use crate::settings::{EnvSecrets, Settings, default_grants};
+use crate::settings::{EnvSecrets, Settings};
 
 /// A loaded connector with the settings it was built from.
 pub struct Harness {
@@ -51,7 +51,7 @@ impl HarnessBuilder {
         self
     }
 
-    /// Use this vault instead of a fresh one granting the default credentials.
+    /// Use this vault instead of the one the settings name.
     pub fn vault(mut self, vault: Arc<Vault>) -> Self {
         self.vault = Some(vault);
         self
@@ -65,9 +65,10 @@ impl HarnessBuilder {
 
     pub async fn build(self) -> anyhow::Result<Harness> {
         let secrets = self.secrets.unwrap_or_else(EnvSecrets::from_env);
-        let vault = self
-            .vault
-            .unwrap_or_else(|| Arc::new(Vault::new(default_grants())));
+        let vault = match self.vault {
+            Some(vault) => vault,
+            None => self.settings.load_vault()?,
+        };
         let caps = self.settings.capabilities(&secrets, vault)?;
         let runtime = Runtime::new(
             &self.component,

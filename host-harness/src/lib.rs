@@ -12,6 +12,7 @@ pub mod sandbox;
 pub mod settings;
 pub mod state;
 pub mod tool;
+pub mod vault_file;
 
 pub use harness::{Harness, HarnessBuilder};
 

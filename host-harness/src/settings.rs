@@ -20,6 +20,10 @@
 //!
 //! [state]
 //! path = "whatsapp-state.redb"      # ":memory:" keeps state in memory only
+//!
+//! [vault]
+//! path = "~/.config/whatsapp-connector/vault.json"
+//! key_file = "~/.config/whatsapp-connector/vault.key"   # unless WHATSAPP_VAULT_KEY is set
 //! ```
 
 use std::collections::BTreeMap;
@@ -36,6 +40,8 @@ use crate::caps::http::{HttpLimits, OutboundHttp};
 use crate::caps::vault::{self, Credential, Kind, Secret, Vault};
 use crate::runtime::Limits;
 use crate::state::StateStore;
+use crate::vault_file::{VaultError, VaultFile, VaultKey};
+use zeroize::Zeroizing;
 
 pub const DEFAULT_API_VERSION: &str = "v23.0";
 pub const DEFAULT_API_BASE_URL: &str = "https://graph.facebook.com";
@@ -47,6 +53,7 @@ pub struct Settings {
     pub runtime: RuntimeSettings,
     pub http: HttpSettings,
     pub state: StateSettings,
+    pub vault: VaultSettings,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -119,6 +126,9 @@ pub struct RuntimeSettings {
     /// Compiled-component cache; `None` uses the platform cache directory.
     pub cache_dir: Option<PathBuf>,
     pub cache: bool,
+    /// Tests only: see `Limits::inspect_memory`.
+    #[serde(skip)]
+    pub inspect_memory: bool,
 }
 
 impl Default for RuntimeSettings {
@@ -131,6 +141,7 @@ impl Default for RuntimeSettings {
             max_instances: limits.max_instances,
             cache_dir: None,
             cache: true,
+            inspect_memory: false,
         }
     }
 }
@@ -169,6 +180,34 @@ impl Default for StateSettings {
             path: "whatsapp-state.redb".into(),
         }
     }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VaultSettings {
+    /// The encrypted vault file.
+    pub path: PathBuf,
+    /// Where the vault key lives when `WHATSAPP_VAULT_KEY` is not set.
+    pub key_file: PathBuf,
+}
+
+impl Default for VaultSettings {
+    fn default() -> Self {
+        let dir = config_dir();
+        VaultSettings {
+            path: dir.join("vault.json"),
+            key_file: dir.join("vault.key"),
+        }
+    }
+}
+
+/// `$XDG_CONFIG_HOME/whatsapp-connector` (or `~/.config/...`).
+fn config_dir() -> PathBuf {
+    std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("whatsapp-connector")
 }
 
 /// Secrets read from the environment for quick starts.
@@ -231,6 +270,12 @@ impl Settings {
         if let Some(v) = get("WHATSAPP_STATE_PATH") {
             self.state.path = v;
         }
+        if let Some(v) = get("WHATSAPP_VAULT_PATH") {
+            self.vault.path = v.into();
+        }
+        if let Some(v) = get("WHATSAPP_VAULT_KEY_FILE") {
+            self.vault.key_file = v.into();
+        }
         Ok(())
     }
 
@@ -246,6 +291,8 @@ impl Settings {
         self.whatsapp.phone_number_id = Some(cfg.phone_number_id.clone());
         self.whatsapp.waba_id = Some(cfg.waba_id.clone());
         self.state.path = ":memory:".into();
+        // The sandbox's token comes from the sandbox, never from the user's vault.
+        self.vault.path = PathBuf::new();
         secrets.access_token = Some(Secret::new(cfg.access_token.clone()));
     }
 
@@ -292,6 +339,7 @@ impl Settings {
             memory_bytes: self.runtime.memory_limit_mib << 20,
             max_argument_bytes: self.runtime.max_argument_bytes,
             max_instances: self.runtime.max_instances.max(1),
+            inspect_memory: self.runtime.inspect_memory,
         }
     }
 
@@ -356,6 +404,31 @@ impl Settings {
             config.insert("waba-id".into(), id.clone());
         }
         config
+    }
+
+    /// The vault file with its key; `create_key` makes a key file if none exists.
+    /// `WHATSAPP_VAULT_KEY` (64 hex digits) takes precedence over the key file.
+    pub fn vault_file(&self, create_key: bool) -> Result<VaultFile, VaultError> {
+        let env_key = std::env::var("WHATSAPP_VAULT_KEY").ok().map(Zeroizing::new);
+        let key = VaultKey::load(
+            env_key.as_deref().map(String::as_str),
+            &self.vault.key_file,
+            create_key,
+        )?;
+        Ok(VaultFile::new(&self.vault.path, key))
+    }
+
+    /// A runtime vault holding the vault file's credentials (when the file
+    /// exists) and, for names it lacks, the environment's.
+    pub fn load_vault(&self) -> anyhow::Result<Arc<Vault>> {
+        let vault = Arc::new(Vault::new(default_grants()));
+        // An empty path means no vault file (sandbox runs).
+        if !self.vault.path.as_os_str().is_empty() && self.vault.path.exists() {
+            for credential in self.vault_file(false)?.load()? {
+                vault.insert(credential);
+            }
+        }
+        Ok(vault)
     }
 
     /// Builds the capabilities the component's imports use.

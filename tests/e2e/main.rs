@@ -6,5 +6,6 @@ mod errors;
 mod hostile;
 mod imports;
 mod mcp;
+mod secrets;
 mod tools;
 mod validation;

@@ -37,6 +37,9 @@ pub struct Limits {
     pub max_argument_bytes: usize,
     /// Instances alive at once; further calls wait for a slot.
     pub max_instances: u32,
+    /// Compile with guest debugging so tests can read every linear memory
+    /// after a call (`Runtime::call_tool_capturing_memory`). Slower; tests only.
+    pub inspect_memory: bool,
 }
 
 impl Default for Limits {
@@ -46,6 +49,7 @@ impl Default for Limits {
             memory_bytes: 64 << 20,
             max_argument_bytes: 4 << 20,
             max_instances: 256,
+            inspect_memory: false,
         }
     }
 }
@@ -130,6 +134,7 @@ pub fn engine(limits: &Limits) -> anyhow::Result<Engine> {
     let mut config = Config::new();
     config
         .epoch_interruption(true)
+        .guest_debug(limits.inspect_memory)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Ok(Engine::new(&config)?)
 }
@@ -256,14 +261,30 @@ impl Runtime {
 
     /// Runs one tool call in a fresh instance.
     pub async fn call_tool(&self, name: &str, arguments: &str) -> Result<Value, ToolError> {
+        self.call_tool_capturing_memory(name, arguments).await.0
+    }
+
+    /// Like `call_tool`, and also returns a copy of each linear memory of the
+    /// instance at the end of the call (empty unless `Limits::inspect_memory`).
+    pub async fn call_tool_capturing_memory(
+        &self,
+        name: &str,
+        arguments: &str,
+    ) -> (Result<Value, ToolError>, Vec<Vec<u8>>) {
         if self.tool(name).is_none() {
             let known: Vec<&str> = self.tools.iter().map(|t| t.name.as_str()).collect();
-            return Err(ToolError::new(
-                ErrorKind::UnknownTool,
-                "Unknown tool",
-                format!("there is no tool named `{name}`"),
-                format!("use one of: {}", known.join(", ")),
-            ));
+            return (
+                Err(ToolError::new(
+                    ErrorKind::UnknownTool,
+                    "Unknown tool",
+                    format!("there is no tool named `{name}`"),
+                    format!("use one of: {}", known.join(", ")),
+                )),
+                vec![],
+            );
+        }
+        if let Some(e) = self.missing_scope(name) {
+            return (Err(e), vec![]);
         }
         if arguments.len() > self.limits.max_argument_bytes {
             let mut e = ToolError::new(
@@ -277,9 +298,9 @@ impl Runtime {
                 "send shorter values; media should be passed as a link or media id, not inline",
             );
             e.field = Some("arguments".into());
-            return Err(e);
+            return (Err(e), vec![]);
         }
-        let outcome = self
+        let (outcome, memories) = self
             .run(|mut store, connector| async move {
                 let result = connector
                     .whatsapp_connector_tools()
@@ -287,9 +308,11 @@ impl Runtime {
                     .await;
                 (store, result)
             })
-            .await?;
-        match outcome {
-            Ok(json) => serde_json::from_str(&json).map_err(|e| {
+            .await;
+        let result = match outcome {
+            Err(e) => Err(e),
+            Ok(Err(e)) => Err(ToolError::from_wit(e)),
+            Ok(Ok(json)) => serde_json::from_str(&json).map_err(|e| {
                 ToolError::new(
                     ErrorKind::Internal,
                     "Malformed tool result",
@@ -297,8 +320,40 @@ impl Runtime {
                     "this is a bug in the connector; report it",
                 )
             }),
-            Err(e) => Err(ToolError::from_wit(e)),
+        };
+        (result, memories)
+    }
+
+    /// Refuses a tool whose required OAuth scopes the access token is known
+    /// to lack, before anything runs. Tokens with unknown scopes (e.g. pasted
+    /// without validation) are left to the API.
+    fn missing_scope(&self, tool: &str) -> Option<ToolError> {
+        let descriptor = self.tool(tool)?;
+        let name = self.caps.config.get("credential")?;
+        let credential = self.caps.vault.get(name)?;
+        if credential.scopes.is_empty() {
+            return None;
         }
+        let missing = descriptor
+            .scopes
+            .iter()
+            .find(|s| !credential.scopes.contains(s))?;
+        let mut e = ToolError::new(
+            ErrorKind::Denied,
+            "Missing permission",
+            format!(
+                "`{tool}` needs the OAuth scope `{missing}`, which the access token `{name}` was not \
+                 granted (it has: {}); nothing was sent",
+                credential.scopes.join(", ")
+            ),
+            format!(
+                "grant `{missing}`: run `host-harness connect` and approve it, or give the system \
+                 user that permission in Meta Business Manager, generate a new token and store it \
+                 with `host-harness vault set {name}`"
+            ),
+        );
+        e.code = Some(200);
+        Some(e)
     }
 
     /// Asks the component whether a webhook request is authentic.
@@ -314,6 +369,7 @@ impl Runtime {
             (store, result)
         })
         .await
+        .0
     }
 
     /// Passes an authentic delivery to the component.
@@ -329,45 +385,72 @@ impl Runtime {
             (store, result)
         })
         .await
+        .0
     }
 
     /// Instantiates, runs `body` under the call deadline and the memory limit,
-    /// and turns any failure of the instance into a `ToolError`.
-    async fn run<'a, T, F, Fut>(&'a self, body: F) -> Result<T, ToolError>
+    /// and turns any failure of the instance into a `ToolError`. Also returns
+    /// the instance's memories when `inspect_memory` is on.
+    async fn run<'a, T, F, Fut>(&'a self, body: F) -> (Result<T, ToolError>, Vec<Vec<u8>>)
     where
         F: FnOnce(Store<HostState>, bindings::Connector) -> Fut,
         Fut: std::future::Future<Output = (Store<HostState>, wasmtime::Result<T>)> + 'a,
     {
-        let _slot = self.slots.acquire().await.map_err(|_| {
-            ToolError::new(
+        let Ok(_slot) = self.slots.acquire().await else {
+            let e = ToolError::new(
                 ErrorKind::Internal,
                 "Shutting down",
                 "the host is shutting down",
                 "retry later",
-            )
-            .retryable(true)
-        })?;
+            );
+            return (Err(e.retryable(true)), vec![]);
+        };
         let deadline = Instant::now() + self.limits.call_timeout;
-        let (store, connector) = self
-            .instantiate(deadline)
-            .await
-            .map_err(|e| component_failure(&e, false, &self.limits))?;
+        let (store, connector) = match self.instantiate(deadline).await {
+            Ok(instance) => instance,
+            Err(e) => return (Err(component_failure(&e, false, &self.limits)), vec![]),
+        };
         // Outer guard in case the component waits inside a host call.
         let budget = self.limits.call_timeout + Duration::from_secs(1);
         match tokio::time::timeout(budget, body(store, connector)).await {
-            Ok((_, Ok(value))) => Ok(value),
-            Ok((store, Err(e))) => Err(component_failure(
-                &e,
-                store.data().write_may_have_landed,
-                &self.limits,
-            )),
-            Err(_) => Err(component_failure(
-                &wasmtime::Error::from(Trap::Interrupt),
-                true,
-                &self.limits,
-            )),
+            Ok((mut store, result)) => {
+                let memories = if self.limits.inspect_memory {
+                    snapshot_memories(&mut store)
+                } else {
+                    vec![]
+                };
+                let result = result.map_err(|e| {
+                    component_failure(&e, store.data().write_may_have_landed, &self.limits)
+                });
+                (result, memories)
+            }
+            Err(_) => (
+                Err(component_failure(
+                    &wasmtime::Error::from(Trap::Interrupt),
+                    true,
+                    &self.limits,
+                )),
+                vec![],
+            ),
         }
     }
+}
+
+/// Copies every linear memory of every core instance in `store`.
+fn snapshot_memories(store: &mut Store<HostState>) -> Vec<Vec<u8>> {
+    let mut memories = Vec::new();
+    for instance in store.debug_all_instances() {
+        let exports: Vec<wasmtime::Extern> = instance
+            .exports(&mut *store)
+            .map(|e| e.into_extern())
+            .collect();
+        for export in exports {
+            if let wasmtime::Extern::Memory(memory) = export {
+                memories.push(memory.data(&*store).to_vec());
+            }
+        }
+    }
+    memories
 }
 
 /// Maps a trap or instantiation failure to an error a model can act on.
