@@ -10,6 +10,4 @@ cargo test --workspace --locked
 cargo build -p host-harness --locked
 target_dir="$(cargo metadata --format-version 1 --no-deps --locked |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
-if [ -f tests/mcp/run.sh ]; then
-  bash tests/mcp/run.sh "$target_dir/debug/host-harness"
-fi
+bash tests/mcp/run.sh "$target_dir/debug/host-harness"
