@@ -96,6 +96,11 @@ impl Host for WitHost {
             .unwrap_or(0)
     }
 
+    fn sleep_ms(&self, ms: u64) {
+        // WASI monotonic-clock wait: the host parks the call, no CPU spent.
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+
     fn hmac_sha256(&self, credential: &str, data: &[u8]) -> Result<[u8; 32], CredentialError> {
         let cred = vault::Credential::open(credential).map_err(credential_error)?;
         let mac = cred.hmac_sha256(data);

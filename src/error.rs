@@ -101,6 +101,15 @@ impl ToolError {
         self.http_status = Some(status);
         self
     }
+
+    /// Notes how many attempts were made when more than one was.
+    pub fn after_attempts(mut self, attempts: u32) -> Self {
+        if attempts > 1 {
+            self.details
+                .push_str(&format!(" (after {attempts} attempts)"));
+        }
+        self
+    }
 }
 
 impl std::fmt::Display for ToolError {

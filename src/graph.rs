@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use crate::error::{ErrorKind, ToolError};
 use crate::host::{CredentialError, Host, HttpError, HttpRequest, HttpResponse, Method};
+use crate::retry;
 use crate::settings;
 use crate::text::{encode_query_value, excerpt, json_i64};
 
@@ -54,6 +55,8 @@ pub struct Graph<'a> {
     pub root: String,
     credential: String,
     timeout_ms: u32,
+    /// Unix ms by which the whole tool call must be done; retries stop short of it.
+    deadline_ms: u64,
 }
 
 impl<'a> Graph<'a> {
@@ -63,6 +66,7 @@ impl<'a> Graph<'a> {
             root: settings::api_root(host)?,
             credential: settings::credential(host),
             timeout_ms: settings::timeout_ms(host),
+            deadline_ms: host.now_unix_ms() + settings::call_deadline_ms(host),
         })
     }
 
@@ -110,13 +114,40 @@ impl<'a> Graph<'a> {
         self.execute(&req, kind)
     }
 
+    /// Sends `req`, repeating it while `retry` says it is safe and the call
+    /// deadline leaves room for another attempt.
     fn execute(&self, req: &HttpRequest, kind: CallKind) -> Result<Value, ToolError> {
-        match self.host.send(req, Some(&self.credential)) {
-            Ok(resp) => map_response(&resp, kind),
-            Err(e) => Err(map_http_error(&e, kind)),
+        let mut req = req.clone();
+        let mut attempt = 0;
+        loop {
+            let result = self.host.send(&req, Some(&self.credential));
+            let outcome = retry::Outcome::of(&result);
+            let mapped = match result {
+                Ok(resp) => map_response(&resp, kind),
+                Err(e) => Err(map_http_error(&e, kind)),
+            };
+            let Err(error) = mapped else { return mapped };
+            let now = self.host.now_unix_ms();
+            let Some(delay) = retry::delay_ms(outcome, req.method, attempt, now % 1001) else {
+                return Err(error.after_attempts(attempt + 1));
+            };
+            // Another attempt needs the delay plus time for the request itself.
+            let remaining = self.deadline_ms.saturating_sub(now + delay);
+            if remaining < MIN_ATTEMPT_MS {
+                return Err(error.after_attempts(attempt + 1));
+            }
+            self.host.sleep_ms(delay);
+            req.timeout_ms = Some(
+                self.timeout_ms
+                    .min(u32::try_from(remaining).unwrap_or(u32::MAX)),
+            );
+            attempt += 1;
         }
     }
 }
+
+/// The least time worth giving a retried request.
+const MIN_ATTEMPT_MS: u64 = 1_000;
 
 /// A 2xx JSON body, or the tool error the response stands for.
 pub fn map_response(resp: &HttpResponse, kind: CallKind) -> Result<Value, ToolError> {

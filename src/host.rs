@@ -80,6 +80,8 @@ pub trait Host {
     fn kv_delete(&self, key: &str) -> Result<bool, String>;
     /// Wall-clock time, Unix milliseconds.
     fn now_unix_ms(&self) -> u64;
+    /// Waits `ms` milliseconds (between retries).
+    fn sleep_ms(&self, ms: u64);
     /// HMAC-SHA256 of `data` keyed with the secret of credential `credential`.
     fn hmac_sha256(&self, credential: &str, data: &[u8]) -> Result<[u8; 32], CredentialError>;
     /// Whether `candidate` equals the secret of `credential` (constant time, host side).

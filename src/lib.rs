@@ -11,6 +11,7 @@ pub mod descriptors;
 pub mod error;
 pub mod graph;
 pub mod host;
+pub mod retry;
 pub mod settings;
 pub mod store;
 pub mod text;

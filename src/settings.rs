@@ -83,6 +83,13 @@ pub fn window_policy(host: &dyn Host) -> Result<WindowPolicy, ToolError> {
     }
 }
 
+/// The host's budget for a whole tool call.
+pub fn call_deadline_ms(host: &dyn Host) -> u64 {
+    get(host, "call-deadline-ms")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(u64::from(DEFAULT_TIMEOUT_MS) + 10_000)
+}
+
 /// Request timeout: a little under the host's call deadline when known.
 pub fn timeout_ms(host: &dyn Host) -> u32 {
     match get(host, "call-deadline-ms").and_then(|v| v.parse::<u32>().ok()) {

@@ -28,6 +28,8 @@ pub struct FakeHost {
     pub now_ms: Cell<u64>,
     pub secrets: RefCell<HashMap<String, Vec<u8>>>,
     pub kv_fail: Cell<bool>,
+    /// Every wait the core asked for; waiting advances `now_ms`.
+    pub sleeps: RefCell<Vec<u64>>,
 }
 
 impl FakeHost {
@@ -46,6 +48,7 @@ impl FakeHost {
             now_ms: Cell::new(NOW_S as u64 * 1000),
             secrets: RefCell::new(secrets),
             kv_fail: Cell::new(false),
+            sleeps: RefCell::new(Vec::new()),
         }
     }
 
@@ -153,6 +156,11 @@ impl Host for FakeHost {
 
     fn now_unix_ms(&self) -> u64 {
         self.now_ms.get()
+    }
+
+    fn sleep_ms(&self, ms: u64) {
+        self.sleeps.borrow_mut().push(ms);
+        self.now_ms.set(self.now_ms.get() + ms);
     }
 
     fn hmac_sha256(&self, credential: &str, data: &[u8]) -> Result<[u8; 32], CredentialError> {

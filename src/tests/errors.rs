@@ -5,9 +5,12 @@ use crate::error::{ErrorKind, ToolError};
 use crate::graph::{MANAGE, SEND, describe_code, map_graph_error};
 use crate::testing::FakeHost;
 
+/// The error a send ends with when every attempt gets this answer.
 fn graph_error(status: u16, body: &str) -> ToolError {
     let host = FakeHost::new();
-    host.respond(status, body);
+    for _ in 0..crate::retry::MAX_ATTEMPTS {
+        host.respond(status, body);
+    }
     call(
         &host,
         "whatsapp_send_message",

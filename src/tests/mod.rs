@@ -3,6 +3,7 @@
 mod descriptors;
 mod errors;
 mod profile;
+mod retry;
 mod send;
 mod status;
 mod templates;
