@@ -22,6 +22,9 @@ pub mod window;
 #[cfg(target_arch = "wasm32")]
 mod component;
 
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
+
 #[cfg(test)]
 mod testing;
 

@@ -11,3 +11,5 @@ cargo build -p host-harness --locked
 target_dir="$(cargo metadata --format-version 1 --no-deps --locked |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
 bash tests/mcp/run.sh "$target_dir/debug/host-harness"
+# A bounded fuzz run of the component's parsers (longer runs: tests/fuzz/run.sh 3600).
+bash tests/fuzz/run.sh "${FUZZ_SECONDS:-30}"

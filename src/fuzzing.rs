@@ -1,0 +1,108 @@
+//! Support for the fuzz targets in `tests/fuzz` (feature `fuzzing` only): a
+//! host that answers every request the same way, and the checks every
+//! rejection must pass.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+
+use crate::error::ToolError;
+use crate::host::{CredentialError, Host, HttpError, HttpRequest, HttpResponse};
+
+/// Every tool, in catalogue order.
+pub const TOOLS: [&str; 9] = [
+    "whatsapp_get_message_status",
+    "whatsapp_list_templates",
+    "whatsapp_get_business_profile",
+    "whatsapp_send_message",
+    "whatsapp_send_template",
+    "whatsapp_send_media",
+    "whatsapp_create_template",
+    "whatsapp_update_business_profile",
+    "whatsapp_delete_template",
+];
+
+/// A host with in-memory kv whose HTTP answer is fixed.
+pub struct FuzzHost {
+    response: Result<HttpResponse, HttpError>,
+    kv: RefCell<BTreeMap<String, Vec<u8>>>,
+    now_ms: Cell<u64>,
+}
+
+impl FuzzHost {
+    /// Answers every request with `status` and `body`.
+    pub fn answering(status: u16, body: &[u8]) -> FuzzHost {
+        FuzzHost {
+            response: Ok(HttpResponse {
+                status,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: body.to_vec(),
+            }),
+            kv: RefCell::new(BTreeMap::new()),
+            now_ms: Cell::new(1_764_000_000_000),
+        }
+    }
+
+    /// Accepts every request with a plausible success body.
+    pub fn accepting() -> FuzzHost {
+        FuzzHost::answering(
+            200,
+            br#"{"messaging_product":"whatsapp","contacts":[{"input":"1","wa_id":"1"}],"messages":[{"id":"wamid.X"}],"data":[],"success":true,"id":"1","status":"PENDING","category":"UTILITY"}"#,
+        )
+    }
+}
+
+impl Host for FuzzHost {
+    fn config(&self, key: &str) -> Option<String> {
+        match key {
+            "phone-number-id" => Some("106540352242922".into()),
+            "waba-id" => Some("102290129340398".into()),
+            "window-policy" => Some("enforce".into()),
+            _ => None,
+        }
+    }
+
+    fn send(&self, _: &HttpRequest, _: Option<&str>) -> Result<HttpResponse, HttpError> {
+        self.response.clone()
+    }
+
+    fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        Ok(self.kv.borrow().get(key).cloned())
+    }
+
+    fn kv_set(&self, key: &str, value: &[u8], _: Option<u32>) -> Result<(), String> {
+        self.kv.borrow_mut().insert(key.into(), value.to_vec());
+        Ok(())
+    }
+
+    fn kv_delete(&self, key: &str) -> Result<bool, String> {
+        Ok(self.kv.borrow_mut().remove(key).is_some())
+    }
+
+    fn now_unix_ms(&self) -> u64 {
+        self.now_ms.get()
+    }
+
+    fn sleep_ms(&self, ms: u64) {
+        self.now_ms.set(self.now_ms.get() + ms);
+    }
+
+    fn hmac_sha256(&self, _: &str, data: &[u8]) -> Result<[u8; 32], CredentialError> {
+        // Not a MAC; only needs to be deterministic for the parser under test.
+        let mut out = [0u8; 32];
+        for (i, b) in data.iter().enumerate() {
+            out[i % 32] ^= b.rotate_left(i as u32 % 8);
+        }
+        Ok(out)
+    }
+
+    fn secret_equals(&self, _: &str, candidate: &[u8]) -> Result<bool, CredentialError> {
+        Ok(candidate == b"verify-token")
+    }
+}
+
+/// A rejection must say what failed and what to do.
+pub fn assert_clear(e: &ToolError) {
+    assert!(!e.title.trim().is_empty(), "an error without a title: {e:?}");
+    assert!(!e.details.trim().is_empty(), "an error without details: {e:?}");
+    assert!(!e.hint.trim().is_empty(), "an error without a hint: {e:?}");
+}
