@@ -102,7 +102,13 @@ impl Host for FuzzHost {
 
 /// A rejection must say what failed and what to do.
 pub fn assert_clear(e: &ToolError) {
-    assert!(!e.title.trim().is_empty(), "an error without a title: {e:?}");
-    assert!(!e.details.trim().is_empty(), "an error without details: {e:?}");
+    assert!(
+        !e.title.trim().is_empty(),
+        "an error without a title: {e:?}"
+    );
+    assert!(
+        !e.details.trim().is_empty(),
+        "an error without details: {e:?}"
+    );
     assert!(!e.hint.trim().is_empty(), "an error without a hint: {e:?}");
 }

@@ -1,19 +1,31 @@
 //! `host-harness demo`: a realistic session with all nine tools, through the
 //! real component and host, against an in-process sandbox of the Cloud API.
+//!
+//! The sandbox delivers signed webhooks to the harness's own webhook endpoint
+//! (wired with a random app secret and verify token), so message statuses,
+//! template approvals and the customer's reply arrive the way Meta sends them.
+//! The demo runs with `window_policy = enforce`: a free-form message to a
+//! customer who has not written is refused locally, before any request.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::Harness;
 use crate::runtime::ComponentSource;
-use crate::sandbox::{Sandbox, SandboxConfig};
-use crate::settings::{EnvSecrets, Settings};
-use crate::tool::ToolError;
+use crate::sandbox::{Sandbox, SandboxConfig, WebhookBehaviour};
+use crate::settings::{EnvSecrets, Settings, WindowPolicy};
+use crate::state::Table;
+use crate::tool::{ErrorKind, ToolError};
+use crate::webhook::{self, WebhookOptions, WebhookServer, Webhooks};
 
 /// The customer in the story.
 const CUSTOMER: &str = "+1 (650) 555-1234";
+const CUSTOMER_DIGITS: &str = "16505551234";
 const APPROVAL_DELAY: Duration = Duration::from_millis(1500);
+/// How long a webhook-driven step may take before it counts as failed.
+const WEBHOOK_DEADLINE: Duration = Duration::from_secs(10);
+const POLL: Duration = Duration::from_millis(50);
 
 struct Row {
     step: usize,
@@ -25,10 +37,18 @@ struct Row {
 
 struct Story {
     harness: Harness,
+    sandbox: Sandbox,
     rows: Vec<Row>,
 }
 
 impl Story {
+    async fn call(&self, tool: &str, args: &Value) -> Result<Value, ToolError> {
+        self.harness
+            .runtime()
+            .call_tool(tool, &args.to_string())
+            .await
+    }
+
     /// Runs a call that should succeed; `summary` picks what to show from the result.
     async fn ok(
         &mut self,
@@ -36,12 +56,7 @@ impl Story {
         args: Value,
         summary: impl Fn(&Value) -> Option<String>,
     ) -> Option<Value> {
-        let result = self
-            .harness
-            .runtime()
-            .call_tool(tool, &args.to_string())
-            .await;
-        let (passed, detail, value) = match result {
+        let (passed, detail, value) = match self.call(tool, &args).await {
             Ok(v) => match summary(&v) {
                 Some(s) => (true, s, Some(v)),
                 None => (false, format!("unexpected result: {v}"), Some(v)),
@@ -54,12 +69,7 @@ impl Story {
 
     /// Runs a call that should fail with Graph error `code`.
     async fn fails_with(&mut self, tool: &str, args: Value, code: i64) {
-        let result = self
-            .harness
-            .runtime()
-            .call_tool(tool, &args.to_string())
-            .await;
-        let (passed, detail) = match result {
+        let (passed, detail) = match self.call(tool, &args).await {
             Err(ToolError {
                 code: Some(c),
                 ref hint,
@@ -72,6 +82,76 @@ impl Story {
         self.push(tool, "error", passed, detail);
     }
 
+    /// Asks for a message's status until `want` is its current state (webhooks arrive
+    /// asynchronously), then shows the timeline.
+    async fn status_becomes(&mut self, id: &str, want: &str) -> Option<Value> {
+        let tool = "whatsapp_get_message_status";
+        let args = json!({"message_id": id});
+        let deadline = Instant::now() + WEBHOOK_DEADLINE;
+        let last = loop {
+            let result = self.call(tool, &args).await;
+            let done = matches!(&result, Ok(v) if v["status"] == want);
+            if done || Instant::now() >= deadline {
+                break result;
+            }
+            tokio::time::sleep(POLL).await;
+        };
+        let (passed, detail) = match &last {
+            Ok(v) if v["status"] == want => {
+                let timeline: Vec<String> = v["timeline"]
+                    .as_array()
+                    .map(|t| t.iter().map(|e| field(e, "/status")).collect())
+                    .unwrap_or_default();
+                let mut detail = format!("{want} via webhooks: {}", timeline.join(" -> "));
+                if let Some(e) = v.pointer("/errors/0") {
+                    detail.push_str(&format!(
+                        "; {} {}: {}",
+                        field(e, "/code"),
+                        field(e, "/title"),
+                        field(e, "/hint")
+                    ));
+                }
+                (true, detail)
+            }
+            Ok(v) => (
+                false,
+                format!("still {} after {WEBHOOK_DEADLINE:?}", field(v, "/status")),
+            ),
+            Err(e) => (false, e.one_line()),
+        };
+        self.push(tool, want_label(want), passed, detail);
+        last.ok()
+    }
+
+    /// Waits until the component's kv holds `key` with `check` true of its value.
+    async fn kv_becomes(&self, key: &str, check: impl Fn(&Value) -> bool) -> Option<Value> {
+        let state = &self.harness.runtime().capabilities().state;
+        let deadline = Instant::now() + WEBHOOK_DEADLINE;
+        loop {
+            let value = state
+                .get(Table::Kv, key)
+                .ok()
+                .flatten()
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+            if let Some(v) = value.filter(|v| check(v)) {
+                return Some(v);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Messages the sandbox has been asked to send so far.
+    fn send_requests(&self) -> usize {
+        self.sandbox
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/messages"))
+            .count()
+    }
+
     fn push(&mut self, tool: &str, expected: &'static str, passed: bool, detail: String) {
         let step = self.rows.len() + 1;
         println!("{}", format_row(step, tool, expected, passed, &detail));
@@ -82,6 +162,15 @@ impl Story {
             passed,
             detail,
         });
+    }
+}
+
+fn want_label(status: &str) -> &'static str {
+    match status {
+        "delivered" => "deliv.",
+        "read" => "read",
+        "failed" => "failed",
+        _ => "ok",
     }
 }
 
@@ -102,32 +191,65 @@ fn field(v: &Value, pointer: &str) -> String {
     }
 }
 
+fn message_id(sent: &Option<Value>) -> String {
+    sent.as_ref()
+        .map(|v| field(v, "/message_id"))
+        .unwrap_or_default()
+}
+
 /// Runs the story; returns whether every step behaved as expected.
 pub async fn run(component: ComponentSource) -> anyhow::Result<bool> {
+    // The webhook endpoint is bound first: its URL is the sandbox's callback.
+    let listener = webhook::bind(None, true)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no webhook listener"))?;
     let sandbox = Sandbox::start(SandboxConfig {
         approval_delay: APPROVAL_DELAY,
+        webhook_callback: Some(webhook::callback_url(listener.local_addr()?)),
+        webhooks: WebhookBehaviour {
+            sent_after: Duration::from_millis(100),
+            delivered_after: Duration::from_millis(400),
+            read_after: Duration::from_millis(1500),
+            ..WebhookBehaviour::default()
+        },
         ..SandboxConfig::default()
     })
     .await?;
     let mut settings = Settings::default();
     let mut secrets = EnvSecrets::default();
+    // Also gives the vault the sandbox's app secret and verify token.
     settings.point_at_sandbox(&sandbox, &mut secrets);
+    settings.whatsapp.window_policy = WindowPolicy::Enforce;
     let harness = Harness::builder(settings)
         .secrets(secrets)
         .component(component)
         .build()
         .await?;
+    let hooks = Webhooks::new(harness.runtime().clone(), WebhookOptions::default());
+    let server = WebhookServer::start(hooks.clone(), listener).await?;
     println!(
-        "WhatsApp connector demo: {} tools, sandbox at {}",
+        "WhatsApp connector demo: {} tools, sandbox at {}, webhooks at {}, window policy enforce",
         harness.runtime().tools().len(),
-        sandbox.base_url()
+        sandbox.base_url(),
+        server.url()
     );
     println!("{:>2}  {:<34} {:<6}       outcome", "#", "tool", "expect");
     let mut story = Story {
         harness,
+        sandbox: sandbox.clone(),
         rows: Vec::new(),
     };
 
+    let verified = sandbox.verify_webhook().await;
+    story.push(
+        "(sandbox) webhook handshake",
+        "-",
+        verified.is_ok(),
+        match verified {
+            Ok(()) => "GET hub.mode=subscribe with the verify token -> 200 + challenge".into(),
+            Err(e) => e.to_string(),
+        },
+    );
     story
         .ok("whatsapp_get_business_profile", json!({}), |v| {
             Some(format!("about: {}", field(v, "/profile/about")))
@@ -172,7 +294,20 @@ pub async fn run(component: ComponentSource) -> anyhow::Result<bool> {
             },
         )
         .await;
-    tokio::time::sleep(APPROVAL_DELAY + Duration::from_millis(200)).await;
+    let approved = story
+        .kv_becomes("tpl/order_ready/en_US", |v| {
+            v["status"] == "APPROVED" && v["source"] == "webhook"
+        })
+        .await;
+    story.push(
+        "(webhook) template status update",
+        "-",
+        approved.is_some(),
+        match approved {
+            Some(_) => "message_template_status_update: order_ready en_US APPROVED".into(),
+            None => format!("no APPROVED update within {WEBHOOK_DEADLINE:?}"),
+        },
+    );
     story
         .ok(
             "whatsapp_list_templates",
@@ -184,6 +319,9 @@ pub async fn run(component: ComponentSource) -> anyhow::Result<bool> {
             },
         )
         .await;
+
+    // Outside the window: refused by the connector itself, nothing reaches the API.
+    let before = story.send_requests();
     story
         .fails_with(
             "whatsapp_send_message",
@@ -191,6 +329,14 @@ pub async fn run(component: ComponentSource) -> anyhow::Result<bool> {
             131047,
         )
         .await;
+    if story.send_requests() != before {
+        story.push(
+            "(check) nothing was sent",
+            "-",
+            false,
+            "the refused message reached the API".into(),
+        );
+    }
     let template_send = story
         .ok(
             "whatsapp_send_template",
@@ -198,23 +344,38 @@ pub async fn run(component: ComponentSource) -> anyhow::Result<bool> {
             |v| Some(format!("{} {}", field(v, "/message_status"), field(v, "/message_id"))),
         )
         .await;
+    let template_id = message_id(&template_send);
+    story.status_becomes(&template_id, "delivered").await;
+    story.status_becomes(&template_id, "read").await;
+
     sandbox.simulate_inbound(CUSTOMER, "Great, can you also send the receipt?");
+    let window = story
+        .kv_becomes(&format!("win/{CUSTOMER_DIGITS}"), |v| {
+            v["last_inbound"].is_i64()
+        })
+        .await;
     story.push(
-        "(sandbox) customer replies",
+        "(webhook) customer replies",
         "-",
-        true,
-        "the 24-hour window opens".into(),
+        window.is_some(),
+        match window {
+            Some(_) => "inbound message recorded: the 24-hour window opens".into(),
+            None => format!("no inbound message recorded within {WEBHOOK_DEADLINE:?}"),
+        },
     );
     let text_send = story
         .ok(
             "whatsapp_send_message",
             json!({"to": CUSTOMER, "text": "Here is your receipt, Sam. See you soon!"}),
             |v| {
-                Some(format!(
-                    "{} {}",
-                    field(v, "/message_status"),
-                    field(v, "/message_id")
-                ))
+                (v["window"]["state"] == "open").then(|| {
+                    format!(
+                        "{} {}; window open until {}",
+                        field(v, "/message_status"),
+                        field(v, "/message_id"),
+                        field(v, "/window/closes_at")
+                    )
+                })
             },
         )
         .await;
@@ -226,25 +387,29 @@ pub async fn run(component: ComponentSource) -> anyhow::Result<bool> {
             |v| Some(format!("{} {}", field(v, "/message_status"), field(v, "/message_id"))),
         )
         .await;
-    for sent in [&text_send, &template_send] {
-        let id = sent
-            .as_ref()
-            .map(|v| field(v, "/message_id"))
-            .unwrap_or_default();
-        story
-            .ok(
-                "whatsapp_get_message_status",
-                json!({"message_id": id}),
-                |v| {
-                    Some(format!(
-                        "{} ({} events)",
-                        field(v, "/status"),
-                        v["timeline"].as_array()?.len()
-                    ))
-                },
-            )
-            .await;
-    }
+    let bad_media = story
+        .ok(
+            "whatsapp_send_media",
+            json!({"to": CUSTOMER, "media_type": "image", "link": "https://unreachable.example/photo.jpg"}),
+            |v| Some(format!("{} (a link Meta cannot fetch)", field(v, "/message_status"))),
+        )
+        .await;
+    story.status_becomes(&message_id(&text_send), "read").await;
+    story
+        .status_becomes(&message_id(&bad_media), "failed")
+        .await;
+    let unknown = story
+        .call(
+            "whatsapp_get_message_status",
+            &json!({"message_id": "wamid.HBgLMTY1MDU1NTk5OTkVAgARGBJDQUZFQkFCRQA="}),
+        )
+        .await;
+    let (passed, detail) = match unknown {
+        Err(e) if e.kind == ErrorKind::NotFound => (true, format!("{} -> {}", e.title, e.hint)),
+        Err(e) => (false, format!("wrong error: {}", e.one_line())),
+        Ok(v) => (false, format!("an unknown id was found: {v}")),
+    };
+    story.push("whatsapp_get_message_status", "error", passed, detail);
     story
         .ok(
             "whatsapp_delete_template",
@@ -271,12 +436,17 @@ pub async fn run(component: ComponentSource) -> anyhow::Result<bool> {
         .filter(|r| r.tool.starts_with("whatsapp_"))
         .map(|r| r.tool.as_str())
         .collect();
+    let stats = hooks.stats();
     println!(
-        "\n{} steps, {} tools exercised, {} failed; the sandbox received {} requests.",
+        "\n{} steps, {} tools exercised, {} failed; the sandbox received {} requests and \
+         delivered {} webhooks ({} applied, {} refused).",
         story.rows.len(),
         tools.len(),
         failed.len(),
-        sandbox.requests().len()
+        sandbox.requests().len(),
+        stats.accepted,
+        stats.ingested,
+        stats.rejected,
     );
     for row in &failed {
         println!(
@@ -284,6 +454,7 @@ pub async fn run(component: ComponentSource) -> anyhow::Result<bool> {
             row.step, row.tool, row.expected, row.detail
         );
     }
+    server.stop().await?;
     sandbox.shutdown().await;
-    Ok(failed.is_empty() && tools.len() == 9)
+    Ok(failed.is_empty() && tools.len() == 9 && stats.rejected == 0)
 }

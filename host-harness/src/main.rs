@@ -4,13 +4,17 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
+use host_harness::bench::BenchOptions;
+use host_harness::gateway::Gateway;
 use host_harness::mcp;
 use host_harness::runtime::ComponentSource;
 use host_harness::sandbox::{Sandbox, SandboxConfig};
 use host_harness::settings::{EnvSecrets, Settings};
+use host_harness::webhook::{self, WebhookOptions, WebhookServer, Webhooks};
 use host_harness::{Harness, demo};
 
 /// WhatsApp Business connector host: a wasmtime embedding of the connector
@@ -53,12 +57,22 @@ enum Command {
     Demo,
     /// Serve the tools to MCP clients: stdio by default, streamable HTTP at /mcp with --http.
     Serve(ServeArgs),
-    /// Time `tools/list` through the MCP service in-process (use a release build for the figure).
-    #[command(hide = true)]
-    BenchMcp {
-        /// Requests per protocol era.
-        #[arg(long, default_value_t = 20_000)]
-        iterations: usize,
+    /// Store, list and remove credentials in the encrypted vault (secrets from stdin only).
+    #[command(subcommand)]
+    Vault(host_harness::vault_cli::VaultCommand),
+    /// Connect a WhatsApp Business Account with Facebook Login and store the token.
+    Connect(host_harness::connect::ConnectArgs),
+    /// Check the token, its scopes and expiry, the WABA, the phone number and webhooks.
+    Doctor(host_harness::doctor::DoctorArgs),
+    /// Apps, tools and guardrails: hash an app key, check a policy file.
+    #[command(subcommand)]
+    Policy(host_harness::policy::cli::PolicyCommand),
+    /// Measure call overhead, cold start, MCP throughput vs a native client, and
+    /// memory per instance against the sandbox (use a release build); ends with a JSON line.
+    Bench {
+        /// A short smoke run of every measurement.
+        #[arg(long)]
+        quick: bool,
     },
 }
 
@@ -79,6 +93,19 @@ struct ServeArgs {
     /// With --http: also accept browser requests from this Origin (`scheme://host[:port|:*]`).
     #[arg(long, value_name = "ORIGIN", requires = "http")]
     allowed_origin: Vec<String>,
+    /// Also serve Meta's webhooks at http://ADDR/webhook (ADDR defaults to 127.0.0.1:8766;
+    /// `[webhooks] listen` in the config does the same). With --sandbox the endpoint always
+    /// runs, on a free loopback port unless given, and the sandbox delivers to it.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = webhook::DEFAULT_ADDR)]
+    webhook: Option<SocketAddr>,
+    /// Apps, tool enablement and guardrails (TOML; `[policy] path` in the config does the
+    /// same). Reloaded when the file changes and on SIGHUP. Over HTTP, clients must then
+    /// send `Authorization: Bearer <app key>`.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// stdio: the policy's app to act as (default: its only app, or all tools without a policy).
+    #[arg(long, value_name = "NAME", conflicts_with = "http")]
+    app: Option<String>,
 }
 
 #[derive(Args)]
@@ -94,6 +121,12 @@ struct CallArgs {
     /// With --sandbox: a user who wrote to the business just now (opens the 24-hour window).
     #[arg(long, value_name = "PHONE", requires = "sandbox")]
     inbound_from: Vec<String>,
+    /// Check the call against this policy file first (`[policy] path` does the same).
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// The policy's app to act as (default: its only app).
+    #[arg(long, value_name = "NAME")]
+    app: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -165,22 +198,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Serve(args) => serve(&global, args).await,
-        Command::BenchMcp { iterations } => {
-            let settings = Settings::load(global.config.as_deref())?;
-            let harness = Harness::builder(settings)
-                .component(source(&global))
-                .in_memory_state()
-                .build()
-                .await?;
-            let server = mcp::McpServer::new(harness.runtime().clone());
-            let report = mcp::bench_tools_list(server, iterations).await?;
-            println!(
-                "tools/list in-process through rmcp ({} tools, {} bytes):",
-                harness.runtime().tools().len(),
-                report.response_bytes
-            );
-            println!("  2025-11-25 session: {}", report.legacy);
-            println!("  2026-07-28 _meta:   {}", report.modern);
+        Command::Vault(command) => {
+            host_harness::vault_cli::run(global.config.as_deref(), command).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Connect(args) => host_harness::connect::run(global.config.as_deref(), args).await,
+        Command::Doctor(args) => host_harness::doctor::run(global.config.as_deref(), args).await,
+        Command::Policy(command) => {
+            host_harness::policy::cli::run(global.config.as_deref(), source(&global), command).await
+        }
+        Command::Bench { quick } => {
+            let options = if quick {
+                BenchOptions::quick()
+            } else {
+                BenchOptions::full()
+            };
+            host_harness::bench::run(source(&global), options).await?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -189,12 +222,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut settings = Settings::load(global.config.as_deref())?;
     let mut secrets = EnvSecrets::from_env();
+    if args.webhook.is_some() {
+        settings.webhooks.listen = args.webhook;
+    }
+    // Bound before the sandbox starts: the sandbox needs the endpoint's URL as its callback.
+    let webhook_listener = webhook::bind(settings.webhooks.listen, args.sandbox).await?;
     // Held until the server stops: dropping it stops the sandbox.
     let sandbox = if args.sandbox {
-        let sandbox = Sandbox::start(SandboxConfig::default()).await?;
-        for from in &args.inbound_from {
-            sandbox.simulate_inbound(from, "hello");
-        }
+        let callback = match &webhook_listener {
+            Some(l) => Some(webhook::callback_url(l.local_addr()?)),
+            None => None,
+        };
+        let sandbox = Sandbox::start(SandboxConfig {
+            webhook_callback: callback,
+            ..SandboxConfig::default()
+        })
+        .await?;
+        // Also hands the sandbox's app secret and verify token to the vault.
         settings.point_at_sandbox(&sandbox, &mut secrets);
         // stderr only: stdout belongs to the protocol.
         eprintln!(
@@ -205,12 +249,58 @@ async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
+    if webhook_listener.is_some() {
+        settings.whatsapp.webhooks_configured = true;
+    }
+    let webhook_options = WebhookOptions {
+        max_body_bytes: settings.webhooks.max_body_bytes,
+        ..WebhookOptions::default()
+    };
     let harness = Harness::builder(settings)
         .secrets(secrets)
         .component(source(global))
         .build()
         .await?;
-    let server = mcp::McpServer::new(harness.runtime().clone());
+    let webhook_server = match webhook_listener {
+        Some(listener) => {
+            let hooks = Webhooks::new(harness.runtime().clone(), webhook_options);
+            let server = WebhookServer::start(hooks, listener).await?;
+            eprintln!("Webhook endpoint listening on {}", server.url());
+            Some(server)
+        }
+        None => None,
+    };
+    if let Some(sandbox) = &sandbox {
+        if webhook_server.is_some()
+            && let Err(e) = sandbox.verify_webhook().await
+        {
+            tracing::warn!(error = %e, "the sandbox could not verify the webhook endpoint");
+        }
+        for from in &args.inbound_from {
+            sandbox.simulate_inbound(from, "hello");
+        }
+    }
+    let gateway = Arc::new(Gateway::from_settings(
+        harness.runtime().clone(),
+        harness.settings(),
+        args.policy.as_deref(),
+    )?);
+    if let Some(file) = gateway.policy_file() {
+        eprintln!("Policy {} in force", file.display());
+        if args.http.is_some() && !gateway.policy().apps().iter().any(|a| a.has_key()) {
+            eprintln!(
+                "warning: no app in the policy has a key_hash, so every HTTP request will be \
+                 refused (401); add one with `host-harness policy hash-key --generate`"
+            );
+        }
+    }
+    let watcher = gateway.watch(host_harness::gateway::reload_interval(harness.settings()));
+    // stdio acts as one app; over HTTP each request's key picks its app.
+    let app = match args.http {
+        None => Some(gateway.select_app(args.app.as_deref())?),
+        Some(_) => None,
+    };
+    let server = mcp::McpServer::with_gateway(gateway.clone(), app);
     match args.http {
         None => mcp::serve_stdio(server).await?,
         Some(addr) => {
@@ -225,6 +315,11 @@ async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
             };
             mcp::serve_http(server, listener, &options, shutdown_signal()).await?;
         }
+    }
+    watcher.abort();
+    gateway.shutdown();
+    if let Some(server) = webhook_server {
+        server.stop().await?;
     }
     drop(sandbox);
     Ok(ExitCode::SUCCESS)
@@ -269,7 +364,14 @@ async fn call(global: &Global, args: CallArgs) -> anyhow::Result<ExitCode> {
         .component(source(global))
         .build()
         .await?;
-    let result = harness.runtime().call_tool(&args.tool, &args.args).await;
+    let gateway = Gateway::from_settings(
+        harness.runtime().clone(),
+        harness.settings(),
+        args.policy.as_deref(),
+    )?;
+    let app = gateway.select_app(args.app.as_deref())?;
+    let result = gateway.call_tool(&app, &args.tool, &args.args).await;
+    gateway.shutdown();
     if let Some(sandbox) = sandbox {
         sandbox.shutdown().await;
     }

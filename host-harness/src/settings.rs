@@ -21,6 +21,21 @@
 //! [state]
 //! path = "whatsapp-state.redb"      # ":memory:" keeps state in memory only
 //!
+//! [webhooks]
+//! listen = "127.0.0.1:8766"         # serve Meta's webhooks at http://ADDR/webhook (serve --webhook)
+//! max_body_bytes = 1048576
+//!
+//! [policy]
+//! path = "policy.toml"              # apps, tools and guardrails (serve --policy); reloaded on change
+//! reload_interval_ms = 1000
+//!
+//! [audit]
+//! path = "audit.jsonl"              # one JSON line per tool call; unset: no audit log
+//! max_bytes = 10485760              # rotate past this size
+//! keep = 5                          # rotated files kept
+//! include_bodies = false            # write the arguments (message bodies) too
+//! mask_recipients = true
+//!
 //! [vault]
 //! path = "~/.config/whatsapp-connector/vault.json"
 //! key_file = "~/.config/whatsapp-connector/vault.key"   # unless WHATSAPP_VAULT_KEY is set
@@ -54,6 +69,72 @@ pub struct Settings {
     pub http: HttpSettings,
     pub state: StateSettings,
     pub vault: VaultSettings,
+    pub webhooks: WebhookSettings,
+    pub policy: PolicySettings,
+    pub audit: AuditSettings,
+}
+
+/// The policy file (`serve --policy FILE` overrides `path`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicySettings {
+    /// Apps, tool enablement and guardrails; unset: every tool, no rules
+    /// (env `WHATSAPP_POLICY`).
+    pub path: Option<PathBuf>,
+    /// How often the file is checked for changes (it is also re-read on SIGHUP).
+    pub reload_interval_ms: u64,
+}
+
+impl Default for PolicySettings {
+    fn default() -> Self {
+        PolicySettings {
+            path: None,
+            reload_interval_ms: 1000,
+        }
+    }
+}
+
+/// The audit log of tool calls.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditSettings {
+    /// One JSON line per call; unset: no audit log (env `WHATSAPP_AUDIT_LOG`).
+    pub path: Option<PathBuf>,
+    pub max_bytes: u64,
+    pub keep: usize,
+    pub include_bodies: bool,
+    pub mask_recipients: bool,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings {
+            path: None,
+            max_bytes: 10 << 20,
+            keep: 5,
+            include_bodies: false,
+            mask_recipients: true,
+        }
+    }
+}
+
+/// The webhook endpoint (`serve --webhook ADDR` overrides `listen`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Where to serve `/webhook`; unset: no endpoint (env `WHATSAPP_WEBHOOK_LISTEN`).
+    pub listen: Option<std::net::SocketAddr>,
+    /// Larger deliveries get 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            listen: None,
+            max_body_bytes: crate::webhook::DEFAULT_MAX_BODY_BYTES,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -267,6 +348,17 @@ impl Settings {
         if let Some(v) = get("WHATSAPP_WINDOW_POLICY") {
             self.whatsapp.window_policy = WindowPolicy::parse(&v)?;
         }
+        if let Some(v) = get("WHATSAPP_WEBHOOK_LISTEN") {
+            self.webhooks.listen = Some(v.trim().parse().with_context(|| {
+                format!("WHATSAPP_WEBHOOK_LISTEN `{v}` is not an address like 127.0.0.1:8766")
+            })?);
+        }
+        if let Some(v) = get("WHATSAPP_POLICY") {
+            self.policy.path = Some(v.into());
+        }
+        if let Some(v) = get("WHATSAPP_AUDIT_LOG") {
+            self.audit.path = Some(v.into());
+        }
         if let Some(v) = get("WHATSAPP_STATE_PATH") {
             self.state.path = v;
         }
@@ -294,6 +386,16 @@ impl Settings {
         // The sandbox's token comes from the sandbox, never from the user's vault.
         self.vault.path = PathBuf::new();
         secrets.access_token = Some(Secret::new(cfg.access_token.clone()));
+        // The sandbox signs its webhooks with its app secret and presents its verify token.
+        secrets.app_secret = Some(Secret::new(cfg.app_secret.clone()));
+        secrets.verify_token = Some(Secret::new(cfg.verify_token.clone()));
+        if sandbox.webhook_callback().is_some() {
+            self.whatsapp.webhooks_configured = true;
+            // Wired to the sandbox, the host sees every inbound message, so
+            // the window is known: free-form sends outside it are refused
+            // before they leave, as they should be once webhooks flow.
+            self.whatsapp.window_policy = WindowPolicy::Enforce;
+        }
     }
 
     /// Checks values a typo would break, with the fix in the message.

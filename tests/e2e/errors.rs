@@ -125,11 +125,20 @@ async fn a_wrong_token_190_is_reported_without_the_token() {
 
 #[tokio::test]
 async fn a_send_refused_by_the_throughput_limit_is_retried_and_lands_once() {
-    let env = Env::builder().sandbox(|s| s.throughput_per_second = Some(2)).start().await;
+    let env = Env::builder()
+        .sandbox(|s| s.throughput_per_second = Some(2))
+        .start()
+        .await;
     for _ in 0..3 {
-        env.call("whatsapp_send_template", template("order_update", "en_US")).await.unwrap();
+        env.call("whatsapp_send_template", template("order_update", "en_US"))
+            .await
+            .unwrap();
     }
-    assert_eq!(env.sandbox.sent_messages().len(), 3, "each message accepted exactly once");
+    assert_eq!(
+        env.sandbox.sent_messages().len(),
+        3,
+        "each message accepted exactly once"
+    );
     // The third send met 130429 (the sandbox's sliding one-second window) and was sent again.
     let refused = env.requests().len() - 3;
     assert!(refused >= 1, "{refused}");
@@ -142,7 +151,10 @@ async fn a_throughput_limit_that_persists_is_a_retryable_130429_after_the_retrie
         .settings(|s| s.runtime.call_timeout_ms = 5_000)
         .start()
         .await;
-    let e = env.call("whatsapp_send_template", template("order_update", "en_US")).await.unwrap_err();
+    let e = env
+        .call("whatsapp_send_template", template("order_update", "en_US"))
+        .await
+        .unwrap_err();
     assert_api_error(&e, 130429, true, "retry");
     assert!(e.details.contains("attempts"), "{e:?}");
     assert!(env.requests().len() > 1);
@@ -152,16 +164,26 @@ async fn a_throughput_limit_that_persists_is_a_retryable_130429_after_the_retrie
 #[tokio::test]
 async fn pair_rate_limit_131056_backs_off_then_reports_and_other_recipients_are_unaffected() {
     let env = Env::builder()
-        .sandbox(|s| s.pair_limit = Some(PairLimit { burst: 2, window: std::time::Duration::from_secs(60) }))
+        .sandbox(|s| {
+            s.pair_limit = Some(PairLimit {
+                burst: 2,
+                window: std::time::Duration::from_secs(60),
+            })
+        })
         .settings(|s| s.runtime.call_timeout_ms = 7_000)
         .start()
         .await;
     for _ in 0..2 {
-        env.call("whatsapp_send_template", template("order_update", "en_US")).await.unwrap();
+        env.call("whatsapp_send_template", template("order_update", "en_US"))
+            .await
+            .unwrap();
     }
     env.sandbox.clear_requests();
     let started = std::time::Instant::now();
-    let e = env.call("whatsapp_send_template", template("order_update", "en_US")).await.unwrap_err();
+    let e = env
+        .call("whatsapp_send_template", template("order_update", "en_US"))
+        .await
+        .unwrap_err();
     assert_api_error(&e, 131056, true, "4^");
     // Waits of ~1 s then ~4 s (Meta's 4^X); the next (16 s) would pass the 7 s deadline.
     assert_eq!(env.requests().len(), 3, "{:?}", env.requests());
@@ -180,7 +202,8 @@ async fn a_non_json_502_from_a_proxy_is_a_retryable_transport_error() {
         content_type: "text/html".into(),
     };
     // Every attempt of the read meets the proxy error.
-    env.sandbox.inject_fault(Fault::new(bad_gateway.clone()).times(4));
+    env.sandbox
+        .inject_fault(Fault::new(bad_gateway.clone()).times(4));
     let e = env
         .call("whatsapp_list_templates", json!({}))
         .await
@@ -191,7 +214,9 @@ async fn a_non_json_502_from_a_proxy_is_a_retryable_transport_error() {
     assert!(e.details.contains("502"), "{e:?}");
     // A one-off proxy error on a read is absorbed by a retry.
     env.sandbox.inject_fault(Fault::new(bad_gateway));
-    env.call("whatsapp_list_templates", json!({})).await.unwrap();
+    env.call("whatsapp_list_templates", json!({}))
+        .await
+        .unwrap();
     // Once the faults are used up, calls work.
     env.call("whatsapp_list_templates", json!({}))
         .await

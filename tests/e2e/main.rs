@@ -2,10 +2,13 @@
 //! Cloud API sandbox and other servers on 127.0.0.1 only.
 
 mod common;
+mod credentials;
 mod errors;
 mod hostile;
 mod imports;
 mod mcp;
+mod policy;
 mod secrets;
 mod tools;
 mod validation;
+mod webhooks;

@@ -23,7 +23,7 @@ pub struct Latency {
 }
 
 impl Latency {
-    fn from_samples(mut samples: Vec<Duration>) -> Latency {
+    pub fn from_samples(mut samples: Vec<Duration>) -> Latency {
         samples.sort_unstable();
         let n = samples.len().max(1);
         let at = |q: f64| {

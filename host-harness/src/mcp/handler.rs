@@ -12,6 +12,9 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
+use super::http::AuthenticatedApp;
+use crate::gateway::Gateway;
+use crate::policy::{OPEN_APP, TOOL_NOT_ENABLED, UNKNOWN_APP};
 use crate::runtime::Runtime;
 use crate::tool::{ErrorKind, ToolDescriptor, ToolError};
 
@@ -19,6 +22,10 @@ use crate::tool::{ErrorKind, ToolDescriptor, ToolError};
 /// The tool set is fixed for the life of the process; a restart with another
 /// component is the only way it changes, so minutes are safe.
 pub const LIST_TTL_MS: u64 = 300_000;
+
+/// With a policy, the list depends on who asks and changes when the policy
+/// file does: private to the client, and cached briefly.
+pub const POLICY_LIST_TTL_MS: u64 = 30_000;
 
 const SERVER_NAME: &str = "whatsapp-connector";
 const SERVER_TITLE: &str = "WhatsApp Business connector";
@@ -39,8 +46,13 @@ pub struct McpServer {
 }
 
 struct Inner {
-    runtime: Arc<Runtime>,
-    /// Built once from the descriptors, in the component's (stable) order.
+    /// Policy, then the runtime, then the audit log.
+    gateway: Arc<Gateway>,
+    /// The app for requests that carry no HTTP credentials (stdio). Over
+    /// HTTP with a policy, each request's app comes from its API key.
+    app: Option<String>,
+    /// Built once from the descriptors, in the component's (stable) order:
+    /// every tool; each app sees those the policy enables for it.
     tools: Vec<Tool>,
     info: Implementation,
     /// `_meta` carrying the server identity, attached to modern results.
@@ -48,8 +60,15 @@ struct Inner {
 }
 
 impl McpServer {
+    /// Every tool, no policy: the `default` app.
     pub fn new(runtime: Arc<Runtime>) -> McpServer {
-        let tools = runtime.tools().iter().map(to_mcp_tool).collect();
+        McpServer::with_gateway(Arc::new(Gateway::open(runtime)), Some(OPEN_APP.to_string()))
+    }
+
+    /// Serves `gateway`'s tools as `app` (stdio), or, with `None`, as the
+    /// app whose key each HTTP request carries.
+    pub fn with_gateway(gateway: Arc<Gateway>, app: Option<String>) -> McpServer {
+        let tools = gateway.runtime().tools().iter().map(to_mcp_tool).collect();
         let mut info = Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION"));
         info.title = Some(SERVER_TITLE.to_string());
         let mut info_meta = MetaObject::default();
@@ -59,7 +78,8 @@ impl McpServer {
         );
         McpServer {
             inner: Arc::new(Inner {
-                runtime,
+                gateway,
+                app,
                 tools,
                 info,
                 info_meta,
@@ -67,13 +87,57 @@ impl McpServer {
         }
     }
 
-    /// The tools as MCP lists them.
+    /// Every tool as MCP lists them (an app may see fewer).
     pub fn tools(&self) -> &[Tool] {
         &self.inner.tools
     }
 
     pub fn runtime(&self) -> &Arc<Runtime> {
-        &self.inner.runtime
+        self.inner.gateway.runtime()
+    }
+
+    pub fn gateway(&self) -> &Arc<Gateway> {
+        &self.inner.gateway
+    }
+
+    /// The app this request acts as: the one its API key names (HTTP), else
+    /// the server's own. An HTTP request without a valid key never gets an
+    /// app when a policy is in force (the transport answers 401 first).
+    fn app_for(&self, context: &RequestContext<RoleServer>) -> Result<String, ErrorData> {
+        let parts = context.extensions.get::<http::request::Parts>();
+        if let Some(parts) = parts {
+            if let Some(AuthenticatedApp(app)) = parts.extensions.get::<AuthenticatedApp>() {
+                return Ok(app.clone());
+            }
+            if self.inner.gateway.requires_auth() {
+                return Err(ErrorData::invalid_request(
+                    "this request carries no valid app key: send Authorization: Bearer <app key>",
+                    None,
+                ));
+            }
+        }
+        match &self.inner.app {
+            Some(app) => Ok(app.clone()),
+            None if !self.inner.gateway.requires_auth() => Ok(OPEN_APP.to_string()),
+            None => Err(ErrorData::invalid_request(
+                "no app is selected for this connection",
+                None,
+            )),
+        }
+    }
+
+    /// The tools `app` may see, in the component's order.
+    fn tools_for(&self, app: &str) -> Vec<Tool> {
+        let policy = self.inner.gateway.policy();
+        let Some(app) = policy.app(app) else {
+            return Vec::new();
+        };
+        self.inner
+            .tools
+            .iter()
+            .filter(|t| app.enabled(&t.name))
+            .cloned()
+            .collect()
     }
 
     fn modern_meta(&self, context: &RequestContext<RoleServer>) -> Option<MetaObject> {
@@ -124,12 +188,19 @@ fn tool_error_result(e: &ToolError) -> CallToolResult {
     ])
 }
 
-fn unknown_tool(name: &str, known: &[Tool]) -> ErrorData {
+/// `-32602`: the tool does not exist, or this app may not see it (to the
+/// app it does not exist: it is absent from its `tools/list`).
+fn unknown_tool(name: &str, known: &[Tool], rule: Option<&str>) -> ErrorData {
     let known: Vec<&str> = known.iter().map(|t| t.name.as_ref()).collect();
-    ErrorData::invalid_params(
-        format!("Unknown tool: {name}"),
-        Some(json!({ "tool": name, "known_tools": known })),
-    )
+    let mut data = json!({ "tool": name, "known_tools": known });
+    let message = match rule {
+        Some(rule) => {
+            data["rule"] = json!(rule);
+            format!("Unknown tool: {name} (not enabled for this app)")
+        }
+        None => format!("Unknown tool: {name}"),
+    };
+    ErrorData::invalid_params(message, Some(data))
 }
 
 impl ServerHandler for McpServer {
@@ -172,12 +243,20 @@ impl ServerHandler for McpServer {
                 None,
             ));
         }
-        let mut result = ListToolsResult::with_all_items(self.inner.tools.clone());
+        let app = self.app_for(&context)?;
+        let mut result = ListToolsResult::with_all_items(self.tools_for(&app));
         if is_modern(&context) {
-            // The tools do not depend on who asks: any cache may share them.
-            result = result
-                .with_ttl_ms(LIST_TTL_MS)
-                .with_cache_scope(CacheScope::Public);
+            result = if self.inner.gateway.requires_auth() {
+                // Each app has its own list, and a reload may change it.
+                result
+                    .with_ttl_ms(POLICY_LIST_TTL_MS)
+                    .with_cache_scope(CacheScope::Private)
+            } else {
+                // The tools do not depend on who asks: any cache may share them.
+                result
+                    .with_ttl_ms(LIST_TTL_MS)
+                    .with_cache_scope(CacheScope::Public)
+            };
             result.meta = Some(self.inner.info_meta.clone());
         }
         Ok(result)
@@ -194,9 +273,7 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let name = request.name.as_ref();
-        if self.inner.runtime.tool(name).is_none() {
-            return Err(unknown_tool(name, &self.inner.tools));
-        }
+        let app = self.app_for(&context)?;
         let arguments = match &request.arguments {
             Some(arguments) => serde_json::to_string(arguments).map_err(|e| {
                 ErrorData::invalid_params(format!("unreadable arguments: {e}"), None)
@@ -212,7 +289,7 @@ impl ServerHandler for McpServer {
                 tracing::info!(tool = name, "tool call cancelled by the client");
                 return Err(ErrorData::invalid_request("request cancelled by the client", None));
             }
-            outcome = self.inner.runtime.call_tool(name, &arguments) => outcome,
+            outcome = self.inner.gateway.call_tool(&app, name, &arguments) => outcome,
         };
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         let mut result = match outcome {
@@ -223,7 +300,14 @@ impl ServerHandler for McpServer {
                 CallToolResult::structured(value)
             }
             Err(e) if e.kind == ErrorKind::UnknownTool => {
-                return Err(unknown_tool(name, &self.inner.tools));
+                return Err(unknown_tool(name, &self.tools_for(&app), None));
+            }
+            Err(e)
+                if e.kind == ErrorKind::Denied
+                    && matches!(e.rule.as_deref(), Some(TOOL_NOT_ENABLED | UNKNOWN_APP)) =>
+            {
+                tracing::info!(tool = name, app, "call to a tool this app may not use");
+                return Err(unknown_tool(name, &self.tools_for(&app), e.rule.as_deref()));
             }
             Err(e) => {
                 tracing::info!(tool = name, elapsed_ms, error = %e.one_line(), "tool call failed");

@@ -15,7 +15,10 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio::net::TcpListener;
 
+use axum::response::IntoResponse as _;
+
 use super::McpServer;
+use crate::gateway::Gateway;
 
 /// Where `serve --http` listens when no address is given.
 pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8765";
@@ -69,14 +72,74 @@ fn host_literal(ip: IpAddr) -> String {
     }
 }
 
-/// The axum router: the MCP endpoint at `/mcp`, nothing else.
+/// The app an HTTP request authenticated as, put in its extensions by the
+/// API-key check and read by the handler from the request's HTTP parts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthenticatedApp(pub String);
+
+/// The axum router: the MCP endpoint at `/mcp`, nothing else. With a
+/// policy in force, every request must carry an app's key.
 pub fn router(server: McpServer, config: StreamableHttpServerConfig) -> axum::Router {
+    let gateway = server.gateway().clone();
     let service: StreamableHttpService<McpServer, LocalSessionManager> = StreamableHttpService::new(
         move || Ok(server.clone()),
         Arc::new(LocalSessionManager::default()),
         config,
     );
-    axum::Router::new().nest_service("/mcp", service)
+    let router = axum::Router::new().nest_service("/mcp", service);
+    if !gateway.requires_auth() {
+        return router;
+    }
+    router.layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            require_app_key(gateway.clone(), request, next)
+        },
+    ))
+}
+
+/// `Authorization: Bearer <app key>` → the app, or 401 with a
+/// `WWW-Authenticate` challenge. The key never reaches the log.
+async fn require_app_key(
+    gateway: Arc<Gateway>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let presented = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, key)| key.trim().to_string());
+    if let Some(app) = presented.as_deref().and_then(|k| gateway.authenticate(k)) {
+        request.extensions_mut().insert(AuthenticatedApp(app));
+        return next.run(request).await;
+    }
+    let (challenge, description) = match presented {
+        None => (
+            r#"Bearer realm="whatsapp-connector""#,
+            "this server needs an app key: send Authorization: Bearer <app key>",
+        ),
+        Some(_) => (
+            r#"Bearer realm="whatsapp-connector", error="invalid_token""#,
+            "the app key is not valid for this server",
+        ),
+    };
+    tracing::warn!(
+        method = %request.method(),
+        presented = presented.is_some(),
+        "MCP request refused: no valid app key"
+    );
+    let body = serde_json::json!({"error": "invalid_token", "error_description": description});
+    (
+        http::StatusCode::UNAUTHORIZED,
+        [
+            (http::header::WWW_AUTHENTICATE, challenge),
+            (http::header::CONTENT_TYPE, "application/json"),
+        ],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// Serves `/mcp` on `listener` until `shutdown` completes, then ends open

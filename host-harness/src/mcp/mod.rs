@@ -21,8 +21,8 @@ use rmcp::service::{QuitReason, ServerInitializeError};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 pub use bench::{Latency, ToolsListBench, bench_tools_list};
-pub use handler::{LIST_TTL_MS, McpServer};
-pub use http::{DEFAULT_HTTP_ADDR, HttpOptions, http_config, router, serve_http};
+pub use handler::{LIST_TTL_MS, McpServer, POLICY_LIST_TTL_MS};
+pub use http::{AuthenticatedApp, DEFAULT_HTTP_ADDR, HttpOptions, http_config, router, serve_http};
 
 /// Serves MCP over stdin/stdout until the client closes stdin.
 pub async fn serve_stdio(server: McpServer) -> anyhow::Result<()> {

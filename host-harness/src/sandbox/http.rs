@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 use super::error::{GraphError, GraphResult};
 use super::faults::{self, FaultKind, FaultWire};
 use super::state::Shared;
-use super::{Fault, RecordedRequest, messages, profile, templates, util};
+use super::{Fault, RecordedRequest, messages, oauth, profile, templates, util};
 
 /// How long in-flight requests get to finish once shutdown starts.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -217,6 +217,10 @@ async fn handle(
         }
     }
 
+    // The login dialog answers a browser with a redirect or a page, not Graph JSON.
+    if let Some(resp) = oauth::dialog(&shared, &parts.method, &path, raw_query.as_deref()) {
+        return resp;
+    }
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -379,9 +383,10 @@ fn dispatch(
     too_large: bool,
 ) -> GraphResult<Value> {
     let token = bearer_token(auth).or_else(|| req.query("access_token"));
-    if token != Some(shared.cfg.access_token.as_str()) {
-        return Err(GraphError::invalid_token());
+    if let Some(result) = oauth::dispatch_public(shared, req, token) {
+        return result;
     }
+    oauth::authenticate(shared, token)?;
     if shared.token_expired() {
         return Err(GraphError::expired_token(SystemTime::now()));
     }
@@ -409,6 +414,10 @@ fn dispatch(
     let Some(id) = rest.first() else {
         return Err(GraphError::unsupported(method));
     };
+    oauth::authorize(shared, req, token)?;
+    if let Some(result) = oauth::dispatch_authorized(shared, req) {
+        return result;
+    }
     let cfg = &shared.cfg;
     let is_phone = *id == cfg.phone_number_id;
     let is_waba = *id == cfg.waba_id;
@@ -492,8 +501,10 @@ fn phone_node(shared: &Shared, req: &GraphRequest) -> Value {
 
 fn phone_numbers(shared: &Shared, req: &GraphRequest) -> Value {
     let item = select_fields(phone_number_json(shared), req.fields(), &["id"]);
+    let mut data = vec![item];
+    data.extend(oauth::extra_phone_numbers(shared, req.fields()));
     let cursor = util::encode_cursor(1);
-    json!({"data": [item], "paging": {"cursors": {"before": cursor, "after": cursor}}})
+    json!({"data": data, "paging": {"cursors": {"before": cursor, "after": cursor}}})
 }
 
 fn waba_node(shared: &Shared, req: &GraphRequest) -> Value {
@@ -779,6 +790,47 @@ fn control(
                 .collect();
             control_json(StatusCode::OK, Value::Array(list))
         }
+        (&Method::POST, "/_sandbox/webhooks") => {
+            // {"callback": "http://…/webhook"} starts deliveries there; null stops them.
+            let v = match parse() {
+                Ok(v) => v,
+                Err(msg) => return control_error(StatusCode::BAD_REQUEST, msg),
+            };
+            let callback = match v.get("callback") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(s)) if url::Url::parse(s).is_ok() => Some(s.clone()),
+                Some(_) => {
+                    return control_error(
+                        StatusCode::BAD_REQUEST,
+                        "\"callback\" must be an http(s) URL or null",
+                    );
+                }
+            };
+            shared.set_webhook_callback(callback.clone());
+            control_json(
+                StatusCode::OK,
+                json!({"success": true, "callback": callback}),
+            )
+        }
+        (&Method::GET, "/_sandbox/webhooks") => {
+            // Bodies stay out: inbound ones carry message text.
+            let list: Vec<Value> = shared
+                .webhook_log
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .map(|d| {
+                    json!({
+                        "kind": format!("{:?}", d.kind),
+                        "bytes": d.body.len(),
+                        "attempts": d.attempts,
+                        "last_status": d.last_status,
+                        "delivered": d.delivered,
+                    })
+                })
+                .collect();
+            control_json(StatusCode::OK, Value::Array(list))
+        }
         (&Method::POST, "/_sandbox/token") => {
             let v = match parse() {
                 Ok(v) => v,
@@ -799,6 +851,11 @@ fn control(
                     "display_phone_number": cfg.display_phone_number,
                     "waba_id": cfg.waba_id,
                     "access_token": cfg.access_token,
+                    "webhook_callback": shared.webhook_callback(),
+                    // Throwaway sandbox secrets, so a receiver in another language can check
+                    // signatures and answer the handshake.
+                    "app_secret": cfg.app_secret,
+                    "verify_token": cfg.verify_token,
                 }),
             )
         }

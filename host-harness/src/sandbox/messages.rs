@@ -13,19 +13,20 @@ use super::http::{GraphRequest, paginate};
 use super::state::{SentRecord, Shared};
 use super::templates::{ParamFormat, Status, Template};
 use super::util::{self, char_len};
+use super::webhooks::{self, AcceptedSend, Failure};
 
 /// The customer-service window.
 const WINDOW: Duration = Duration::from_secs(24 * 3600);
 
 /// How failures found while accepting a send are reported. Meta answers some in the HTTP
-/// response and others (131047 often) only later, in a `failed` status webhook. The sandbox is
-/// synchronous for now; the webhook work adds an asynchronous mode here.
+/// response and others (131047 often, 131026 and 131053 always) only later, in a `failed`
+/// status webhook. Without a webhook callback the sandbox answers 131047 synchronously (nothing
+/// else could report it); with one it accepts the send and fails it by webhook.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum FailureMode {
     Sync,
+    Webhook,
 }
-
-const FAILURE_MODE: FailureMode = FailureMode::Sync;
 
 /// Message types a send may use. Graph validates `type` as an enum parameter, so an unknown
 /// type is a code-100 parameter error; 131051 ("Unsupported message type") is what Meta
@@ -118,6 +119,8 @@ struct Outgoing {
     individual: bool,
     kind: String,
     template: Option<TemplateSend>,
+    /// The media `link`, for media sends by link.
+    link: Option<String>,
 }
 
 struct TemplateSend {
@@ -249,6 +252,7 @@ fn validate(params: &Map<String, Value>) -> GraphResult<Outgoing> {
             individual,
             kind,
             template: None,
+            link: None,
         });
     }
     let Some(obj) = params.get(&kind).and_then(Value::as_object) else {
@@ -303,12 +307,17 @@ fn validate(params: &Map<String, Value>) -> GraphResult<Outgoing> {
         }
         _ => {}
     }
+    let link = MEDIA_TYPES
+        .contains(&kind.as_str())
+        .then(|| obj.get("link").and_then(Value::as_str).map(str::to_owned))
+        .flatten();
     Ok(Outgoing {
         to,
         wa_id,
         individual,
         kind,
         template,
+        link,
     })
 }
 
@@ -730,7 +739,12 @@ fn accept(shared: &Shared, out: Outgoing, request: Value) -> GraphResult<Value> 
     st.refresh_templates(cfg, now);
 
     // Failures Meta may report asynchronously; see FailureMode.
-    let delivery_failure = if out.template.is_none() && out.individual {
+    let mode = if st.outbox.enabled() {
+        FailureMode::Webhook
+    } else {
+        FailureMode::Sync
+    };
+    let window_failure = if out.template.is_none() && out.individual {
         let open = st.last_inbound.get(&out.wa_id).is_some_and(|last| {
             match now_sys.duration_since(*last) {
                 Ok(age) => age < WINDOW,
@@ -738,16 +752,30 @@ fn accept(shared: &Shared, out: Outgoing, request: Value) -> GraphResult<Value> 
                 Err(_) => true,
             }
         });
-        (!open).then(window_closed)
+        !open
     } else {
-        None
+        false
     };
-    if let Some(e) = delivery_failure {
-        match FAILURE_MODE {
-            FailureMode::Sync => return Err(e),
+    let mut delivery_failure = None;
+    if window_failure {
+        match mode {
+            FailureMode::Sync => return Err(window_closed()),
+            FailureMode::Webhook => delivery_failure = Some(Failure::window_closed()),
+        }
+    }
+    if mode == FailureMode::Webhook && delivery_failure.is_none() {
+        if out.individual && webhooks::undeliverable(&out.wa_id) {
+            delivery_failure = Some(Failure::undeliverable());
+        } else if let Some(link) = out
+            .link
+            .as_deref()
+            .filter(|l| webhooks::media_unfetchable(l))
+        {
+            delivery_failure = Some(Failure::media_unfetchable(link));
         }
     }
 
+    let mut template_category = None;
     if let Some(ts) = &out.template {
         let t = st
             .templates
@@ -756,6 +784,7 @@ fn accept(shared: &Shared, out: Outgoing, request: Value) -> GraphResult<Value> 
             .filter(|t| t.status == Status::Approved)
             .ok_or_else(|| template_missing(&ts.name, &ts.lang))?;
         check_template_params(t, &ts.components)?;
+        template_category = Some(t.category.to_ascii_lowercase());
     }
 
     if let Some(limit) = cfg.throughput_per_second {
@@ -791,15 +820,28 @@ fn accept(shared: &Shared, out: Outgoing, request: Value) -> GraphResult<Value> 
             .or_default()
             .push_back(now);
     }
-    st.push_sent(SentMessage {
-        id: id.clone(),
-        to: out.to.clone(),
-        wa_id: out.wa_id.clone(),
-        kind: out.kind.clone(),
-        template: out.template.map(|t| (t.name, t.lang)),
-        at: now_sys,
-        request,
-    });
+    st.outbox.message_statuses(
+        cfg,
+        AcceptedSend {
+            id: &id,
+            wa_id: &out.wa_id,
+            template_category,
+            at: now_sys,
+            failure: delivery_failure.clone(),
+        },
+    );
+    st.push_sent(
+        SentMessage {
+            id: id.clone(),
+            to: out.to.clone(),
+            wa_id: out.wa_id.clone(),
+            kind: out.kind.clone(),
+            template: out.template.map(|t| (t.name, t.lang)),
+            at: now_sys,
+            request,
+        },
+        delivery_failure.map(|f| f.code),
+    );
     drop(st);
     tracing::debug!(kind = %out.kind, "sandbox: message accepted");
     Ok(json!({
@@ -818,11 +860,24 @@ fn history_entry(r: &SentRecord, with_events: bool, now: SystemTime) -> Value {
     m.insert("message_id".into(), json!(r.msg.id));
     if with_events {
         let sent_at = util::unix_secs(r.msg.at);
+        if let Some(code) = r.failure {
+            m.insert(
+                "events".into(),
+                json!({"data": [{
+                    "id": format!("{}1", r.history_id),
+                    "delivery_status": "FAILED",
+                    "timestamp": sent_at,
+                    "webhook_update_state": "DELIVERED",
+                    "error_description": format!("(#{code}) the message could not be delivered"),
+                }]}),
+            );
+            return Value::Object(m);
+        }
         let mut events = vec![json!({
             "id": format!("{}1", r.history_id),
             "delivery_status": "SENT",
             "timestamp": sent_at,
-            // No webhook endpoint is configured in the sandbox yet.
+            // The sandbox does not track per-event webhook delivery here.
             "webhook_update_state": "PENDING",
         })];
         // The simulated handset receives the message a second after it was sent.

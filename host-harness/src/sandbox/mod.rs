@@ -15,10 +15,17 @@
 //!   transition is evaluated lazily whenever state is read.
 //! - A deleted template name+language cannot be recreated for 30 days (subcode 2388023): Meta's
 //!   rule as BSP docs quote it.
-//! - The 24 h window, throughput (130429) and pair limit (131056) are reported synchronously in
-//!   the HTTP response (Meta often reports 131047 later by webhook; see `messages::FailureMode`).
+//! - Throughput (130429) and pair limit (131056) are reported synchronously in the HTTP
+//!   response. The 24 h window (131047) is too when no webhook callback is configured; with one,
+//!   the send is accepted and fails later by a `failed` status webhook, as Meta does.
+//! - With `webhook_callback` set, the sandbox delivers signed webhooks: statuses after each
+//!   accepted send, template review results and simulated inbound messages (rules and settings:
+//!   see `webhooks`).
 //! - Rate windows are sliding: throughput counts accepted sends in the last second, the pair
 //!   limit counts accepted sends to one recipient within `PairLimit::window`.
+//! - Facebook Login (`/{v}/dialog/oauth`, `oauth/access_token`), `debug_token`,
+//!   `subscribed_apps` and the token registry (each token with scopes and expiry, checked on
+//!   every request): see `oauth` and `OAuthConfig`.
 //! - Errors from auth (190) and unknown objects (100/33) carry no `error_data`, like Graph;
 //!   WhatsApp-level errors carry `error_data.details`.
 //! - `requests()` keeps the latest 50 000 requests; `sent_messages()` the latest 100 000.
@@ -26,16 +33,20 @@
 //! Control endpoints (loopback test hooks, no auth, never recorded or faulted):
 //! `POST /_sandbox/inbound {"from","text","timestamp"?}`, `GET|DELETE /_sandbox/requests`,
 //! `POST|DELETE /_sandbox/faults` (JSON form: see `faults::FaultWire`), `GET /_sandbox/templates`,
-//! `GET /_sandbox/messages`, `POST /_sandbox/token {"expired": bool}`, `GET /_sandbox/config`.
+//! `GET /_sandbox/messages`, `POST /_sandbox/token {"expired": bool}`, `GET /_sandbox/config`,
+//! `GET /_sandbox/webhooks` (deliveries made, without bodies), `POST /_sandbox/webhooks
+//! {"callback": url|null}` (where webhooks go; the config shows the app secret that signs them).
 
 mod error;
 mod faults;
 mod http;
 mod messages;
+mod oauth;
 mod profile;
 mod state;
 mod templates;
 mod util;
+mod webhooks;
 
 #[cfg(test)]
 mod tests;
@@ -51,6 +62,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use faults::{Fault, FaultKind};
+pub use oauth::{Consent, OAuthConfig, SandboxPhoneNumber};
+pub use webhooks::{WebhookDelivery, WebhookKind, signature as webhook_signature};
 
 use state::Shared;
 
@@ -78,6 +91,50 @@ pub struct SandboxConfig {
     /// Template creations per hour before code 80007 (default `Some(100)`, Meta's documented
     /// limit); `None` turns it off.
     pub template_creations_per_hour: Option<u32>,
+    /// Where to POST signed webhooks (e.g. `http://127.0.0.1:8766/webhook`); `None` (default)
+    /// delivers none, and a send outside the 24 h window then fails synchronously with 131047.
+    /// Can be changed while running with `Sandbox::set_webhook_callback`.
+    pub webhook_callback: Option<String>,
+    /// The Meta app secret webhooks are signed with (default: 32 random hex digits).
+    pub app_secret: String,
+    /// The token the sandbox presents in the GET verification handshake
+    /// (`Sandbox::verify_webhook`), like Meta's dashboard (default: random).
+    pub verify_token: String,
+    /// Timing, retries and chaos of webhook deliveries.
+    pub webhooks: WebhookBehaviour,
+    /// The Meta app's login dialog, tokens and account discovery (see `oauth`).
+    pub oauth: OAuthConfig,
+}
+
+/// How the sandbox delivers webhooks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookBehaviour {
+    /// `sent` goes out this long after an accepted send (also the time of a `failed` one).
+    /// Default 50 ms.
+    pub sent_after: Duration,
+    /// `delivered`: default 150 ms after the send.
+    pub delivered_after: Duration,
+    /// `read`: default 300 ms after the send.
+    pub read_after: Duration,
+    /// Deliver each message's statuses in reverse order, then each once more (default off).
+    pub duplicate_and_reorder: bool,
+    /// Attempts per webhook when the callback is down or answers non-2xx (default 8).
+    pub max_attempts: u32,
+    /// Wait before the first retry; doubles each time, at most 30 s (default 100 ms).
+    pub retry_backoff: Duration,
+}
+
+impl Default for WebhookBehaviour {
+    fn default() -> Self {
+        WebhookBehaviour {
+            sent_after: Duration::from_millis(50),
+            delivered_after: Duration::from_millis(150),
+            read_after: Duration::from_millis(300),
+            duplicate_and_reorder: false,
+            max_attempts: 8,
+            retry_backoff: Duration::from_millis(100),
+        }
+    }
 }
 
 impl std::fmt::Debug for SandboxConfig {
@@ -96,6 +153,11 @@ impl std::fmt::Debug for SandboxConfig {
                 "template_creations_per_hour",
                 &self.template_creations_per_hour,
             )
+            .field("webhook_callback", &self.webhook_callback)
+            .field("app_secret", &"<redacted>")
+            .field("verify_token", &"<redacted>")
+            .field("webhooks", &self.webhooks)
+            .field("oauth", &self.oauth)
             .finish()
     }
 }
@@ -128,12 +190,18 @@ impl Default for SandboxConfig {
             pair_limit: Some(PairLimit::default()),
             max_body_bytes: 1024 * 1024,
             template_creations_per_hour: Some(100),
+            webhook_callback: None,
+            app_secret: util::random_hex(16),
+            verify_token: util::random_hex(16),
+            webhooks: WebhookBehaviour::default(),
+            oauth: OAuthConfig::default(),
         }
     }
 }
 
 /// One request the sandbox received (control endpoints excluded). Its `Debug` output hides the
-/// `authorization` header and an `access_token` query parameter.
+/// `authorization` header and secret query parameters (`access_token`, `input_token`,
+/// `client_secret`, `code`, `fb_exchange_token`).
 #[derive(Clone)]
 pub struct RecordedRequest {
     pub method: String,
@@ -162,12 +230,14 @@ impl std::fmt::Debug for RecordedRequest {
             .collect();
         let query = self.query.as_ref().map(|q| {
             q.split('&')
-                .map(|kv| {
-                    if kv.starts_with("access_token=") {
-                        "access_token=<redacted>"
-                    } else {
-                        kv
-                    }
+                .map(|kv| match kv.split_once('=') {
+                    // Secrets Graph takes as query parameters (reference §6).
+                    Some((
+                        name @ ("access_token" | "input_token" | "client_secret" | "code"
+                        | "fb_exchange_token"),
+                        _,
+                    )) => format!("{name}=<redacted>"),
+                    _ => kv.to_string(),
                 })
                 .collect::<Vec<_>>()
                 .join("&")
@@ -279,6 +349,14 @@ impl Sandbox {
         let base_url = base_url_for(local);
         let shared = Arc::new(Shared::new(cfg, base_url));
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        if let Some(inbox) = shared.take_webhook_inbox() {
+            tokio::spawn(webhooks::dispatch(
+                inbox,
+                Arc::downgrade(&shared),
+                shared.webhook_log.clone(),
+                shutdown_rx.clone(),
+            ));
+        }
         let server = tokio::spawn(http::serve(listener, shared.clone(), shutdown_rx));
         tracing::debug!(addr = %local, "WhatsApp sandbox listening");
         Ok(Sandbox {
@@ -320,6 +398,67 @@ impl Sandbox {
             .simulate_inbound(from, text, SystemTime::now());
     }
 
+    /// A user message from `from` sent at `at` arrives now: updates the window and, with a
+    /// callback, delivers it as a `messages` webhook carrying that timestamp. Returns its id.
+    pub fn simulate_inbound_at(&self, from: &str, text: &str, at: SystemTime) -> String {
+        self.inner.shared.simulate_inbound(from, text, at)
+    }
+
+    /// Where webhooks go from now on (`None` stops them; pending retries are dropped).
+    pub fn set_webhook_callback(&self, url: Option<String>) {
+        self.inner.shared.set_webhook_callback(url);
+    }
+
+    pub fn webhook_callback(&self) -> Option<String> {
+        self.inner.shared.webhook_callback()
+    }
+
+    /// Every webhook delivery finished so far (delivered or given up), in completion order.
+    pub fn webhook_deliveries(&self) -> Vec<WebhookDelivery> {
+        self.inner
+            .shared
+            .webhook_log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Does what Meta's dashboard does when a callback URL is saved: `GET <callback>?
+    /// hub.mode=subscribe&hub.challenge=<random>&hub.verify_token=<verify_token>`, and checks
+    /// that the answer is 200 with the challenge as the body.
+    pub async fn verify_webhook(&self) -> anyhow::Result<()> {
+        let Some(callback) = self.webhook_callback() else {
+            anyhow::bail!("no webhook callback is configured");
+        };
+        let challenge = util::numeric_id(10);
+        let mut url = url::Url::parse(&callback).context("the webhook callback is not a URL")?;
+        url.query_pairs_mut()
+            .append_pair("hub.mode", "subscribe")
+            .append_pair("hub.challenge", &challenge)
+            .append_pair("hub.verify_token", &self.config().verify_token);
+        crate::install_crypto_provider();
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(5))
+            .build()?;
+        let resp = client
+            .get(url)
+            .send()
+            .await
+            .context("the webhook callback did not answer the verification request")?;
+        let status = resp.status();
+        let body = resp.bytes().await.unwrap_or_default();
+        if status != reqwest::StatusCode::OK || body.as_ref() != challenge.as_bytes() {
+            anyhow::bail!(
+                "the webhook callback answered the verification request with HTTP {status} and \
+                 not the challenge: check the verify token"
+            );
+        }
+        Ok(())
+    }
+
     /// Sets when `from` last wrote to the business (for window boundary tests).
     pub fn set_last_inbound(&self, from: &str, at: SystemTime) {
         self.inner.shared.set_last_inbound(from, at);
@@ -328,6 +467,11 @@ impl Sandbox {
     /// Queues a fault; it is consumed by the next matching request(s).
     pub fn inject_fault(&self, fault: Fault) {
         self.inner.shared.inject_fault(fault);
+    }
+
+    /// Drops every queued fault.
+    pub fn clear_faults(&self) {
+        self.inner.shared.clear_faults();
     }
 
     /// While set, every Graph request fails with 190 subcode 463 (session expired).
@@ -391,6 +535,14 @@ pub async fn run_standalone(cfg: SandboxConfig, addr: SocketAddr) -> anyhow::Res
     // Printing the token is the point of standalone mode: the operator must configure the
     // connector with it. It is a throwaway sandbox credential, never a Meta one.
     tracing::info!(access_token = %cfg.access_token, "sandbox access token");
+    // Likewise the sandbox app's credentials, for `host-harness connect --app-id ID
+    // --dialog-base-url BASE_URL` against it.
+    tracing::info!(
+        app_id = %cfg.oauth.app_id,
+        app_secret = %cfg.app_secret,
+        "sandbox app (Facebook Login at {}/{{version}}/dialog/oauth)",
+        sandbox.base_url()
+    );
     tokio::signal::ctrl_c()
         .await
         .context("waiting for Ctrl-C")?;

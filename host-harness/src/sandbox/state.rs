@@ -7,6 +7,7 @@ use std::time::{Instant, SystemTime};
 use super::profile::Profile;
 use super::templates::{self, Template};
 use super::util;
+use super::webhooks::{self, Inbox, Outbox, WebhookDelivery};
 use super::{Fault, FaultKind, RecordedRequest, SandboxConfig, SentMessage, TemplateSnapshot};
 
 /// Bounds that keep long benchmarks from growing memory without limit.
@@ -18,11 +19,17 @@ pub(crate) struct Shared {
     pub cfg: SandboxConfig,
     pub base_url: String,
     state: Mutex<State>,
+    /// Taken by the webhook dispatcher when the server starts.
+    webhook_inbox: Mutex<Option<Inbox>>,
+    /// Finished webhook deliveries, for tests (bounded).
+    pub webhook_log: std::sync::Arc<Mutex<VecDeque<WebhookDelivery>>>,
+    /// Issued tokens and codes, and the webhook subscription (see `oauth`).
+    pub oauth: super::oauth::OAuthState,
 }
 
-/// A user message that reached the business (for the window, and later for webhooks).
+/// A user message that reached the business (for the window; delivered as a webhook).
 #[derive(Clone, Debug)]
-#[allow(dead_code)] // kept for the webhook issue: inbound messages will be delivered as events
+#[allow(dead_code)] // kept as the record of what arrived; the webhook carries the content
 pub(crate) struct InboundMessage {
     pub id: String,
     pub from: String,
@@ -36,6 +43,8 @@ pub(crate) struct SentRecord {
     pub seq: u64,
     pub history_id: String,
     pub msg: SentMessage,
+    /// The error code the message fails with (reported by webhook), if it does.
+    pub failure: Option<i64>,
 }
 
 pub(crate) struct State {
@@ -61,11 +70,16 @@ pub(crate) struct State {
     pub send_times: VecDeque<Instant>,
     /// wa_id -> accepted sends within the pair window (131056).
     pub pair_times: HashMap<String, VecDeque<Instant>>,
+
+    /// Where webhooks are queued for delivery.
+    pub outbox: Outbox,
 }
 
 impl Shared {
     pub fn new(cfg: SandboxConfig, base_url: String) -> Shared {
         let now = Instant::now();
+        let (outbox, inbox) = webhooks::channel(cfg.webhook_callback.clone());
+        let oauth = super::oauth::OAuthState::new(&cfg);
         let mut state = State {
             requests: VecDeque::new(),
             faults: VecDeque::new(),
@@ -81,13 +95,32 @@ impl Shared {
             next_sent_seq: 1,
             send_times: VecDeque::new(),
             pair_times: HashMap::new(),
+            outbox,
         };
         templates::seed(&mut state, now);
         Shared {
             cfg,
             base_url,
             state: Mutex::new(state),
+            webhook_inbox: Mutex::new(Some(inbox)),
+            webhook_log: Default::default(),
+            oauth,
         }
+    }
+
+    pub fn take_webhook_inbox(&self) -> Option<Inbox> {
+        self.webhook_inbox
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    pub fn set_webhook_callback(&self, url: Option<String>) {
+        self.lock().outbox.set_callback(url);
+    }
+
+    pub fn webhook_callback(&self) -> Option<String> {
+        self.lock().outbox.callback()
     }
 
     /// Locks the state; a panic elsewhere must not make the sandbox unusable.
@@ -123,6 +156,7 @@ impl Shared {
         if st.inbound.len() >= MAX_INBOUND_MESSAGES {
             st.inbound.pop_front();
         }
+        st.outbox.inbound(&self.cfg, &id, &key, text, at);
         st.inbound.push_back(InboundMessage {
             id: id.clone(),
             from: key,
@@ -186,7 +220,14 @@ impl State {
     pub fn refresh_templates(&mut self, cfg: &SandboxConfig, now: Instant) {
         for t in &mut self.templates {
             if let Some(change) = t.review_if_due(now) {
-                // The hook where a `message_template_status_update` webhook will be emitted.
+                self.outbox.template_status(
+                    cfg,
+                    &t.id,
+                    &t.name,
+                    &t.language,
+                    change,
+                    t.rejected_reason.as_deref(),
+                );
                 tracing::debug!(
                     waba_id = %cfg.waba_id,
                     template_id = %t.id,
@@ -199,7 +240,7 @@ impl State {
         }
     }
 
-    pub fn push_sent(&mut self, msg: SentMessage) {
+    pub fn push_sent(&mut self, msg: SentMessage, failure: Option<i64>) {
         let seq = self.next_sent_seq;
         self.next_sent_seq += 1;
         if self.sent.len() >= MAX_SENT_MESSAGES {
@@ -209,6 +250,7 @@ impl State {
             seq,
             history_id: util::numeric_id(16),
             msg,
+            failure,
         });
     }
 }

@@ -1087,6 +1087,10 @@ pub(crate) fn create(shared: &Shared, req: &GraphRequest) -> GraphResult<Value> 
         // A delay too large for the clock means the review never ends.
         review: now.checked_add(cfg.approval_delay).map(|at| (at, outcome)),
     });
+    if let Some(at) = now.checked_add(cfg.approval_delay) {
+        // With webhooks, the review result is announced when it is due.
+        st.outbox.review_due(at);
+    }
     Ok(response)
 }
 

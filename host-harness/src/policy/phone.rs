@@ -1,0 +1,135 @@
+//! Phone numbers as the policy compares them: E.164 digits.
+//!
+//! The rules here are the connector's own (`normalise_phone` in the
+//! component), so the number a rule checks is exactly the number the
+//! component would send to. Anything the component would refuse is refused
+//! here too, which keeps a look-alike from slipping past a rule.
+
+/// Argument fields that name a recipient: compared as phone numbers.
+pub const RECIPIENT_FIELDS: [&str; 1] = ["to"];
+
+pub fn is_recipient_field(field: &str) -> bool {
+    RECIPIENT_FIELDS.contains(&field)
+}
+
+/// The E.164 digits of `input` (no `+`), or why it is not a phone number.
+///
+/// Accepts a leading `+`, spaces, dashes, dots and parentheses around ASCII
+/// digits; 8 to 15 digits; no leading 0 (trunk prefix) or 00 (dialling prefix).
+pub fn normalise(input: &str) -> Result<String, String> {
+    let trimmed = input.trim();
+    let body = trimmed.strip_prefix('+').unwrap_or(trimmed);
+    let mut digits = String::with_capacity(body.len());
+    for c in body.chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            ' ' | '-' | '.' | '(' | ')' => {}
+            other => return Err(format!("it contains `{other}`")),
+        }
+    }
+    if digits.starts_with("00") {
+        return Err("it starts with the dialling prefix 00 instead of +".into());
+    }
+    if digits.starts_with('0') {
+        return Err("it starts with 0 instead of a country code".into());
+    }
+    if !(8..=15).contains(&digits.len()) {
+        return Err(format!(
+            "it has {} digits; an international number has 8 to 15",
+            digits.len()
+        ));
+    }
+    Ok(digits)
+}
+
+/// Digits of a number prefix such as `+44` or `+1 650`: a leading `+` and
+/// separators are dropped; at least one digit.
+pub fn normalise_prefix(input: &str) -> Result<String, String> {
+    let trimmed = input.trim();
+    let body = trimmed.strip_prefix('+').unwrap_or(trimmed);
+    let mut digits = String::new();
+    for c in body.chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            ' ' | '-' | '.' | '(' | ')' => {}
+            other => return Err(format!("it contains `{other}`")),
+        }
+    }
+    if digits.is_empty() || digits.starts_with('0') || digits.len() > 15 {
+        return Err("it must be a country code and optional leading digits, like +44".into());
+    }
+    Ok(digits)
+}
+
+/// A recipient as the audit log shows it: `+1650*****34` (country code and
+/// area kept for triage, the subscriber part hidden). Anything that is not
+/// a phone number is hidden entirely.
+pub fn mask(input: &str) -> String {
+    match normalise(input) {
+        Ok(digits) => {
+            let n = digits.len();
+            format!("+{}{}{}", &digits[..4], "*".repeat(n - 6), &digits[n - 2..])
+        }
+        Err(_) => "*".repeat(input.chars().count().clamp(1, 16)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_number_in_three_spellings_normalises_to_the_same_digits() {
+        for spelling in [
+            "+1 (650) 555-1234",
+            "16505551234",
+            "+16505551234",
+            " +1.650.555.1234 ",
+        ] {
+            assert_eq!(normalise(spelling).unwrap(), "16505551234", "{spelling}");
+        }
+    }
+
+    #[test]
+    fn look_alikes_do_not_normalise_to_the_number_they_imitate() {
+        let real = normalise("+16505551234").unwrap();
+        for other in [
+            "+165055512345", // an extra digit
+            "+446505551234", // another country code
+            "+1650555123",   // a digit short
+            "+26505551234",
+        ] {
+            assert_ne!(normalise(other).unwrap(), real, "{other}");
+        }
+        for broken in [
+            "+1650555123O", // letter O for zero
+            "+1650555l234", // letter l for one
+            "++16505551234",
+            "0016505551234",
+            "06505551234",
+            "+1 650 555 1234 ext 5",
+            "+１６５０５５５１２３４", // full-width digits
+            "1234567",
+            "",
+        ] {
+            assert!(normalise(broken).is_err(), "{broken:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn masking_keeps_the_country_and_area_and_the_last_two_digits() {
+        assert_eq!(mask("+1 (650) 555-1234"), "+1650*****34");
+        assert_eq!(mask("4915123456789"), "+4915*******89");
+        assert_eq!(mask("12345678"), "+1234**78");
+        assert_eq!(mask("not a number"), "************");
+    }
+
+    #[test]
+    fn prefixes_are_digits_with_a_country_code() {
+        assert_eq!(normalise_prefix("+44").unwrap(), "44");
+        assert_eq!(normalise_prefix("+1 (650)").unwrap(), "1650");
+        assert!(normalise_prefix("+").is_err());
+        assert!(normalise_prefix("0044").is_err());
+        assert!(normalise_prefix("+4a").is_err());
+    }
+}
