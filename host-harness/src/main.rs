@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
@@ -301,8 +302,31 @@ async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
         Some(_) => None,
     };
     let server = mcp::McpServer::with_gateway(gateway.clone(), app);
+    // On SIGTERM or Ctrl-C: take no new calls, let the running ones finish
+    // (bounded by the call deadline), then stop the transports. Webhook
+    // deliveries already acknowledged are on disk and resume at the next start.
+    let runtime = harness.runtime().clone();
+    let drain_limit = runtime.limits().call_timeout + Duration::from_secs(2);
+    let drained = async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing the calls in flight");
+        runtime.close();
+        if !runtime.wait_idle(drain_limit).await {
+            tracing::warn!("calls still running after {drain_limit:?}; stopping anyway");
+        }
+    };
     match args.http {
-        None => mcp::serve_stdio(server).await?,
+        None => {
+            let serving = mcp::serve_stdio(server);
+            tokio::pin!(serving);
+            tokio::select! {
+                served = &mut serving => served?,
+                () = drained => {
+                    // Keep serving a moment so the last responses are written out.
+                    let _ = tokio::time::timeout(Duration::from_millis(200), &mut serving).await;
+                }
+            }
+        }
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
@@ -313,14 +337,14 @@ async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
                 allowed_hosts: args.allowed_host,
                 allowed_origins: args.allowed_origin,
             };
-            mcp::serve_http(server, listener, &options, shutdown_signal()).await?;
+            mcp::serve_http(server, listener, &options, drained).await?;
         }
     }
     watcher.abort();
-    gateway.shutdown();
     if let Some(server) = webhook_server {
         server.stop().await?;
     }
+    gateway.shutdown();
     drop(sandbox);
     Ok(ExitCode::SUCCESS)
 }

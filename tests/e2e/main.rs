@@ -8,6 +8,7 @@ mod hostile;
 mod imports;
 mod mcp;
 mod policy;
+mod reliability;
 mod secrets;
 mod tools;
 mod validation;

@@ -158,9 +158,17 @@ pub async fn serve_http(
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
-            // Without this, an open SSE stream would keep graceful shutdown waiting.
-            stop.cancel();
+            // Open SSE streams would keep graceful shutdown waiting, so end
+            // them, but only after a grace period: cancelling at once would
+            // also drop replies rmcp is still handing to their connections.
+            tokio::spawn(async move {
+                tokio::time::sleep(SSE_GRACE).await;
+                stop.cancel();
+            });
         })
         .await?;
     Ok(())
 }
+
+/// How long replies get to reach their connections before streams are ended.
+const SSE_GRACE: std::time::Duration = std::time::Duration::from_millis(500);

@@ -263,6 +263,25 @@ impl Runtime {
         })
     }
 
+    /// Stops taking calls: later calls fail at once with a retryable
+    /// "shutting down" error; calls already running carry on.
+    pub fn close(&self) {
+        self.slots.close();
+    }
+
+    /// Waits until no call is running, at most `limit`; whether it got there.
+    pub async fn wait_idle(&self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        let all = self.limits.max_instances as usize;
+        while self.slots.available_permits() < all {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        true
+    }
+
     /// The tools, in the component's order.
     pub fn tools(&self) -> &[ToolDescriptor] {
         &self.tools

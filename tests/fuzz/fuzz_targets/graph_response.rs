@@ -7,14 +7,19 @@ use whatsapp_connector::fuzzing::{FuzzHost, assert_clear};
 
 /// One call of each request shape: a send, a listing, a profile read, a delete.
 const CALLS: [(&str, &str); 4] = [
-    ("whatsapp_send_template", r#"{"to":"+16505551234","name":"hello_world","language":"en_US"}"#),
+    (
+        "whatsapp_send_template",
+        r#"{"to":"+16505551234","name":"hello_world","language":"en_US"}"#,
+    ),
     ("whatsapp_list_templates", r#"{"limit":5}"#),
     ("whatsapp_get_business_profile", "{}"),
     ("whatsapp_delete_template", r#"{"name":"old_promo"}"#),
 ];
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&selector, rest)) = data.split_first() else { return };
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
     let (status_bytes, body) = rest.split_at(rest.len().min(2));
     let status = match status_bytes {
         [a, b] => 100 + (u16::from_le_bytes([*a, *b]) % 500),

@@ -16,15 +16,22 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data)
         && let Some(start) = text.find("wamid.")
     {
-        let id: String = text[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || "._=-".contains(*c)).collect();
+        let id: String = text[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || "._=-".contains(*c))
+            .collect();
         let args = serde_json::json!({ "message_id": id }).to_string();
-        if let Err(e) = whatsapp_connector::tools::run(&host, "whatsapp_get_message_status", &args) {
+        if let Err(e) = whatsapp_connector::tools::run(&host, "whatsapp_get_message_status", &args)
+        {
             assert_clear(&e);
         }
     }
     // The same bytes as a signed delivery and as a handshake query.
     let signature = format!("sha256={}", "0".repeat(64));
-    for (method, query) in [("POST", String::new()), ("GET", String::from_utf8_lossy(data).into_owned())] {
+    for (method, query) in [
+        ("POST", String::new()),
+        ("GET", String::from_utf8_lossy(data).into_owned()),
+    ] {
         let verdict = verify(
             &host,
             &WebhookRequest {

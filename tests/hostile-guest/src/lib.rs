@@ -42,7 +42,9 @@ fn arg(args: &str, key: &str) -> Option<String> {
 }
 
 fn json_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Describes an http outcome as JSON: the status and body, or the error.
