@@ -8,19 +8,6 @@ use std::collections::BTreeMap;
 use crate::error::ToolError;
 use crate::host::{CredentialError, Host, HttpError, HttpRequest, HttpResponse};
 
-/// Every tool, in catalogue order.
-pub const TOOLS: [&str; 9] = [
-    "whatsapp_get_message_status",
-    "whatsapp_list_templates",
-    "whatsapp_get_business_profile",
-    "whatsapp_send_message",
-    "whatsapp_send_template",
-    "whatsapp_send_media",
-    "whatsapp_create_template",
-    "whatsapp_update_business_profile",
-    "whatsapp_delete_template",
-];
-
 /// A host with in-memory kv whose HTTP answer is fixed.
 pub struct FuzzHost {
     response: Result<HttpResponse, HttpError>,

@@ -183,18 +183,7 @@ pub async fn diagnose(settings: &Settings, credential: &str, secrets: &EnvSecret
     // 2. Valid?
     let info = match graph.debug_token(&token, &token).await {
         Ok(info) if info.is_valid => {
-            checks.push(Check::pass(
-                CHECK_VALID,
-                format!(
-                    "{} token of app {}{}",
-                    info.token_type.as_deref().unwrap_or("unknown"),
-                    info.app_id.as_deref().unwrap_or("?"),
-                    info.application
-                        .as_deref()
-                        .map(|a| format!(" ({a})"))
-                        .unwrap_or_default()
-                ),
-            ));
+            checks.push(Check::pass(CHECK_VALID, info.summary()));
             info
         }
         Ok(info) => {

@@ -112,6 +112,19 @@ pub struct TokenInfo {
 }
 
 impl TokenInfo {
+    /// `SYSTEM_USER token of app 670843887433847 (JaspersMarket)`
+    pub fn summary(&self) -> String {
+        format!(
+            "{} token of app {}{}",
+            self.token_type.as_deref().unwrap_or("unknown"),
+            self.app_id.as_deref().unwrap_or("?"),
+            self.application
+                .as_deref()
+                .map(|a| format!(" ({a})"))
+                .unwrap_or_default()
+        )
+    }
+
     /// Parses `{"data": {...}}`.
     pub fn from_json(value: &Value) -> Option<TokenInfo> {
         let d = value.get("data")?.as_object()?;
@@ -651,7 +664,7 @@ impl GraphAdmin {
         let response = builder.send().await.map_err(|e| AdminError::Transport {
             call: name,
             base: self.base_url.clone(),
-            reason: describe(&e),
+            reason: crate::caps::http::describe_failure(&e),
         })?;
         let status = response.status().as_u16();
         let mut body = Vec::new();
@@ -673,7 +686,7 @@ impl GraphAdmin {
                     return Err(AdminError::Transport {
                         call: name,
                         base: self.base_url.clone(),
-                        reason: describe(&e),
+                        reason: crate::caps::http::describe_failure(&e),
                     });
                 }
             }
@@ -766,26 +779,6 @@ pub fn redact(text: &str, secrets: &[&[u8]]) -> String {
         }
     }
     out
-}
-
-/// What failed, without the URL (its query carries secrets).
-fn describe(e: &reqwest::Error) -> String {
-    let mut message = String::from(if e.is_connect() {
-        "connection failed"
-    } else if e.is_timeout() {
-        "timed out"
-    } else if e.is_body() || e.is_decode() {
-        "reading the answer failed"
-    } else {
-        "request failed"
-    });
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        source = s.source();
-    }
-    message
 }
 
 /// `2026-11-20 10:00 UTC` for unix seconds.

@@ -258,15 +258,7 @@ pub async fn set(settings: &Settings, args: &SetArgs, secret: Secret) -> anyhow:
         let info = validate_token(&graph, &credential.secret).await?;
         credential.scopes = info.scopes.clone();
         credential.expires_at = info.expires_at;
-        notes.push(format!(
-            "validated with debug_token: {} token of app {}{}",
-            info.token_type.as_deref().unwrap_or("unknown"),
-            info.app_id.as_deref().unwrap_or("?"),
-            info.application
-                .as_deref()
-                .map(|a| format!(" ({a})"))
-                .unwrap_or_default()
-        ));
+        notes.push(format!("validated with debug_token: {}", info.summary()));
         let wabas = info.waba_ids();
         match (&settings.whatsapp.waba_id, wabas.first()) {
             (Some(configured), _) if !wabas.is_empty() && !wabas.contains(configured) => {

@@ -285,7 +285,7 @@ impl OutboundHttp {
 /// Classifies a reqwest failure; only a failure to connect proves nothing was sent.
 fn wire_error(e: &reqwest::Error) -> HttpError {
     let request_sent = !e.is_connect();
-    let message = sanitize(e);
+    let message = describe_failure(e);
     if e.is_timeout() {
         HttpError::Timeout {
             message,
@@ -299,8 +299,9 @@ fn wire_error(e: &reqwest::Error) -> HttpError {
     }
 }
 
-/// What failed and why, without the URL (its query may carry parameters).
-fn sanitize(e: &reqwest::Error) -> String {
+/// What failed and why, without the URL (its query may carry parameters or,
+/// for the host's own Graph calls, secrets).
+pub(crate) fn describe_failure(e: &reqwest::Error) -> String {
     let mut message = String::from(if e.is_connect() {
         "connection failed"
     } else if e.is_timeout() {

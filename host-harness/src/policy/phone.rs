@@ -1,9 +1,9 @@
 //! Phone numbers as the policy compares them: E.164 digits.
 //!
-//! The rules here are the connector's own (`normalise_phone` in the
-//! component), so the number a rule checks is exactly the number the
-//! component would send to. Anything the component would refuse is refused
-//! here too, which keeps a look-alike from slipping past a rule.
+//! Numbers are normalised by the component's own code (the host links the
+//! component's pure core natively), so the number a rule checks is exactly
+//! the number the component would send to, and anything the component would
+//! refuse is refused here too: a look-alike cannot slip past a rule.
 
 /// Argument fields that name a recipient: compared as phone numbers.
 pub const RECIPIENT_FIELDS: [&str; 1] = ["to"];
@@ -12,34 +12,11 @@ pub fn is_recipient_field(field: &str) -> bool {
     RECIPIENT_FIELDS.contains(&field)
 }
 
-/// The E.164 digits of `input` (no `+`), or why it is not a phone number.
-///
-/// Accepts a leading `+`, spaces, dashes, dots and parentheses around ASCII
-/// digits; 8 to 15 digits; no leading 0 (trunk prefix) or 00 (dialling prefix).
+/// The E.164 digits of `input` (no `+`), or why it is not a phone number:
+/// exactly the component's own normalisation, so a rule checks the number
+/// the component would send to.
 pub fn normalise(input: &str) -> Result<String, String> {
-    let trimmed = input.trim();
-    let body = trimmed.strip_prefix('+').unwrap_or(trimmed);
-    let mut digits = String::with_capacity(body.len());
-    for c in body.chars() {
-        match c {
-            '0'..='9' => digits.push(c),
-            ' ' | '-' | '.' | '(' | ')' => {}
-            other => return Err(format!("it contains `{other}`")),
-        }
-    }
-    if digits.starts_with("00") {
-        return Err("it starts with the dialling prefix 00 instead of +".into());
-    }
-    if digits.starts_with('0') {
-        return Err("it starts with 0 instead of a country code".into());
-    }
-    if !(8..=15).contains(&digits.len()) {
-        return Err(format!(
-            "it has {} digits; an international number has 8 to 15",
-            digits.len()
-        ));
-    }
-    Ok(digits)
+    whatsapp_connector::text::normalise_phone(input).map_err(|(details, _hint)| details)
 }
 
 /// Digits of a number prefix such as `+44` or `+1 650`: a leading `+` and
