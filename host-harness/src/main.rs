@@ -37,9 +37,10 @@ struct Global {
     /// Load this component instead of the one built into the binary.
     #[arg(long, global = true, value_name = "PATH")]
     component: Option<PathBuf>,
-    /// Log filter for stderr, e.g. `info` or `host_harness=debug` (stdout is never used for logs).
-    #[arg(long, global = true, env = "RUST_LOG", default_value = "warn")]
-    log: String,
+    /// Log filter for stderr, e.g. `info` or `host_harness=debug` (stdout is never used for
+    /// logs). Default: `warn`; `sandbox` also logs what a client needs to reach it.
+    #[arg(long, global = true, env = "RUST_LOG")]
+    log: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -132,7 +133,11 @@ struct CallArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.global.log);
+    let default_filter = match cli.command {
+        Command::Sandbox { .. } => "warn,host_harness::sandbox=info",
+        _ => "warn",
+    };
+    init_logging(cli.global.log.as_deref().unwrap_or(default_filter));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
