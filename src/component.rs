@@ -85,10 +85,6 @@ impl Host for WitHost {
         kv::set(key, value, ttl_seconds).map_err(kv_error)
     }
 
-    fn kv_delete(&self, key: &str) -> Result<bool, String> {
-        kv::delete(key).map_err(kv_error)
-    }
-
     fn now_unix_ms(&self) -> u64 {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

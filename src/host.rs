@@ -76,8 +76,6 @@ pub trait Host {
     fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, String>;
     /// Stores `value` under `key` for `ttl_seconds` when given.
     fn kv_set(&self, key: &str, value: &[u8], ttl_seconds: Option<u32>) -> Result<(), String>;
-    /// Removes `key`; whether it existed.
-    fn kv_delete(&self, key: &str) -> Result<bool, String>;
     /// Wall-clock time, Unix milliseconds.
     fn now_unix_ms(&self) -> u64;
     /// Waits `ms` milliseconds (between retries).

@@ -150,10 +150,6 @@ impl Host for FakeHost {
         Ok(())
     }
 
-    fn kv_delete(&self, key: &str) -> Result<bool, String> {
-        Ok(self.kv.borrow_mut().remove(key).is_some())
-    }
-
     fn now_unix_ms(&self) -> u64 {
         self.now_ms.get()
     }

@@ -113,10 +113,6 @@ impl OutboundHttp {
         })
     }
 
-    pub fn allowlist(&self) -> &Allowlist {
-        &self.allowlist
-    }
-
     /// Checks `req` without sending it: the URL, the headers, the allowlist
     /// and, with a credential, its binding. Nothing here touches DNS or sockets.
     pub fn check(

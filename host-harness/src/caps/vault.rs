@@ -43,10 +43,6 @@ impl Secret {
     pub fn expose(&self) -> &[u8] {
         &self.0
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 impl fmt::Debug for Secret {
@@ -169,22 +165,6 @@ impl Vault {
             .write()
             .expect("lock")
             .insert(name.to_string());
-    }
-
-    pub fn needs_reconnect(&self, name: &str) -> bool {
-        self.needs_reconnect.read().expect("lock").contains(name)
-    }
-
-    pub fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .credentials
-            .read()
-            .expect("lock")
-            .keys()
-            .cloned()
-            .collect();
-        names.sort();
-        names
     }
 }
 
