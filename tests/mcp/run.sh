@@ -97,11 +97,16 @@ for era in legacy modern; do
         --tool-args-json "{\"to\":\"$CUSTOMER\",\"name\":\"hello_world\",\"language\":\"en_US\"}" "$BIN" "${SERVE[@]}" &&
         json_check "r['structuredContent']['message_id'].startswith('wamid.') and not r.get('isError')"
     record "inspector $era: a template send exits 0 with a message id" $?
+    inspector 5 "" --protocol-era $era --method tools/call --tool-name whatsapp_send_template \
+        --tool-args-json "{\"to\":\"$CUSTOMER\",\"name\":\"no_such_template\",\"language\":\"en_US\"}" "$BIN" "${SERVE[@]}" &&
+        json_check "r['isError'] is True and '132001' in r['content'][0]['text'] and 'whatsapp_list_templates' in r['content'][0]['text']" &&
+        grep -q tool_is_error "$OUT/inspector.err"
+    record "inspector $era: a send the API refuses (132001, unknown template) exits 5 (isError)" $?
     inspector 5 "" --protocol-era $era --method tools/call --tool-name whatsapp_send_message \
         --tool-args-json "{\"to\":\"$STRANGER\",\"text\":\"Hello?\"}" "$BIN" "${SERVE[@]}" &&
         json_check "r['isError'] is True and '131047' in r['content'][0]['text']" &&
         grep -q tool_is_error "$OUT/inspector.err"
-    record "inspector $era: a send the API refuses (131047) exits 5 (isError)" $?
+    record "inspector $era: a free-form send outside the window (131047) exits 5 (isError)" $?
 done
 
 # --- 3. Conformance suite over HTTP -------------------------------------------
