@@ -259,6 +259,12 @@ async fn simulated_inbound_messages_arrive_with_contacts_and_their_own_timestamp
         sig.unwrap(),
         signature(sb.config().app_secret.as_bytes(), &raw)
     );
+    // Recorded once the sandbox has read the receiver's answer.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sb.webhook_deliveries().is_empty() {
+        assert!(Instant::now() < deadline, "the delivery was never recorded");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     assert_eq!(sb.webhook_deliveries()[0].kind, WebhookKind::Inbound);
 }
 
@@ -366,7 +372,15 @@ async fn a_refused_delivery_is_retried_and_a_dead_callback_is_given_up_on() {
         .map(|(_, b)| b.clone())
         .collect();
     assert!(raw.iter().all(|b| *b == raw[0]), "the same body each time");
-    let d = &sb.webhook_deliveries()[0];
+    // The receiver sees the third attempt before the sandbox has read its answer.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let d = loop {
+        if let Some(d) = sb.webhook_deliveries().first().filter(|d| d.delivered) {
+            break d.clone();
+        }
+        assert!(Instant::now() < deadline, "the delivery was never recorded");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
     assert_eq!(
         (d.attempts, d.delivered, d.last_status),
         (3, true, Some(200))
