@@ -133,11 +133,7 @@ pub async fn run(component: ComponentSource, options: BenchOptions) -> anyhow::R
     println!("   {overhead}");
 
     // 2. Cold start.
-    let bytes = std::fs::read(match &component {
-        ComponentSource::File(path) => path.clone(),
-        _ => std::path::PathBuf::new(),
-    })
-    .unwrap_or_else(|_| crate::runtime::EMBEDDED_COMPONENT.to_vec());
+    let bytes = component.bytes()?;
     let limits = Limits::default();
     let cache_dir = tempfile::tempdir()?;
     let mut compile = Vec::new();

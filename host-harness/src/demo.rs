@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::Harness;
 use crate::runtime::ComponentSource;
 use crate::sandbox::{Sandbox, SandboxConfig, WebhookBehaviour};
-use crate::settings::{EnvSecrets, Settings, WindowPolicy};
+use crate::settings::{EnvSecrets, Settings};
 use crate::state::Table;
 use crate::tool::{ErrorKind, ToolError};
 use crate::webhook::{self, WebhookOptions, WebhookServer, Webhooks};
@@ -217,9 +217,9 @@ pub async fn run(component: ComponentSource) -> anyhow::Result<bool> {
     .await?;
     let mut settings = Settings::default();
     let mut secrets = EnvSecrets::default();
-    // Also gives the vault the sandbox's app secret and verify token.
+    // Also gives the vault the sandbox's webhook secrets and, with webhooks
+    // wired, sets the window policy to enforce.
     settings.point_at_sandbox(&sandbox, &mut secrets);
-    settings.whatsapp.window_policy = WindowPolicy::Enforce;
     let harness = Harness::builder(settings)
         .secrets(secrets)
         .component(component)
