@@ -7,6 +7,7 @@
 //! [`descriptors::descriptors`], [`webhooks::verify`] and [`webhooks::ingest`].
 
 pub mod args;
+pub mod config_keys;
 pub mod descriptors;
 pub mod error;
 pub mod graph;

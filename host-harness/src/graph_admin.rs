@@ -17,7 +17,7 @@ use serde_json::Value;
 use url::Url;
 use zeroize::Zeroizing;
 
-use crate::caps::vault::Secret;
+use whatsapp_host::caps::vault::Secret;
 
 /// The two permissions the nine tools need (reference §6).
 pub const SCOPE_MANAGEMENT: &str = "whatsapp_business_management";
@@ -359,10 +359,10 @@ struct Call<'a> {
 impl GraphAdmin {
     /// `base_url` like `https://graph.facebook.com`, `version` like `v23.0`.
     pub fn new(base_url: &str, version: &str) -> anyhow::Result<GraphAdmin> {
-        crate::install_crypto_provider();
+        whatsapp_host::install_crypto_provider();
         let base = Url::parse(base_url)
             .map_err(|e| anyhow::anyhow!("the Graph base URL `{base_url}` is not a URL: {e}"))?;
-        crate::caps::allowlist::Origin::of(&base)
+        whatsapp_host::caps::allowlist::Origin::of(&base)
             .map_err(|e| anyhow::anyhow!("the Graph base URL `{base_url}`: {e}"))?;
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -381,7 +381,9 @@ impl GraphAdmin {
     }
 
     /// For the configured API (`[whatsapp] api_base_url`, `api_version`).
-    pub fn from_settings(settings: &crate::settings::Settings) -> anyhow::Result<GraphAdmin> {
+    pub fn from_settings(
+        settings: &whatsapp_host::settings::Settings,
+    ) -> anyhow::Result<GraphAdmin> {
         GraphAdmin::new(
             &settings.whatsapp.api_base_url,
             &settings.whatsapp.api_version,
@@ -664,7 +666,7 @@ impl GraphAdmin {
         let response = builder.send().await.map_err(|e| AdminError::Transport {
             call: name,
             base: self.base_url.clone(),
-            reason: crate::caps::http::describe_failure(&e),
+            reason: whatsapp_host::caps::http::describe_failure(&e),
         })?;
         let status = response.status().as_u16();
         let mut body = Vec::new();
@@ -686,7 +688,7 @@ impl GraphAdmin {
                     return Err(AdminError::Transport {
                         call: name,
                         base: self.base_url.clone(),
-                        reason: crate::caps::http::describe_failure(&e),
+                        reason: whatsapp_host::caps::http::describe_failure(&e),
                     });
                 }
             }

@@ -9,14 +9,14 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use host_harness::bench::BenchOptions;
-use host_harness::gateway::Gateway;
-use host_harness::mcp;
-use host_harness::runtime::ComponentSource;
-use host_harness::sandbox::{Sandbox, SandboxConfig};
-use host_harness::settings::{EnvSecrets, Settings};
-use host_harness::webhook::{self, WebhookOptions, WebhookServer, Webhooks};
-use host_harness::{Harness, demo};
+use host_harness::commands;
+use host_harness::commands::sandbox::LocalSandbox;
+use whatsapp_host::Harness;
+use whatsapp_host::gateway::Gateway;
+use whatsapp_host::mcp;
+use whatsapp_host::runtime::ComponentSource;
+use whatsapp_host::settings::{EnvSecrets, Settings};
+use whatsapp_host::webhook::{self, WebhookOptions, WebhookServer, Webhooks};
 
 /// WhatsApp Business connector host: a wasmtime embedding of the connector
 /// component with a vault, an outbound allowlist and a Cloud API sandbox.
@@ -61,14 +61,14 @@ enum Command {
     Serve(ServeArgs),
     /// Store, list and remove credentials in the encrypted vault (secrets from stdin only).
     #[command(subcommand)]
-    Vault(host_harness::vault_cli::VaultCommand),
+    Vault(commands::vault::VaultCommand),
     /// Connect a WhatsApp Business Account with Facebook Login and store the token.
-    Connect(host_harness::connect::ConnectArgs),
+    Connect(commands::connect::ConnectArgs),
     /// Check the token, its scopes and expiry, the WABA, the phone number and webhooks.
-    Doctor(host_harness::doctor::DoctorArgs),
+    Doctor(commands::doctor::DoctorArgs),
     /// Apps, tools and guardrails: hash an app key, check a policy file.
     #[command(subcommand)]
-    Policy(host_harness::policy::cli::PolicyCommand),
+    Policy(commands::policy::PolicyCommand),
     /// Measure call overhead, cold start, MCP throughput vs a native client, and
     /// memory per instance against the sandbox (use a release build); ends with a JSON line.
     Bench {
@@ -134,7 +134,7 @@ struct CallArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_filter = match cli.command {
-        Command::Sandbox { .. } => "warn,host_harness::sandbox=info",
+        Command::Sandbox { .. } => "warn,whatsapp_sandbox=info",
         _ => "warn",
     };
     init_logging(cli.global.log.as_deref().unwrap_or(default_filter));
@@ -192,37 +192,53 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Call(args) => call(&global, args).await,
         Command::Sandbox { port } => {
             let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            host_harness::sandbox::run_standalone(SandboxConfig::default(), addr).await?;
+            commands::sandbox::run_standalone(addr).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo => {
-            let ok = demo::run(source(&global)).await?;
-            Ok(if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
-        }
+        Command::Demo => demo(&global).await,
         Command::Serve(args) => serve(&global, args).await,
         Command::Vault(command) => {
-            host_harness::vault_cli::run(global.config.as_deref(), command).await?;
+            commands::vault::run(global.config.as_deref(), command).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Connect(args) => host_harness::connect::run(global.config.as_deref(), args).await,
-        Command::Doctor(args) => host_harness::doctor::run(global.config.as_deref(), args).await,
+        Command::Connect(args) => commands::connect::run(global.config.as_deref(), args).await,
+        Command::Doctor(args) => commands::doctor::run(global.config.as_deref(), args).await,
         Command::Policy(command) => {
-            host_harness::policy::cli::run(global.config.as_deref(), source(&global), command).await
+            commands::policy::run(global.config.as_deref(), source(&global), command).await
         }
-        Command::Bench { quick } => {
-            let options = if quick {
-                BenchOptions::quick()
-            } else {
-                BenchOptions::full()
-            };
-            host_harness::bench::run(source(&global), options).await?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Bench { quick } => bench(&global, quick).await,
     }
+}
+
+#[cfg(feature = "sandbox")]
+async fn demo(global: &Global) -> anyhow::Result<ExitCode> {
+    let ok = commands::demo::run(source(global)).await?;
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+#[cfg(feature = "sandbox")]
+async fn bench(global: &Global, quick: bool) -> anyhow::Result<ExitCode> {
+    let options = if quick {
+        commands::bench::BenchOptions::quick()
+    } else {
+        commands::bench::BenchOptions::full()
+    };
+    commands::bench::run(source(global), options).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(not(feature = "sandbox"))]
+async fn demo(_global: &Global) -> anyhow::Result<ExitCode> {
+    anyhow::bail!(commands::sandbox::NOT_BUILT)
+}
+
+#[cfg(not(feature = "sandbox"))]
+async fn bench(_global: &Global, _quick: bool) -> anyhow::Result<ExitCode> {
+    anyhow::bail!(commands::sandbox::NOT_BUILT)
 }
 
 async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -239,13 +255,8 @@ async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
             Some(l) => Some(webhook::callback_url(l.local_addr()?)),
             None => None,
         };
-        let sandbox = Sandbox::start(SandboxConfig {
-            webhook_callback: callback,
-            ..SandboxConfig::default()
-        })
-        .await?;
         // Also hands the sandbox's app secret and verify token to the vault.
-        settings.point_at_sandbox(&sandbox, &mut secrets);
+        let sandbox = LocalSandbox::start(callback, &[], &mut settings, &mut secrets).await?;
         // stderr only: stdout belongs to the protocol.
         eprintln!(
             "WhatsApp Cloud API sandbox at {} (control endpoints under /_sandbox)",
@@ -300,7 +311,7 @@ async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let watcher = gateway.watch(host_harness::gateway::reload_interval(harness.settings()));
+    let watcher = gateway.watch(whatsapp_host::gateway::reload_interval(harness.settings()));
     // stdio acts as one app; over HTTP each request's key picks its app.
     let app = match args.http {
         None => Some(gateway.select_app(args.app.as_deref())?),
@@ -350,7 +361,9 @@ async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
         server.stop().await?;
     }
     gateway.shutdown();
-    drop(sandbox);
+    if let Some(sandbox) = sandbox {
+        sandbox.shutdown().await;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -379,12 +392,7 @@ async fn call(global: &Global, args: CallArgs) -> anyhow::Result<ExitCode> {
     let mut settings = Settings::load(global.config.as_deref())?;
     let mut secrets = EnvSecrets::from_env();
     let sandbox = if args.sandbox {
-        let sandbox = Sandbox::start(SandboxConfig::default()).await?;
-        for from in &args.inbound_from {
-            sandbox.simulate_inbound(from, "hello");
-        }
-        settings.point_at_sandbox(&sandbox, &mut secrets);
-        Some(sandbox)
+        Some(LocalSandbox::start(None, &args.inbound_from, &mut settings, &mut secrets).await?)
     } else {
         None
     };

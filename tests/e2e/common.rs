@@ -4,12 +4,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use host_harness::Harness;
-use host_harness::runtime::ComponentSource;
-use host_harness::sandbox::{RecordedRequest, Sandbox, SandboxConfig};
-use host_harness::settings::{EnvSecrets, Settings};
-use host_harness::tool::ToolError;
 use serde_json::Value;
+use whatsapp_host::Harness;
+use whatsapp_host::runtime::ComponentSource;
+use whatsapp_host::settings::{EnvSecrets, Settings};
+use whatsapp_host::tool::ToolError;
+use whatsapp_sandbox::{RecordedRequest, Sandbox, SandboxConfig};
 
 pub const CUSTOMER: &str = "+16505551234";
 pub const CUSTOMER_DIGITS: &str = "16505551234";
@@ -19,8 +19,36 @@ pub fn cache_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache")
 }
 
+/// The hostile test guest (`tests/hostile-guest`), built on first use: it
+/// exists only for these tests, so no production build compiles it.
 pub fn hostile_component() -> ComponentSource {
-    ComponentSource::File(PathBuf::from(env!("HOSTILE_WASM")))
+    static WASM: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ComponentSource::File(WASM.get_or_init(build_hostile_guest).clone())
+}
+
+fn build_hostile_guest() -> PathBuf {
+    let manifest =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/hostile-guest/Cargo.toml");
+    let target_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hostile-guest");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args(["build", "--quiet", "--locked", "--target", "wasm32-wasip2"])
+        .args(["--profile", "guest-release", "--manifest-path"])
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(&target_dir)
+        // The test build's flags and wrappers are for the host only.
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("CARGO_TARGET_DIR")
+        .status()
+        .expect("cargo runs to build the hostile guest");
+    assert!(
+        status.success(),
+        "building tests/hostile-guest failed (is `rustup target add wasm32-wasip2` done?)"
+    );
+    target_dir.join("wasm32-wasip2/guest-release/hostile_guest.wasm")
 }
 
 pub struct Env {
@@ -64,7 +92,10 @@ impl EnvBuilder {
         let sandbox = Sandbox::start(self.sandbox).await.expect("sandbox starts");
         let mut settings = Settings::default();
         let mut secrets = EnvSecrets::default();
-        settings.point_at_sandbox(&sandbox, &mut secrets);
+        settings.point_at(
+            host_harness::commands::sandbox::endpoint(&sandbox),
+            &mut secrets,
+        );
         settings.runtime.cache_dir = Some(cache_dir());
         settings.runtime.max_instances = 16;
         for tweak in self.settings {

@@ -7,15 +7,15 @@ use std::path::PathBuf;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use host_harness::caps::vault::Secret;
-use host_harness::connect::{self, ConnectError, FlowOptions, Subscription};
+use host_harness::commands::connect::{self, ConnectError, FlowOptions, Subscription};
 use host_harness::graph_admin::{GraphAdmin, PhoneNumber};
-use host_harness::sandbox::{Consent, OAuthConfig, Sandbox, SandboxConfig, SandboxPhoneNumber};
-use host_harness::vault_file::{VaultFile, VaultKey};
 use rand::RngCore as _;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
 use url::Url;
+use whatsapp_host::caps::vault::Secret;
+use whatsapp_host::vault_file::{VaultFile, VaultKey};
+use whatsapp_sandbox::{Consent, OAuthConfig, Sandbox, SandboxConfig, SandboxPhoneNumber};
 
 const V: &str = "v23.0";
 const MANAGEMENT: &str = "whatsapp_business_management";
@@ -49,7 +49,7 @@ fn options(sandbox: &Sandbox) -> FlowOptions {
 }
 
 fn browser() -> reqwest::Client {
-    host_harness::install_crypto_provider();
+    whatsapp_host::install_crypto_provider();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
         .build()

@@ -1,9 +1,9 @@
 //! Graph errors from the sandbox become structured tool errors mapped by
 //! code, each with a hint a model can act on.
 
-use host_harness::sandbox::{Fault, FaultKind, PairLimit};
-use host_harness::tool::{ErrorKind, ToolError};
 use serde_json::json;
+use whatsapp_host::tool::{ErrorKind, ToolError};
+use whatsapp_sandbox::{Fault, FaultKind, PairLimit};
 
 use crate::common::{CUSTOMER, Env};
 
@@ -105,7 +105,7 @@ async fn an_expired_token_190_asks_to_reconnect_and_the_credential_is_held_back(
 async fn a_wrong_token_190_is_reported_without_the_token() {
     let env = Env::builder()
         .secrets(|s| {
-            s.access_token = Some(host_harness::caps::vault::Secret::new(
+            s.access_token = Some(whatsapp_host::caps::vault::Secret::new(
                 "EAAwrong-token-value",
             ))
         })

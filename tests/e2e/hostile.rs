@@ -2,9 +2,9 @@
 //! token never leaves for another origin, limits stop runaway guests, and the
 //! host keeps serving afterwards.
 
-use host_harness::caps::vault::Secret;
-use host_harness::tool::ErrorKind;
 use serde_json::{Value, json};
+use whatsapp_host::caps::vault::Secret;
+use whatsapp_host::tool::ErrorKind;
 
 use crate::common::{Env, EnvBuilder, Recorder, hostile_component};
 

@@ -5,12 +5,12 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use host_harness::mcp::{self, HttpOptions, McpServer};
-use host_harness::sandbox::{Fault, FaultKind};
 use serde_json::{Value, json};
 use tokio::io::{
     AsyncBufReadExt as _, AsyncWriteExt as _, BufReader, DuplexStream, ReadHalf, WriteHalf,
 };
+use whatsapp_host::mcp::{self, HttpOptions, McpServer};
+use whatsapp_sandbox::{Fault, FaultKind};
 
 use crate::common::{CUSTOMER, Env, hostile_component};
 
@@ -579,9 +579,12 @@ async fn the_session_ends_promptly_when_the_client_closes_its_side() {
 #[tokio::test]
 async fn the_tools_list_benchmark_measures_both_eras() {
     let env = Env::new().await;
-    let report = mcp::bench_tools_list(McpServer::new(env.harness.runtime().clone()), 50)
-        .await
-        .unwrap();
+    let report = host_harness::commands::bench_mcp::bench_tools_list(
+        McpServer::new(env.harness.runtime().clone()),
+        50,
+    )
+    .await
+    .unwrap();
     for era in [report.legacy, report.modern] {
         assert_eq!(era.samples, 50);
         assert!(era.p50 <= era.p99 && era.p99 <= era.max, "{era}");
@@ -599,7 +602,7 @@ struct Http {
 
 async fn http() -> Http {
     let env = Env::new().await;
-    host_harness::install_crypto_provider();
+    whatsapp_host::install_crypto_provider();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = mcp::router(

@@ -7,15 +7,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use host_harness::audit::{AuditConfig, rotated_path};
-use host_harness::gateway::{Gateway, Reload};
-use host_harness::mcp::{self, HttpOptions, McpServer};
-use host_harness::policy::{ManualClock, Policy, TOOL_NOT_ENABLED, ToolInfo, hash_key, rate_key};
-use host_harness::sandbox::{Fault, FaultKind};
-use host_harness::state::Table;
-use host_harness::tool::{ErrorKind, ToolError};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+use whatsapp_host::audit::{AuditConfig, rotated_path};
+use whatsapp_host::gateway::{Gateway, Reload};
+use whatsapp_host::mcp::{self, HttpOptions, McpServer};
+use whatsapp_host::policy::{ManualClock, Policy, TOOL_NOT_ENABLED, ToolInfo, hash_key, rate_key};
+use whatsapp_host::state::Table;
+use whatsapp_host::tool::{ErrorKind, ToolError};
+use whatsapp_sandbox::{Fault, FaultKind};
 
 use crate::common::{CUSTOMER, CUSTOMER_DIGITS, Env};
 
@@ -703,7 +703,7 @@ async fn http_with_two_apps() -> Http {
         with_key(&recipe("template-only"), "outreach", OUTREACH_KEY)
     );
     let gw = gateway(&env, &text);
-    host_harness::install_crypto_provider();
+    whatsapp_host::install_crypto_provider();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = mcp::router(

@@ -6,10 +6,10 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use host_harness::sandbox::{Fault, FaultKind, Sandbox, SandboxConfig};
-use host_harness::state::{StateStore, Table};
-use host_harness::tool::{ErrorKind, ToolError};
 use serde_json::{Value, json};
+use whatsapp_host::state::{StateStore, Table};
+use whatsapp_host::tool::{ErrorKind, ToolError};
+use whatsapp_sandbox::{Fault, FaultKind, Sandbox, SandboxConfig};
 
 use crate::common::{CUSTOMER, Env};
 

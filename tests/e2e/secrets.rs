@@ -3,10 +3,10 @@
 
 use std::process::Command;
 
-use host_harness::caps::vault::{self, Credential, Kind, Secret, Vault};
-use host_harness::sandbox::{Sandbox, SandboxConfig};
-use host_harness::tool::ErrorKind;
 use serde_json::{Value, json};
+use whatsapp_host::caps::vault::{self, Credential, Kind, Secret, Vault};
+use whatsapp_host::tool::ErrorKind;
+use whatsapp_sandbox::{Sandbox, SandboxConfig};
 
 use crate::common::{CUSTOMER, Env};
 
@@ -115,11 +115,14 @@ async fn errors_and_rejections_carry_no_token() {
 #[tokio::test]
 async fn a_token_without_a_required_scope_is_refused_before_any_instance_or_request() {
     let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
-    let mut settings = host_harness::settings::Settings::default();
-    let mut secrets = host_harness::settings::EnvSecrets::default();
-    settings.point_at_sandbox(&sandbox, &mut secrets);
+    let mut settings = whatsapp_host::settings::Settings::default();
+    let mut secrets = whatsapp_host::settings::EnvSecrets::default();
+    settings.point_at(
+        host_harness::commands::sandbox::endpoint(&sandbox),
+        &mut secrets,
+    );
     settings.runtime.cache_dir = Some(crate::common::cache_dir());
-    let vault = std::sync::Arc::new(Vault::new(host_harness::settings::default_grants()));
+    let vault = std::sync::Arc::new(Vault::new(whatsapp_host::settings::default_grants()));
     vault.insert(Credential {
         name: vault::ACCESS_TOKEN.into(),
         kind: Kind::AccessToken,
@@ -128,7 +131,7 @@ async fn a_token_without_a_required_scope_is_refused_before_any_instance_or_requ
         scopes: vec!["whatsapp_business_messaging".into()],
         expires_at: None,
     });
-    let harness = host_harness::Harness::builder(settings)
+    let harness = whatsapp_host::Harness::builder(settings)
         .secrets(secrets)
         .vault(vault)
         .build()

@@ -2,8 +2,8 @@
 //! sandbox: the call succeeds, the result matches the tool's output schema,
 //! and the sandbox received exactly the documented request.
 
-use host_harness::sandbox::RecordedRequest;
 use serde_json::{Value, json};
+use whatsapp_sandbox::RecordedRequest;
 
 use crate::common::{CUSTOMER, CUSTOMER_DIGITS, Env, assert_matches_output_schema};
 

@@ -1,8 +1,8 @@
 //! Every validation rule, through the real component: bad input is refused
 //! with the field, the rule and a fix, and nothing reaches the API.
 
-use host_harness::tool::ErrorKind;
 use serde_json::{Value, json};
+use whatsapp_host::tool::ErrorKind;
 
 use crate::common::{CUSTOMER, Env};
 

@@ -6,14 +6,14 @@ use std::future::Future;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use host_harness::Harness;
-use host_harness::sandbox::{WebhookBehaviour, WebhookKind, webhook_signature};
-use host_harness::settings::{EnvSecrets, Settings, WindowPolicy};
-use host_harness::state::Table;
-use host_harness::tool::{ErrorKind, ToolError};
-use host_harness::webhook::{self, WebhookOptions, WebhookServer, Webhooks};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
+use whatsapp_host::Harness;
+use whatsapp_host::settings::{EnvSecrets, Settings, WindowPolicy};
+use whatsapp_host::state::Table;
+use whatsapp_host::tool::{ErrorKind, ToolError};
+use whatsapp_host::webhook::{self, WebhookOptions, WebhookServer, Webhooks};
+use whatsapp_sandbox::{WebhookBehaviour, WebhookKind, webhook_signature};
 
 use crate::common::{CUSTOMER, CUSTOMER_DIGITS, Env, EnvBuilder};
 
@@ -58,7 +58,7 @@ async fn wired_with(
 }
 
 fn client() -> reqwest::Client {
-    host_harness::install_crypto_provider();
+    whatsapp_host::install_crypto_provider();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
         .build()
@@ -896,8 +896,11 @@ async fn an_acknowledged_delivery_survives_a_stop_before_it_was_applied() {
     settings.state.path = path.display().to_string();
     settings.whatsapp.webhooks_configured = true;
     let mut secrets = EnvSecrets::default();
-    settings.point_at_sandbox(&env.sandbox, &mut secrets);
-    // point_at_sandbox chose in-memory state: put the file back.
+    settings.point_at(
+        host_harness::commands::sandbox::endpoint(&env.sandbox),
+        &mut secrets,
+    );
+    // point_at chose in-memory state: put the file back.
     settings.state.path = path.display().to_string();
     settings.runtime.cache_dir = Some(crate::common::cache_dir());
     let app_secret = env.sandbox.config().app_secret.clone();

@@ -815,7 +815,7 @@ mod tests {
 
     // ---- over HTTP, as clients see it ----
 
-    use crate::sandbox::{Sandbox, SandboxConfig as Config};
+    use crate::{Sandbox, SandboxConfig as Config};
 
     const V: &str = "v23.0";
 

@@ -35,7 +35,6 @@
 //! ```
 
 // The `policy` subcommand of the CLI (the one part here that does I/O).
-pub mod cli;
 mod load;
 pub mod phone;
 mod rules;

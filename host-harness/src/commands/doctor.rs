@@ -19,12 +19,12 @@ use clap::Args;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::caps::allowlist::Binding;
-use crate::caps::vault::{self, Kind, Secret};
+use crate::commands::sandbox::LocalSandbox;
+use crate::commands::vault::describe_expiry;
 use crate::graph_admin::{self, AdminError, GraphAdmin, TokenInfo};
-use crate::sandbox::{Sandbox, SandboxConfig};
-use crate::settings::{EnvSecrets, Settings};
-use crate::vault_cli::describe_expiry;
+use whatsapp_host::caps::allowlist::Binding;
+use whatsapp_host::caps::vault::{self, Kind, Secret};
+use whatsapp_host::settings::{EnvSecrets, Settings};
 
 /// A token expiring sooner than this is a warning.
 pub const EXPIRY_WARNING_SECS: u64 = 7 * 86_400;
@@ -623,9 +623,7 @@ pub async fn run(config: Option<&Path>, args: DoctorArgs) -> anyhow::Result<Exit
     let mut settings = Settings::load(config)?;
     let mut secrets = EnvSecrets::from_env();
     let sandbox = if args.sandbox {
-        let sandbox = Sandbox::start(SandboxConfig::default()).await?;
-        settings.point_at_sandbox(&sandbox, &mut secrets);
-        Some(sandbox)
+        Some(LocalSandbox::start(None, &[], &mut settings, &mut secrets).await?)
     } else {
         None
     };

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 
-use super::{McpServer, serve_io};
+use whatsapp_host::mcp::{McpServer, serve_io};
 
 /// Round-trip times of one series of requests.
 #[derive(Clone, Copy, Debug)]

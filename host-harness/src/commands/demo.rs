@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::Harness;
-use crate::runtime::ComponentSource;
-use crate::sandbox::{Sandbox, SandboxConfig, WebhookBehaviour};
-use crate::settings::{EnvSecrets, Settings};
-use crate::state::Table;
-use crate::tool::{ErrorKind, ToolError};
-use crate::webhook::{self, WebhookOptions, WebhookServer, Webhooks};
+use whatsapp_host::Harness;
+use whatsapp_host::runtime::ComponentSource;
+use whatsapp_host::settings::{EnvSecrets, Settings};
+use whatsapp_host::state::Table;
+use whatsapp_host::tool::{ErrorKind, ToolError};
+use whatsapp_host::webhook::{self, WebhookOptions, WebhookServer, Webhooks};
+use whatsapp_sandbox::{Sandbox, SandboxConfig, WebhookBehaviour};
 
 /// The customer in the story.
 const CUSTOMER: &str = "+1 (650) 555-1234";
@@ -219,7 +219,7 @@ pub async fn run(component: ComponentSource) -> anyhow::Result<bool> {
     let mut secrets = EnvSecrets::default();
     // Also gives the vault the sandbox's webhook secrets and, with webhooks
     // wired, sets the window policy to enforce.
-    settings.point_at_sandbox(&sandbox, &mut secrets);
+    settings.point_at(super::sandbox::endpoint(&sandbox), &mut secrets);
     let harness = Harness::builder(settings)
         .secrets(secrets)
         .component(component)

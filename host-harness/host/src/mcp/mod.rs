@@ -12,7 +12,6 @@
 //! MCP results, caching hints and `_meta` server identity on modern results,
 //! and stopping a call when the client cancels it.
 
-mod bench;
 mod handler;
 mod http;
 
@@ -20,7 +19,6 @@ use rmcp::ServiceExt as _;
 use rmcp::service::{QuitReason, ServerInitializeError};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-pub use bench::{Latency, ToolsListBench, bench_tools_list};
 pub use handler::{LIST_TTL_MS, McpServer, POLICY_LIST_TTL_MS};
 pub use http::{AuthenticatedApp, DEFAULT_HTTP_ADDR, HttpOptions, http_config, router, serve_http};
 

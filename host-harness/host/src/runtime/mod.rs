@@ -63,7 +63,7 @@ pub enum ComponentSource {
 }
 
 impl ComponentSource {
-    pub(crate) fn bytes(&self) -> anyhow::Result<std::borrow::Cow<'_, [u8]>> {
+    pub fn bytes(&self) -> anyhow::Result<std::borrow::Cow<'_, [u8]>> {
         Ok(match self {
             ComponentSource::Embedded => EMBEDDED_COMPONENT.into(),
             ComponentSource::File(path) => std::fs::read(path)

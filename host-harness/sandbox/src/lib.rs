@@ -550,3 +550,13 @@ pub async fn run_standalone(cfg: SandboxConfig, addr: SocketAddr) -> anyhow::Res
     sandbox.shutdown().await;
     Ok(())
 }
+
+/// Installs the process-wide TLS crypto provider (ring) once: reqwest is
+/// built without one, and the webhook client needs it even for plain HTTP.
+pub(crate) fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Fails only if another provider was installed first, which is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}

@@ -2,7 +2,7 @@
 
 wasmtime::component::bindgen!({
     world: "connector",
-    path: "../wit",
+    path: "../../wit",
     imports: { default: async | trappable },
     exports: { default: async },
     with: {

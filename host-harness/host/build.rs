@@ -1,11 +1,11 @@
-//! Builds the guest components for `wasm32-wasip2` so that a plain
-//! `cargo build` / `cargo test` works on a fresh clone:
-//! - the connector (the root package), embedded in the binary;
-//! - the hostile test guest (`tests/hostile-guest`), used only by the tests.
+//! Builds the connector component (the root package) for `wasm32-wasip2`
+//! and embeds it, so that a plain `cargo build` / `cargo test` works on a
+//! fresh clone.
 //!
-//! Guests get their own target directory next to the host's, so the nested
+//! The guest gets its own target directory next to the host's, so the nested
 //! cargo never waits on the lock the outer cargo holds, and debug and release
-//! host builds share one guest build.
+//! host builds share one guest build. (The hostile test guest is built by the
+//! end-to-end tests themselves, never by a production build.)
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -17,18 +17,11 @@ const GUEST_PROFILE: &str = "guest-release";
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let root = manifest_dir
-        .parent()
-        .expect("host-harness sits in the workspace root")
+        .ancestors()
+        .nth(2)
+        .expect("host-harness/host sits two levels below the workspace root")
         .to_path_buf();
-    for path in [
-        "src",
-        "wit",
-        "build.rs",
-        "Cargo.toml",
-        "Cargo.lock",
-        "tests/hostile-guest/src",
-        "tests/hostile-guest/Cargo.toml",
-    ] {
+    for path in ["src", "wit", "build.rs", "Cargo.toml", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(path).display());
     }
     println!("cargo:rerun-if-env-changed=WHATSAPP_CONNECTOR_WASM");
@@ -39,13 +32,7 @@ fn main() {
         Some(path) => PathBuf::from(path),
         None => build_guest(&root.join("Cargo.toml"), &target_dir, "whatsapp_connector"),
     };
-    let hostile = build_guest(
-        &root.join("tests/hostile-guest/Cargo.toml"),
-        &target_dir,
-        "hostile_guest",
-    );
     println!("cargo:rustc-env=CONNECTOR_WASM={}", connector.display());
-    println!("cargo:rustc-env=HOSTILE_WASM={}", hostile.display());
 }
 
 /// `<cargo target dir>/wasm-guests`: found by walking up from OUT_DIR to the

@@ -33,11 +33,11 @@ use tokio::sync::{mpsc, oneshot};
 use url::Url;
 use zeroize::Zeroizing;
 
-use crate::caps::vault::{self, Credential, Kind, Secret};
 use crate::graph_admin::{
     self, AdminError, GraphAdmin, PhoneNumber, SCOPE_MANAGEMENT, SCOPE_MESSAGING, TokenInfo,
 };
-use crate::settings::{EnvSecrets, Settings};
+use whatsapp_host::caps::vault::{self, Credential, Kind, Secret};
+use whatsapp_host::settings::{EnvSecrets, Settings};
 
 /// The dialog's default host.
 pub const DEFAULT_DIALOG_BASE_URL: &str = "https://www.facebook.com";
@@ -540,7 +540,7 @@ pub struct ConnectArgs {
 
 /// `host-harness connect`; `config` is the global `--config` file, updated with the ids.
 pub async fn run(config: Option<&Path>, args: ConnectArgs) -> anyhow::Result<ExitCode> {
-    crate::vault_cli::check_name(&args.name)?;
+    crate::commands::vault::check_name(&args.name)?;
     let config_exists = config.is_some_and(Path::exists);
     let settings = Settings::load(config.filter(|_| config_exists))?;
     settings.validate()?;
@@ -609,7 +609,7 @@ pub async fn run(config: Option<&Path>, args: ConnectArgs) -> anyhow::Result<Exi
     ));
     out.push_str(&format!(
         "  expires:         {}\n",
-        crate::vault_cli::describe_expiry(connected.info.expires_at, now)
+        crate::commands::vault::describe_expiry(connected.info.expires_at, now)
     ));
     out.push_str(&format!("  waba_id:         {}\n", connected.waba_id));
     out.push_str(&format!(
@@ -672,7 +672,7 @@ fn app_secret(settings: &Settings, from_stdin: bool) -> anyhow::Result<Secret> {
             &mut raw,
         )
         .context("cannot read the app secret from stdin")?;
-        return crate::vault_cli::parse_secret(&raw, Kind::AppSecret);
+        return crate::commands::vault::parse_secret(&raw, Kind::AppSecret);
     }
     let vault = settings.load_vault()?;
     if let Some(c) = vault.get(vault::APP_SECRET) {

@@ -291,6 +291,22 @@ fn config_dir() -> PathBuf {
         .join("whatsapp-connector")
 }
 
+/// A Cloud API endpoint with its own account and secrets (the sandbox, or
+/// any imitation of the API): everything [`Settings::point_at`] needs.
+pub struct ApiEndpoint {
+    /// Base URL, e.g. `http://127.0.0.1:8089`.
+    pub base_url: String,
+    pub phone_number_id: String,
+    pub waba_id: String,
+    pub access_token: Secret,
+    /// Signs the webhooks the endpoint delivers.
+    pub app_secret: Secret,
+    /// Presented by the endpoint when it verifies the webhook URL.
+    pub verify_token: Secret,
+    /// Whether it delivers webhooks to this host (statuses, inbound messages).
+    pub delivers_webhooks: bool,
+}
+
 /// Secrets read from the environment for quick starts.
 #[derive(Clone, Debug, Default)]
 pub struct EnvSecrets {
@@ -371,27 +387,22 @@ impl Settings {
         Ok(())
     }
 
-    /// Points these settings (and `secrets`) at a running sandbox, with
-    /// in-memory state so nothing from a try-out lingers on disk.
-    pub fn point_at_sandbox(
-        &mut self,
-        sandbox: &crate::sandbox::Sandbox,
-        secrets: &mut EnvSecrets,
-    ) {
-        let cfg = sandbox.config();
-        self.whatsapp.api_base_url = sandbox.base_url();
-        self.whatsapp.phone_number_id = Some(cfg.phone_number_id.clone());
-        self.whatsapp.waba_id = Some(cfg.waba_id.clone());
+    /// Points these settings (and `secrets`) at `endpoint`, with in-memory
+    /// state so nothing from a try-out lingers on disk.
+    pub fn point_at(&mut self, endpoint: ApiEndpoint, secrets: &mut EnvSecrets) {
+        self.whatsapp.api_base_url = endpoint.base_url;
+        self.whatsapp.phone_number_id = Some(endpoint.phone_number_id);
+        self.whatsapp.waba_id = Some(endpoint.waba_id);
         self.state.path = ":memory:".into();
-        // The sandbox's token comes from the sandbox, never from the user's vault.
+        // The endpoint's token comes with it, never from the user's vault.
         self.vault.path = PathBuf::new();
-        secrets.access_token = Some(Secret::new(cfg.access_token.clone()));
-        // The sandbox signs its webhooks with its app secret and presents its verify token.
-        secrets.app_secret = Some(Secret::new(cfg.app_secret.clone()));
-        secrets.verify_token = Some(Secret::new(cfg.verify_token.clone()));
-        if sandbox.webhook_callback().is_some() {
+        secrets.access_token = Some(endpoint.access_token);
+        // The endpoint signs its webhooks with its app secret and presents its verify token.
+        secrets.app_secret = Some(endpoint.app_secret);
+        secrets.verify_token = Some(endpoint.verify_token);
+        if endpoint.delivers_webhooks {
             self.whatsapp.webhooks_configured = true;
-            // Wired to the sandbox, the host sees every inbound message, so
+            // Wired to the endpoint, the host sees every inbound message, so
             // the window is known: free-form sends outside it are refused
             // before they leave, as they should be once webhooks flow.
             self.whatsapp.window_policy = WindowPolicy::Enforce;

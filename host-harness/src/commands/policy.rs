@@ -9,10 +9,10 @@ use base64::Engine as _;
 use clap::Subcommand;
 use rand::Rng as _;
 
-use super::{Policy, ToolInfo, hash_key};
-use crate::Harness;
-use crate::runtime::ComponentSource;
-use crate::settings::Settings;
+use whatsapp_host::Harness;
+use whatsapp_host::policy::{Policy, ToolInfo, hash_key};
+use whatsapp_host::runtime::ComponentSource;
+use whatsapp_host::settings::Settings;
 
 /// Keys shorter than this are refused: the file holds a fast hash, so a
 /// key must be too long to guess.

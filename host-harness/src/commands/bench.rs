@@ -19,11 +19,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use serde_json::{Value, json};
 
-use crate::Harness;
-use crate::mcp::{self, Latency, McpServer};
-use crate::runtime::{ComponentSource, Limits, load_component};
-use crate::sandbox::{Fault, FaultKind, Sandbox, SandboxConfig};
-use crate::settings::{EnvSecrets, Settings};
+use super::bench_mcp::{self, Latency};
+use whatsapp_host::Harness;
+use whatsapp_host::mcp::{self, McpServer};
+use whatsapp_host::runtime::{ComponentSource, Limits, load_component};
+use whatsapp_host::settings::{EnvSecrets, Settings};
+use whatsapp_sandbox::{Fault, FaultKind, Sandbox, SandboxConfig};
 
 /// How much work each measurement does.
 #[derive(Clone, Copy, Debug)]
@@ -95,7 +96,7 @@ pub async fn run(component: ComponentSource, options: BenchOptions) -> anyhow::R
     let state_dir = tempfile::tempdir()?;
     let mut settings = Settings::default();
     let mut secrets = EnvSecrets::default();
-    settings.point_at_sandbox(&sandbox, &mut secrets);
+    settings.point_at(super::sandbox::endpoint(&sandbox), &mut secrets);
     // Durable state on disk, as in production.
     settings.state.path = state_dir.path().join("state.redb").display().to_string();
     settings.runtime.max_instances = 1_024;
@@ -293,7 +294,8 @@ pub async fn run(component: ComponentSource, options: BenchOptions) -> anyhow::R
     );
 
     let tools_list =
-        mcp::bench_tools_list(McpServer::new(runtime.clone()), options.tools_list_requests).await?;
+        bench_mcp::bench_tools_list(McpServer::new(runtime.clone()), options.tools_list_requests)
+            .await?;
     println!(
         "\n5. tools/list in-process: modern {}; legacy {}",
         tools_list.modern, tools_list.legacy

@@ -297,7 +297,7 @@ fn wire_error(e: &reqwest::Error) -> HttpError {
 
 /// What failed and why, without the URL (its query may carry parameters or,
 /// for the host's own Graph calls, secrets).
-pub(crate) fn describe_failure(e: &reqwest::Error) -> String {
+pub fn describe_failure(e: &reqwest::Error) -> String {
     let mut message = String::from(if e.is_connect() {
         "connection failed"
     } else if e.is_timeout() {

@@ -13,11 +13,11 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use crate::caps::allowlist::Binding;
-use crate::caps::vault::{self, Credential, Kind, Secret};
 use crate::graph_admin::{self, GraphAdmin, TokenInfo};
-use crate::settings::Settings;
-use crate::vault_file::CredentialMeta;
+use whatsapp_host::caps::allowlist::Binding;
+use whatsapp_host::caps::vault::{self, Credential, Kind, Secret};
+use whatsapp_host::settings::Settings;
+use whatsapp_host::vault_file::CredentialMeta;
 
 /// The largest secret read from stdin.
 const MAX_SECRET_BYTES: u64 = 64 * 1024;
