@@ -12,6 +12,7 @@ pub mod descriptors;
 pub mod error;
 pub mod graph;
 pub mod host;
+pub mod phone;
 pub mod retry;
 pub mod settings;
 pub mod store;

@@ -14,6 +14,7 @@
 //! | `message-history-fallback` | `false` |
 //! | `call-deadline-ms` | none: requests use a 20 s timeout |
 
+use crate::config_keys as keys;
 use crate::error::ToolError;
 use crate::host::Host;
 
@@ -49,28 +50,29 @@ fn flag(host: &dyn Host, key: &str) -> bool {
 }
 
 pub fn credential(host: &dyn Host) -> String {
-    get(host, "credential").unwrap_or_else(|| DEFAULT_CREDENTIAL.to_string())
+    get(host, keys::CREDENTIAL).unwrap_or_else(|| DEFAULT_CREDENTIAL.to_string())
 }
 
 pub fn app_secret_credential(host: &dyn Host) -> String {
-    get(host, "app-secret-credential").unwrap_or_else(|| DEFAULT_APP_SECRET_CREDENTIAL.to_string())
+    get(host, keys::APP_SECRET_CREDENTIAL)
+        .unwrap_or_else(|| DEFAULT_APP_SECRET_CREDENTIAL.to_string())
 }
 
 pub fn verify_token_credential(host: &dyn Host) -> String {
-    get(host, "verify-token-credential")
+    get(host, keys::VERIFY_TOKEN_CREDENTIAL)
         .unwrap_or_else(|| DEFAULT_VERIFY_TOKEN_CREDENTIAL.to_string())
 }
 
 pub fn webhooks_configured(host: &dyn Host) -> bool {
-    flag(host, "webhooks-configured")
+    flag(host, keys::WEBHOOKS_CONFIGURED)
 }
 
 pub fn history_fallback(host: &dyn Host) -> bool {
-    flag(host, "message-history-fallback")
+    flag(host, keys::MESSAGE_HISTORY_FALLBACK)
 }
 
 pub fn window_policy(host: &dyn Host) -> Result<WindowPolicy, ToolError> {
-    match get(host, "window-policy").as_deref() {
+    match get(host, keys::WINDOW_POLICY).as_deref() {
         None => Ok(WindowPolicy::Warn),
         Some(v) if v.eq_ignore_ascii_case("warn") => Ok(WindowPolicy::Warn),
         Some(v) if v.eq_ignore_ascii_case("off") => Ok(WindowPolicy::Off),
@@ -85,14 +87,14 @@ pub fn window_policy(host: &dyn Host) -> Result<WindowPolicy, ToolError> {
 
 /// The host's budget for a whole tool call.
 pub fn call_deadline_ms(host: &dyn Host) -> u64 {
-    get(host, "call-deadline-ms")
+    get(host, keys::CALL_DEADLINE_MS)
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(u64::from(DEFAULT_TIMEOUT_MS) + 10_000)
 }
 
 /// Request timeout: a little under the host's call deadline when known.
 pub fn timeout_ms(host: &dyn Host) -> u32 {
-    match get(host, "call-deadline-ms").and_then(|v| v.parse::<u32>().ok()) {
+    match get(host, keys::CALL_DEADLINE_MS).and_then(|v| v.parse::<u32>().ok()) {
         Some(d) => d.saturating_sub(500).max(1_000),
         None => DEFAULT_TIMEOUT_MS,
     }
@@ -100,7 +102,7 @@ pub fn timeout_ms(host: &dyn Host) -> u32 {
 
 /// `{api-base-url}/{api-version}`, validated.
 pub fn api_root(host: &dyn Host) -> Result<String, ToolError> {
-    let base = get(host, "api-base-url").unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+    let base = get(host, keys::API_BASE_URL).unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
     let base = base.trim_end_matches('/');
     let lower = base.to_ascii_lowercase();
     if !(lower.starts_with("https://") || lower.starts_with("http://"))
@@ -114,7 +116,7 @@ pub fn api_root(host: &dyn Host) -> Result<String, ToolError> {
             "Ask the operator to set `api-base-url` to https://graph.facebook.com (or the sandbox URL), or unset it.",
         ));
     }
-    let version = get(host, "api-version").unwrap_or_else(|| DEFAULT_API_VERSION.to_string());
+    let version = get(host, keys::API_VERSION).unwrap_or_else(|| DEFAULT_API_VERSION.to_string());
     let ok = version
         .strip_prefix('v')
         .and_then(|r| r.split_once('.'))
@@ -162,7 +164,7 @@ fn id_setting(host: &dyn Host, key: &str, env: &str, what: &str) -> Result<Strin
 pub fn phone_number_id(host: &dyn Host) -> Result<String, ToolError> {
     id_setting(
         host,
-        "phone-number-id",
+        keys::PHONE_NUMBER_ID,
         "WHATSAPP_PHONE_NUMBER_ID",
         "Phone-Number-ID",
     )
@@ -171,7 +173,7 @@ pub fn phone_number_id(host: &dyn Host) -> Result<String, ToolError> {
 pub fn waba_id(host: &dyn Host) -> Result<String, ToolError> {
     id_setting(
         host,
-        "waba-id",
+        keys::WABA_ID,
         "WHATSAPP_WABA_ID",
         "WhatsApp Business Account ID (WABA ID)",
     )

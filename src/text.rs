@@ -203,50 +203,6 @@ pub fn placeholders(text: &str) -> Result<Vec<Placeholder>, String> {
     Ok(out)
 }
 
-/// Normalises a phone number to its E.164 digits (no `+`).
-///
-/// Accepts a leading `+`, spaces, dashes, dots and parentheses. `Err` is
-/// (details, hint).
-pub fn normalise_phone(input: &str) -> Result<String, (String, String)> {
-    let trimmed = input.trim();
-    let body = trimmed.strip_prefix('+').unwrap_or(trimmed);
-    let mut digits = String::new();
-    for c in body.chars() {
-        match c {
-            '0'..='9' => digits.push(c),
-            ' ' | '-' | '.' | '(' | ')' => {}
-            other => {
-                return Err((
-                    format!("`{input}` contains `{other}`; a phone number may only contain digits, a leading +, spaces, dashes, dots and parentheses"),
-                    "Give the number in international format with the country code, for example +16505551234.".to_string(),
-                ));
-            }
-        }
-    }
-    if let Some(rest) = digits.strip_prefix("00") {
-        return Err((
-            format!("`{input}` starts with the international dialling prefix 00"),
-            format!("Replace the leading 00 with +, for example +{rest}."),
-        ));
-    }
-    if digits.starts_with('0') {
-        return Err((
-            format!("`{input}` starts with 0; E.164 numbers start with the country code, never 0"),
-            "Drop the national trunk prefix 0 and add the country code, for example +44 20 7946 0958 instead of 020 7946 0958.".to_string(),
-        ));
-    }
-    let n = digits.len();
-    if !(8..=15).contains(&n) {
-        return Err((
-            format!(
-                "`{input}` has {n} digits; an international number has 8 to 15 digits including the country code"
-            ),
-            "Give the full number with the country code, for example +16505551234.".to_string(),
-        ));
-    }
-    Ok(digits)
-}
-
 /// Checks an `https://` URL meant for Meta to fetch. `Err` is (details, hint).
 pub fn check_https_url(url: &str, max_len: usize) -> Result<(), (String, String)> {
     let n = char_len(url);

@@ -13,15 +13,16 @@ use crate::args::{
 use crate::error::{ErrorKind, ToolError};
 use crate::graph::{Graph, SEND};
 use crate::host::Host;
+use crate::phone;
 use crate::settings::{self, WindowPolicy};
 use crate::store;
-use crate::text::{char_len, check_https_url, normalise_phone};
+use crate::text::{char_len, check_https_url};
 use crate::window::{self, Window, WindowState};
 
 /// Validates and normalises `to`.
 pub(crate) fn recipient(args: &Args) -> Result<String, ToolError> {
     let to = args.str_req("to", "\"+16505551234\"")?;
-    normalise_phone(to)
+    phone::normalise(to)
         .map_err(|(details, hint)| ToolError::invalid("to", "Invalid phone number", details, hint))
 }
 

@@ -909,7 +909,7 @@ fn check_buttons(path: &str, c: &Map<String, Value>) -> Result<(), ToolError> {
                     None => return Err(crate::args::missing(&pf, "\"+16467043595\"")),
                     Some(v) => as_str(v, &pf)?,
                 };
-                crate::text::normalise_phone(n)
+                crate::phone::normalise(n)
                     .map_err(|(d, h)| ToolError::invalid(pf, "Invalid phone number", d, h))?;
             }
             _ => {}

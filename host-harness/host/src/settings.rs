@@ -48,6 +48,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
+use whatsapp_connector::config_keys as keys;
 
 use crate::caps::Capabilities;
 use crate::caps::allowlist::{Allowlist, Binding, Origin};
@@ -479,42 +480,45 @@ impl Settings {
     pub fn component_config(&self) -> BTreeMap<String, String> {
         let w = &self.whatsapp;
         let mut config = BTreeMap::from([
-            ("api-version".to_string(), w.api_version.clone()),
+            (keys::API_VERSION.to_string(), w.api_version.clone()),
             (
-                "api-base-url".to_string(),
+                keys::API_BASE_URL.to_string(),
                 w.api_base_url.trim_end_matches('/').to_string(),
             ),
-            ("credential".to_string(), vault::ACCESS_TOKEN.to_string()),
             (
-                "app-secret-credential".to_string(),
+                keys::CREDENTIAL.to_string(),
+                vault::ACCESS_TOKEN.to_string(),
+            ),
+            (
+                keys::APP_SECRET_CREDENTIAL.to_string(),
                 vault::APP_SECRET.to_string(),
             ),
             (
-                "verify-token-credential".to_string(),
+                keys::VERIFY_TOKEN_CREDENTIAL.to_string(),
                 vault::VERIFY_TOKEN.to_string(),
             ),
             (
-                "window-policy".to_string(),
+                keys::WINDOW_POLICY.to_string(),
                 w.window_policy.as_str().to_string(),
             ),
             (
-                "webhooks-configured".to_string(),
+                keys::WEBHOOKS_CONFIGURED.to_string(),
                 w.webhooks_configured.to_string(),
             ),
             (
-                "message-history-fallback".to_string(),
+                keys::MESSAGE_HISTORY_FALLBACK.to_string(),
                 w.message_history_fallback.to_string(),
             ),
             (
-                "call-deadline-ms".to_string(),
+                keys::CALL_DEADLINE_MS.to_string(),
                 self.runtime.call_timeout_ms.to_string(),
             ),
         ]);
         if let Some(id) = &w.phone_number_id {
-            config.insert("phone-number-id".into(), id.clone());
+            config.insert(keys::PHONE_NUMBER_ID.into(), id.clone());
         }
         if let Some(id) = &w.waba_id {
-            config.insert("waba-id".into(), id.clone());
+            config.insert(keys::WABA_ID.into(), id.clone());
         }
         config
     }

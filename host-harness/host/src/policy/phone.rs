@@ -16,27 +16,10 @@ pub fn is_recipient_field(field: &str) -> bool {
 /// exactly the component's own normalisation, so a rule checks the number
 /// the component would send to.
 pub fn normalise(input: &str) -> Result<String, String> {
-    whatsapp_connector::text::normalise_phone(input).map_err(|(details, _hint)| details)
+    whatsapp_connector::phone::normalise(input).map_err(|(details, _hint)| details)
 }
 
-/// Digits of a number prefix such as `+44` or `+1 650`: a leading `+` and
-/// separators are dropped; at least one digit.
-pub fn normalise_prefix(input: &str) -> Result<String, String> {
-    let trimmed = input.trim();
-    let body = trimmed.strip_prefix('+').unwrap_or(trimmed);
-    let mut digits = String::new();
-    for c in body.chars() {
-        match c {
-            '0'..='9' => digits.push(c),
-            ' ' | '-' | '.' | '(' | ')' => {}
-            other => return Err(format!("it contains `{other}`")),
-        }
-    }
-    if digits.is_empty() || digits.starts_with('0') || digits.len() > 15 {
-        return Err("it must be a country code and optional leading digits, like +44".into());
-    }
-    Ok(digits)
-}
+pub use whatsapp_connector::phone::normalise_prefix;
 
 /// A recipient as the audit log shows it: `+1650*****34` (country code and
 /// area kept for triage, the subscriber part hidden). Anything that is not

@@ -389,7 +389,10 @@ impl Runtime {
     /// without validation) are left to the API.
     fn missing_scope(&self, tool: &str) -> Option<ToolError> {
         let descriptor = self.tool(tool)?;
-        let name = self.caps.config.get("credential")?;
+        let name = self
+            .caps
+            .config
+            .get(whatsapp_connector::config_keys::CREDENTIAL)?;
         let credential = self.caps.vault.get(name)?;
         if credential.scopes.is_empty() {
             return None;
