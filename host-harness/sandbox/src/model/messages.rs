@@ -33,15 +33,15 @@ pub(crate) enum FailureMode {
     Webhook,
 }
 
+/// 131047 answered at once; the same failure as the `failed` webhook reports it.
 fn window_closed() -> GraphError {
+    let failure = Failure::window_closed();
     GraphError::new(
         StatusCode::BAD_REQUEST,
-        131047,
-        "(#131047) Re-engagement message",
+        failure.code,
+        format!("(#{}) {}", failure.code, failure.title),
     )
-    .details(
-        "Message failed to send because more than 24 hours have passed since the customer last replied to this number.",
-    )
+    .details(failure.details)
 }
 
 fn throughput_hit() -> GraphError {

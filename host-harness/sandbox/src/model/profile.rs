@@ -220,3 +220,27 @@ fn non_empty(s: &str) -> Option<String> {
         Some(s.to_owned())
     }
 }
+
+#[cfg(test)]
+mod unit {
+    use serde_json::json;
+
+    use super::*;
+
+    fn params(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn a_bad_field_leaves_the_profile_unchanged_and_a_good_update_applies_every_field() {
+        let mut p = Profile::seed();
+        let bad = params(json!({"messaging_product": "whatsapp", "about": "New", "email": "x"}));
+        assert!(p.update(&bad).is_err());
+        assert_eq!(p.about.as_deref(), Some("Succulent specialists!"));
+
+        let good = params(json!({"messaging_product": "whatsapp", "about": "New", "address": ""}));
+        p.update(&good).unwrap();
+        assert_eq!(p.about.as_deref(), Some("New"));
+        assert_eq!(p.address, None, "an empty string clears a field");
+    }
+}

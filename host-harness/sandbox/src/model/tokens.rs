@@ -305,4 +305,28 @@ mod unit {
         assert!(!t.expired(now) && t.expired(now + 61));
         assert!(state.token("other").is_none());
     }
+
+    #[test]
+    fn a_code_is_exchanged_once_with_its_own_redirect_uri_and_the_token_it_gives_works() {
+        let cfg = SandboxConfig::default();
+        let registry = TokenRegistry::new(&cfg);
+        let app = &cfg.oauth.app_id;
+        let code = registry.issue_code(app, "http://127.0.0.1:1/cb", vec![SCOPE_MESSAGING.into()]);
+        let lifetime = Duration::from_secs(60);
+        let wrong = registry.exchange_code(&code, app, "http://127.0.0.1:2/cb", lifetime);
+        assert_eq!(wrong.unwrap_err().subcode, Some(36008));
+        let (token, expires_in) = registry
+            .exchange_code(&code, app, "http://127.0.0.1:1/cb", lifetime)
+            .unwrap();
+        assert_eq!(expires_in, SHORT_LIVED_SECS);
+        let again = registry.exchange_code(&code, app, "http://127.0.0.1:1/cb", lifetime);
+        assert_eq!(again.unwrap_err().subcode, Some(36009));
+        registry.authenticate(Some(&token)).unwrap();
+        let denied = registry.authorize(&cfg, "GET", &cfg.waba_id, None, Some(&token));
+        assert_eq!(
+            denied.unwrap_err().code,
+            200,
+            "a messaging-only token cannot manage"
+        );
+    }
 }
