@@ -41,7 +41,7 @@ impl Resp {
 }
 
 fn client() -> reqwest::Client {
-    crate::install_crypto_provider();
+    crate::util::install_crypto_provider();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
         .build()

@@ -1,4 +1,5 @@
-//! Small helpers: random identifiers, query and path decoding, phone numbers, cursors.
+//! Small helpers with no knowledge of the API: random identifiers, query and path decoding,
+//! phone numbers, cursors, clock conversions and the TLS provider.
 
 use base64::Engine as _;
 use rand::Rng as _;
@@ -42,6 +43,15 @@ pub(crate) fn numeric_id(digits: usize) -> String {
         s.push(char::from(b'0' + rng.random_range(0..10u8)));
     }
     s
+}
+
+/// The last value of `name` among `pairs` (Graph lets a later parameter override an earlier one).
+pub(crate) fn last_value<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Percent-decoded `key=value` pairs (`+` is a space), in order.
@@ -148,6 +158,16 @@ pub(crate) fn unix_millis(t: std::time::SystemTime) -> u64 {
     t.duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+/// Installs the process-wide TLS crypto provider (ring) once: reqwest is
+/// built without one, and the webhook client needs it even for plain HTTP.
+pub(crate) fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Fails only if another provider was installed first, which is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
 }
 
 #[cfg(test)]

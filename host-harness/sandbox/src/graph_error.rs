@@ -1,10 +1,13 @@
-//! The Graph error model (reference §5): `{"error": {message, type, code, error_subcode?,
-//! error_data?, error_user_title?, error_user_msg?, is_transient?, fbtrace_id}}`.
+//! The Graph error model: `{"error": {message, type, code, error_subcode?, error_data?,
+//! error_user_title?, error_user_msg?, is_transient?, fbtrace_id}}`, as described at
+//! https://developers.facebook.com/docs/graph-api/guides/error-handling/ and
+//! https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/.
+//! A leaf: both the model (which decides the errors) and the routes (which send them) use it.
 
 use http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use super::util;
+use crate::util;
 
 /// Boxed: errors travel through every `Result` of the request path and would otherwise make
 /// them all large.
@@ -13,17 +16,17 @@ pub(crate) struct GraphError(Box<GraphErrorData>);
 
 #[derive(Clone, Debug)]
 pub(crate) struct GraphErrorData {
-    pub http: StatusCode,
-    pub code: i64,
-    pub subcode: Option<i64>,
-    pub kind: &'static str,
-    pub message: String,
+    pub(crate) http: StatusCode,
+    pub(crate) code: i64,
+    pub(crate) subcode: Option<i64>,
+    pub(crate) kind: &'static str,
+    pub(crate) message: String,
     /// `error_data.details`; `None` for errors Graph answers without `error_data` (auth,
     /// unknown objects).
-    pub details: Option<String>,
-    pub user_title: Option<String>,
-    pub user_msg: Option<String>,
-    pub is_transient: Option<bool>,
+    pub(crate) details: Option<String>,
+    pub(crate) user_title: Option<String>,
+    pub(crate) user_msg: Option<String>,
+    pub(crate) is_transient: Option<bool>,
 }
 
 pub(crate) type GraphResult<T> = Result<T, GraphError>;
@@ -37,7 +40,7 @@ impl std::ops::Deref for GraphError {
 }
 
 impl GraphError {
-    pub fn new(http: StatusCode, code: i64, message: impl Into<String>) -> Self {
+    pub(crate) fn new(http: StatusCode, code: i64, message: impl Into<String>) -> Self {
         GraphError(Box::new(GraphErrorData {
             http,
             code,
@@ -51,32 +54,32 @@ impl GraphError {
         }))
     }
 
-    pub fn details(mut self, details: impl Into<String>) -> Self {
+    pub(crate) fn details(mut self, details: impl Into<String>) -> Self {
         self.0.details = Some(details.into());
         self
     }
 
-    pub fn subcode(mut self, subcode: i64) -> Self {
+    pub(crate) fn subcode(mut self, subcode: i64) -> Self {
         self.0.subcode = Some(subcode);
         self
     }
 
-    pub fn kind(mut self, kind: &'static str) -> Self {
+    pub(crate) fn kind(mut self, kind: &'static str) -> Self {
         self.0.kind = kind;
         self
     }
 
-    pub fn transient(mut self, transient: bool) -> Self {
+    pub(crate) fn transient(mut self, transient: bool) -> Self {
         self.0.is_transient = Some(transient);
         self
     }
 
-    pub fn maybe_transient(mut self, transient: Option<bool>) -> Self {
+    pub(crate) fn maybe_transient(mut self, transient: Option<bool>) -> Self {
         self.0.is_transient = transient;
         self
     }
 
-    pub fn user(mut self, title: impl Into<String>, msg: impl Into<String>) -> Self {
+    pub(crate) fn user(mut self, title: impl Into<String>, msg: impl Into<String>) -> Self {
         self.0.user_title = Some(title.into());
         self.0.user_msg = Some(msg.into());
         self
@@ -85,7 +88,7 @@ impl GraphError {
     // ---- the errors the sandbox uses, worded like Graph ----
 
     /// 401 / 190: no token or not ours.
-    pub fn invalid_token() -> Self {
+    pub(crate) fn invalid_token() -> Self {
         GraphError::new(
             StatusCode::UNAUTHORIZED,
             190,
@@ -94,7 +97,7 @@ impl GraphError {
     }
 
     /// 401 / 190 / 463: the session behind the token expired.
-    pub fn expired_token(now: std::time::SystemTime) -> Self {
+    pub(crate) fn expired_token(now: std::time::SystemTime) -> Self {
         let expired_at = now - std::time::Duration::from_secs(3600);
         GraphError::new(
             StatusCode::UNAUTHORIZED,
@@ -109,7 +112,7 @@ impl GraphError {
     }
 
     /// 400 / 100 / 33: the id in the path is not an object this token can see.
-    pub fn unknown_object(method: &str, id: &str) -> Self {
+    pub(crate) fn unknown_object(method: &str, id: &str) -> Self {
         GraphError::new(
             StatusCode::BAD_REQUEST,
             100,
@@ -124,7 +127,7 @@ impl GraphError {
     }
 
     /// 400 / 100: a path or method Graph does not serve.
-    pub fn unsupported(method: &str) -> Self {
+    pub(crate) fn unsupported(method: &str) -> Self {
         GraphError::new(
             StatusCode::BAD_REQUEST,
             100,
@@ -137,13 +140,13 @@ impl GraphError {
     }
 
     /// 400 / 100 `(#100) The parameter X is required.`
-    pub fn required_param(name: &str) -> Self {
+    pub(crate) fn required_param(name: &str) -> Self {
         let msg = format!("(#100) The parameter {name} is required.");
         GraphError::new(StatusCode::BAD_REQUEST, 100, msg.clone()).details(msg)
     }
 
     /// 400 / 100 Graph's enum check: `(#100) Param X must be one of {A, B} - got "y".`
-    pub fn enum_param(name: &str, allowed: &[&str], got: &str) -> Self {
+    pub(crate) fn enum_param(name: &str, allowed: &[&str], got: &str) -> Self {
         let msg = format!(
             "(#100) Param {name} must be one of {{{}}} - got \"{got}\".",
             allowed.join(", ")
@@ -152,12 +155,12 @@ impl GraphError {
     }
 
     /// 400 / 100 `(#100) Invalid parameter` with details.
-    pub fn invalid_param(details: impl Into<String>) -> Self {
+    pub(crate) fn invalid_param(details: impl Into<String>) -> Self {
         GraphError::new(StatusCode::BAD_REQUEST, 100, "(#100) Invalid parameter").details(details)
     }
 
     /// 400 / 131008 `Required parameter is missing`.
-    pub fn missing_param(details: impl Into<String>) -> Self {
+    pub(crate) fn missing_param(details: impl Into<String>) -> Self {
         GraphError::new(
             StatusCode::BAD_REQUEST,
             131008,
@@ -167,7 +170,7 @@ impl GraphError {
     }
 
     /// 400 / 131009 `Parameter value is not valid`.
-    pub fn invalid_value(details: impl Into<String>) -> Self {
+    pub(crate) fn invalid_value(details: impl Into<String>) -> Self {
         GraphError::new(
             StatusCode::BAD_REQUEST,
             131009,
@@ -176,7 +179,7 @@ impl GraphError {
         .details(details)
     }
 
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         let mut e = Map::new();
         e.insert("message".into(), json!(self.message));
         e.insert("type".into(), json!(self.kind));
@@ -207,44 +210,16 @@ impl GraphError {
 /// Graph's `Tuesday, 04-Nov-25 10:00:00 PST` style, in UTC.
 fn http_date(t: std::time::SystemTime) -> String {
     let secs = util::unix_secs(t) as i64;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    const WEEKDAYS: [&str; 7] = [
-        "Thursday",
-        "Friday",
-        "Saturday",
-        "Sunday",
-        "Monday",
-        "Tuesday",
-        "Wednesday",
-    ];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let wd = WEEKDAYS[days.rem_euclid(7) as usize];
-    let mon = MONTHS[(m as usize).saturating_sub(1).min(11)];
+    // Beyond jiff's range (year 9999) only in clock games; the epoch is as good as any.
+    let at = jiff::Timestamp::from_second(secs).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let dt = jiff::tz::Offset::UTC.to_datetime(at);
+    // `%y` covers only 1969-2068; the two-digit year is written by hand for any year.
     format!(
-        "{wd}, {d:02}-{mon}-{:02} {:02}:{:02}:{:02} UTC",
-        y.rem_euclid(100),
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
+        "{}{:02}{}",
+        dt.strftime("%A, %d-%b-"),
+        dt.year().rem_euclid(100),
+        dt.strftime(" %H:%M:%S UTC")
     )
-}
-
-/// Days since 1970-01-01 to (year, month, day) — Howard Hinnant's algorithm.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 #[cfg(test)]
@@ -255,5 +230,11 @@ mod unit {
     fn dates_are_formatted_like_graph() {
         let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_762_250_400);
         assert_eq!(http_date(t), "Tuesday, 04-Nov-25 10:00:00 UTC");
+        assert_eq!(
+            http_date(std::time::UNIX_EPOCH),
+            "Thursday, 01-Jan-70 00:00:00 UTC"
+        );
+        let leap = std::time::UNIX_EPOCH + std::time::Duration::from_secs(951_782_400 + 86_399);
+        assert_eq!(http_date(leap), "Tuesday, 29-Feb-00 23:59:59 UTC");
     }
 }

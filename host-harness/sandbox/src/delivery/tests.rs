@@ -8,8 +8,10 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
-use super::super::{Sandbox, SandboxConfig, WebhookBehaviour};
-use super::{WebhookKind, signature};
+use super::payload::signature;
+use super::record::WebhookKind;
+use crate::config::{SandboxConfig, WebhookBehaviour};
+use crate::sandbox::Sandbox;
 
 const CUSTOMER_DIGITS: &str = "16505551234";
 
@@ -85,7 +87,7 @@ async fn sandbox(receiver: &Receiver, tweak: impl FnOnce(&mut SandboxConfig)) ->
 }
 
 fn client() -> reqwest::Client {
-    crate::install_crypto_provider();
+    crate::util::install_crypto_provider();
     reqwest::Client::new()
 }
 

@@ -1,0 +1,225 @@
+//! Sending messages: the stateful rules (the 24-hour customer-service window, throughput and
+//! pair rate limits, approved templates) and what an accepted send leaves behind (the record
+//! and its status webhooks).
+//! https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-messages
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant, SystemTime};
+
+use http::StatusCode;
+use serde_json::{Map, Value};
+
+use super::params::require_whatsapp_product;
+use super::send_rules::{Outgoing, mark_read, validate};
+use super::template::Status;
+use super::template_params::check_template_params;
+use super::world::World;
+use crate::delivery::failures::{self, Failure};
+use crate::delivery::outbox::AcceptedSend;
+use crate::graph_error::{GraphError, GraphResult};
+use crate::records::SentMessage;
+use crate::util;
+
+/// The customer-service window.
+const WINDOW: Duration = Duration::from_secs(24 * 3600);
+
+/// How failures found while accepting a send are reported. Meta answers some in the HTTP
+/// response and others (131047 often, 131026 and 131053 always) only later, in a `failed`
+/// status webhook. Without a webhook callback the sandbox answers 131047 synchronously (nothing
+/// else could report it); with one it accepts the send and fails it by webhook.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FailureMode {
+    Sync,
+    Webhook,
+}
+
+/// 131047 answered at once; the same failure as the `failed` webhook reports it.
+fn window_closed() -> GraphError {
+    let failure = Failure::window_closed();
+    GraphError::new(
+        StatusCode::BAD_REQUEST,
+        failure.code,
+        format!("(#{}) {}", failure.code, failure.title),
+    )
+    .details(failure.details)
+}
+
+fn throughput_hit() -> GraphError {
+    GraphError::new(StatusCode::BAD_REQUEST, 130429, "(#130429) Rate limit hit")
+        .details("Cloud API message throughput has been reached.")
+        .transient(true)
+}
+
+fn pair_limit_hit() -> GraphError {
+    GraphError::new(
+        StatusCode::BAD_REQUEST,
+        131056,
+        "(#131056) (Business Account, Consumer Account) pair rate limit hit",
+    )
+    .details(
+        "Message failed to send because there were too many messages sent from this phone number to the same phone number in a short period of time.",
+    )
+}
+
+fn template_missing(name: &str, lang: &str) -> GraphError {
+    GraphError::new(
+        StatusCode::NOT_FOUND,
+        132001,
+        "(#132001) Template name does not exist in the translation",
+    )
+    .details(format!("template name ({name}) does not exist in {lang}"))
+}
+
+/// What a `POST messages` did.
+pub(crate) enum SendOutcome {
+    /// A read receipt (or typing indicator) was acknowledged.
+    MarkedRead,
+    /// A message was accepted: its id, `to` as given and the recipient's WhatsApp id.
+    Accepted {
+        id: String,
+        to: String,
+        wa_id: String,
+    },
+}
+
+/// `POST /{v}/{phone-number-id}/messages` with its parameters: the body rules, then the
+/// stateful ones (template approved and parameters matching, the 24-hour window, throughput
+/// and pair rate limits).
+pub(crate) fn send(world: &World, params: Map<String, Value>) -> GraphResult<SendOutcome> {
+    require_whatsapp_product(&params)?;
+    if params.contains_key("status") {
+        mark_read(&params)?;
+        return Ok(SendOutcome::MarkedRead);
+    }
+    let out = validate(&params)?;
+    accept(world, out, Value::Object(params))
+}
+
+fn prune(times: &mut VecDeque<Instant>, now: Instant, window: Duration) {
+    while times
+        .front()
+        .is_some_and(|t| now.duration_since(*t) >= window)
+    {
+        times.pop_front();
+    }
+}
+
+fn accept(world: &World, out: Outgoing, request: Value) -> GraphResult<SendOutcome> {
+    let cfg = &world.cfg;
+    let now = Instant::now();
+    let now_sys = SystemTime::now();
+    let mut st = world.lock();
+    st.refresh_templates(cfg, now);
+
+    // Failures Meta may report asynchronously; see FailureMode.
+    let mode = if st.outbox.enabled() {
+        FailureMode::Webhook
+    } else {
+        FailureMode::Sync
+    };
+    let window_failure = if out.template.is_none() && out.individual {
+        let open = st.last_inbound.get(&out.wa_id).is_some_and(|last| {
+            match now_sys.duration_since(*last) {
+                Ok(age) => age < WINDOW,
+                // A last message "in the future" (clock games in tests) counts as now.
+                Err(_) => true,
+            }
+        });
+        !open
+    } else {
+        false
+    };
+    let mut delivery_failure = None;
+    if window_failure {
+        match mode {
+            FailureMode::Sync => return Err(window_closed()),
+            FailureMode::Webhook => delivery_failure = Some(Failure::window_closed()),
+        }
+    }
+    if mode == FailureMode::Webhook && delivery_failure.is_none() {
+        if out.individual && failures::undeliverable(&out.wa_id) {
+            delivery_failure = Some(Failure::undeliverable());
+        } else if let Some(link) = out
+            .link
+            .as_deref()
+            .filter(|l| failures::media_unfetchable(l))
+        {
+            delivery_failure = Some(Failure::media_unfetchable(link));
+        }
+    }
+
+    let mut template_category = None;
+    if let Some(ts) = &out.template {
+        let t = st
+            .templates
+            .iter()
+            .find(|t| t.name == ts.name && t.language == ts.lang)
+            .filter(|t| t.status == Status::Approved)
+            .ok_or_else(|| template_missing(&ts.name, &ts.lang))?;
+        check_template_params(t, &ts.components)?;
+        template_category = Some(t.category.to_ascii_lowercase());
+    }
+
+    if let Some(limit) = cfg.throughput_per_second {
+        prune(&mut st.send_times, now, Duration::from_secs(1));
+        if st.send_times.len() >= limit as usize {
+            return Err(throughput_hit());
+        }
+    }
+    if let Some(pair) = cfg.pair_limit {
+        if st.pair_times.len() > 10_000 {
+            // Forget recipients whose window has passed, so the map stays small.
+            st.pair_times.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|t| now.duration_since(*t) < pair.window)
+            });
+        }
+        let times = st.pair_times.entry(out.wa_id.clone()).or_default();
+        prune(times, now, pair.window);
+        if times.len() >= pair.burst as usize {
+            return Err(pair_limit_hit());
+        }
+    }
+
+    // Accepted.
+    let id = util::wamid(&out.wa_id);
+    if cfg.throughput_per_second.is_some() {
+        st.send_times.push_back(now);
+    }
+    if cfg.pair_limit.is_some() {
+        st.pair_times
+            .entry(out.wa_id.clone())
+            .or_default()
+            .push_back(now);
+    }
+    st.outbox.message_statuses(
+        cfg,
+        AcceptedSend {
+            id: &id,
+            wa_id: &out.wa_id,
+            template_category,
+            at: now_sys,
+            failure: delivery_failure.clone(),
+        },
+    );
+    st.push_sent(
+        SentMessage {
+            id: id.clone(),
+            to: out.to.clone(),
+            wa_id: out.wa_id.clone(),
+            kind: out.kind.clone(),
+            template: out.template.map(|t| (t.name, t.lang)),
+            at: now_sys,
+            request,
+        },
+        delivery_failure.map(|f| f.code),
+    );
+    drop(st);
+    tracing::debug!(kind = %out.kind, "sandbox: message accepted");
+    Ok(SendOutcome::Accepted {
+        id,
+        to: out.to,
+        wa_id: out.wa_id,
+    })
+}
