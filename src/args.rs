@@ -193,3 +193,16 @@ pub(crate) fn as_array<'a>(v: &'a Value, field: &str) -> Result<&'a Vec<Value>, 
         other => Err(wrong_type(field, other, "an array")),
     }
 }
+
+/// `value` of `field` is not one of `allowed`.
+pub(crate) fn enum_error(field: &str, value: &str, allowed: &[&str]) -> ToolError {
+    ToolError::invalid(
+        field,
+        "Invalid value",
+        format!(
+            "`{field}` is `{value}`; expected one of {}",
+            allowed.join(", ")
+        ),
+        format!("Use one of {} (upper case).", allowed.join(", ")),
+    )
+}

@@ -3,6 +3,8 @@
 
 wit_bindgen::generate!({ world: "connector", path: "wit" });
 
+use std::cell::RefCell;
+
 use exports::whatsapp::connector::tools::{
     Annotations, Category, ErrorKind, Guest as ToolsGuest, ToolDescriptor, ToolError,
 };
@@ -10,8 +12,6 @@ use exports::whatsapp::connector::webhooks::{
     Guest as WebhooksGuest, IngestReport, WebhookRequest, WebhookVerdict,
 };
 use whatsapp::connector::{config, http, kv, vault};
-
-use std::cell::RefCell;
 
 use crate::host::{
     CredentialError, CredentialHandle, Host, HttpError, HttpRequest, HttpResponse, Method,

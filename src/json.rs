@@ -1,4 +1,5 @@
-//! Lenient reading of JSON numbers: Meta sends some numbers as strings.
+//! Small readers of JSON values: lenient integers (Meta sends some numbers
+//! as strings) and string fields.
 
 use serde_json::Value;
 
@@ -9,4 +10,9 @@ pub(crate) fn json_i64(v: &Value) -> Option<i64> {
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
+}
+
+/// The string under `key` of a JSON object, if any.
+pub(crate) fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
 }

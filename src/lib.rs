@@ -7,7 +7,8 @@
 //! [`descriptors::descriptors`], [`webhooks::verify`] and [`webhooks::ingest`].
 //!
 //! Natively, the host links this crate for [`phone`] and [`config_keys`],
-//! and the fuzz targets drive the same entry points through [`fuzzing`].
+//! and the fuzz targets drive the same entry points with the fixed-answer
+//! host of the `fuzzing` feature.
 
 #![deny(missing_docs)]
 

@@ -1,5 +1,12 @@
-//! The one date helper of the component (it has no date crate): Unix
-//! seconds to RFC 3339.
+//! Time: the current Unix time from the host, and the one date helper of
+//! the component (it has no date crate): Unix seconds to RFC 3339.
+
+use crate::host::Host;
+
+/// Current Unix time in seconds.
+pub(crate) fn now_seconds(host: &dyn Host) -> i64 {
+    i64::try_from(host.now_unix_ms() / 1000).unwrap_or(i64::MAX)
+}
 
 /// RFC 3339 UTC timestamp (`2026-11-26T16:37:00Z`) of Unix seconds.
 pub(crate) fn rfc3339(unix_seconds: i64) -> String {

@@ -5,7 +5,7 @@ use std::cell::OnceCell;
 
 use serde_json::Value;
 
-use super::CallKind;
+use super::call_kind::CallKind;
 use super::errors::{map_credential_error, map_http_error, map_response};
 use super::retry;
 use crate::encoding::encode_query_value;

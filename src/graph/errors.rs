@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
+use super::call_kind::{CallKind, SCOPE_MESSAGING};
 use super::codes::{self, INVALID_PARAMETER};
-use super::{CallKind, SCOPE_MESSAGING};
 use crate::checks::char_len;
 use crate::error::{ErrorKind, ToolError, ToolErrorData};
 use crate::host::{CredentialError, HttpError, HttpResponse};

@@ -2,43 +2,18 @@
 //! (`client`, `retry`), and the mapping of what comes back to tool errors
 //! (`errors`, with Meta's error codes in `codes`).
 
+mod call_kind;
 mod client;
 mod codes;
 mod errors;
 mod retry;
 
+pub(crate) use call_kind::{
+    MANAGE, PROFILE, READ_MESSAGING, SCOPE_MANAGEMENT, SCOPE_MESSAGING, SEND,
+};
 pub(crate) use client::Graph;
 pub(crate) use errors::webhook_error;
 #[cfg(test)]
 pub(crate) use errors::{describe_code, excerpt, map_graph_error};
 #[cfg(test)]
 pub(crate) use retry::MAX_ATTEMPTS;
-
-pub(crate) const SCOPE_MESSAGING: &str = "whatsapp_business_messaging";
-pub(crate) const SCOPE_MANAGEMENT: &str = "whatsapp_business_management";
-
-/// What kind of call a request is, for error mapping.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct CallKind {
-    /// A non-idempotent send: a lost answer means the outcome is unknown.
-    pub(crate) is_send: bool,
-    /// The permission the endpoint needs, named in permission errors.
-    pub(crate) scope: &'static str,
-}
-
-pub(crate) const SEND: CallKind = CallKind {
-    is_send: true,
-    scope: SCOPE_MESSAGING,
-};
-pub(crate) const MANAGE: CallKind = CallKind {
-    is_send: false,
-    scope: SCOPE_MANAGEMENT,
-};
-pub(crate) const READ_MESSAGING: CallKind = CallKind {
-    is_send: false,
-    scope: SCOPE_MESSAGING,
-};
-pub(crate) const PROFILE: CallKind = CallKind {
-    is_send: false,
-    scope: "whatsapp_business_management and whatsapp_business_messaging",
-};

@@ -51,8 +51,3 @@ pub fn run(host: &dyn Host, name: &str, arguments: &str) -> Result<Value, ToolEr
         Tool::DeleteTemplate => templates::delete_template(host, &args),
     }
 }
-
-/// Current Unix time in seconds.
-pub(crate) fn now_seconds(host: &dyn Host) -> i64 {
-    i64::try_from(host.now_unix_ms() / 1000).unwrap_or(i64::MAX)
-}

@@ -5,7 +5,6 @@
 
 use serde_json::{Map, Value, json};
 
-use super::now_seconds;
 use super::template_params;
 use crate::args::Args;
 use crate::checks::{
@@ -18,6 +17,7 @@ use crate::host::Host;
 use crate::phone;
 use crate::settings::{self, WindowPolicy};
 use crate::store;
+use crate::time::now_seconds;
 use crate::window::{self, Window, WindowState};
 
 /// Validates and normalises `to`.

@@ -4,9 +4,8 @@
 
 use serde_json::{Map, Value};
 
-use super::enum_error;
 use super::examples::{Used, check_examples, example_obj, used_placeholders};
-use crate::args::{as_array, as_object, as_str, missing, reject_unknown, wrong_type};
+use crate::args::{as_array, as_object, as_str, enum_error, missing, reject_unknown, wrong_type};
 use crate::checks::{check_https_url, check_len};
 use crate::error::ToolError;
 use crate::placeholders::placeholders;

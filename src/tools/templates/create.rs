@@ -4,15 +4,16 @@
 use serde_json::{Map, Value, json};
 
 use super::components::check_create_component;
-use super::{CATEGORIES, enum_error, str_of};
-use crate::args::{Args, as_array, missing};
+use super::list::CATEGORIES;
+use crate::args::{Args, as_array, enum_error, missing};
 use crate::checks::{check_language, check_template_name};
 use crate::error::ToolError;
 use crate::graph::{Graph, MANAGE};
 use crate::host::Host;
+use crate::json::str_of;
 use crate::settings;
 use crate::store;
-use crate::tools::now_seconds;
+use crate::time::now_seconds;
 
 pub(crate) fn create_template(host: &dyn Host, args: &Args) -> Result<Value, ToolError> {
     let name = args.str_req("name", "\"order_update\"")?;

@@ -3,16 +3,16 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{CATEGORIES, enum_error, str_of};
-use crate::args::{Args, as_array, as_str};
+use crate::args::{Args, as_array, as_str, enum_error};
 use crate::checks::{check_language, check_template_name, check_token};
 use crate::error::ToolError;
 use crate::graph::{Graph, MANAGE};
 use crate::host::Host;
+use crate::json::str_of;
 use crate::placeholders::{Placeholder, placeholders};
 use crate::settings;
 use crate::store;
-use crate::tools::now_seconds;
+use crate::time::now_seconds;
 
 const TEMPLATE_STATUSES: &[&str] = &[
     "APPROVED",
@@ -30,6 +30,8 @@ const TEMPLATE_STATUSES: &[&str] = &[
     "UNARCHIVED",
     "LOCKED",
 ];
+/// Template categories (https://developers.facebook.com/docs/whatsapp/business-management-api/message-templates#categories).
+pub(super) const CATEGORIES: &[&str] = &["MARKETING", "UTILITY", "AUTHENTICATION"];
 const LIST_FIELDS: &str =
     "id,name,language,status,category,parameter_format,components,quality_score,rejected_reason";
 
