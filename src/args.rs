@@ -3,10 +3,9 @@
 use serde_json::{Map, Value};
 
 use crate::error::ToolError;
-use crate::text::char_len;
 
 /// The JSON type name used in error messages.
-pub fn type_name(v: &Value) -> &'static str {
+pub(crate) fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -18,7 +17,7 @@ pub fn type_name(v: &Value) -> &'static str {
 }
 
 /// Rejects keys of `obj` not in `allowed`, naming them.
-pub fn reject_unknown(
+pub(crate) fn reject_unknown(
     obj: &Map<String, Value>,
     allowed: &[&str],
     path: &str,
@@ -73,14 +72,14 @@ pub fn reject_unknown(
 }
 
 /// The tool's arguments: a JSON object with only the allowed keys.
-pub struct Args {
+pub(crate) struct Args {
     map: Map<String, Value>,
 }
 
 impl Args {
     /// Parses `text` as a JSON object (empty text counts as `{}`) and rejects
     /// unknown properties.
-    pub fn parse(text: &str, allowed: &[&str]) -> Result<Args, ToolError> {
+    pub(crate) fn parse(text: &str, allowed: &[&str]) -> Result<Args, ToolError> {
         let map = if text.trim().is_empty() {
             Map::new()
         } else {
@@ -108,32 +107,32 @@ impl Args {
         Ok(Args { map })
     }
 
-    pub fn get(&self, key: &str) -> Option<&Value> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Value> {
         match self.map.get(key) {
             None | Some(Value::Null) => None,
             Some(v) => Some(v),
         }
     }
 
-    pub fn has(&self, key: &str) -> bool {
+    pub(crate) fn has(&self, key: &str) -> bool {
         self.get(key).is_some()
     }
 
-    pub fn str_opt(&self, key: &str) -> Result<Option<&str>, ToolError> {
+    pub(crate) fn str_opt(&self, key: &str) -> Result<Option<&str>, ToolError> {
         match self.get(key) {
             None => Ok(None),
             Some(v) => as_str(v, key).map(Some),
         }
     }
 
-    pub fn str_req(&self, key: &str, example: &str) -> Result<&str, ToolError> {
+    pub(crate) fn str_req(&self, key: &str, example: &str) -> Result<&str, ToolError> {
         match self.get(key) {
             None => Err(missing(key, example)),
             Some(v) => as_str(v, key),
         }
     }
 
-    pub fn bool_opt(&self, key: &str) -> Result<Option<bool>, ToolError> {
+    pub(crate) fn bool_opt(&self, key: &str) -> Result<Option<bool>, ToolError> {
         match self.get(key) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -141,7 +140,7 @@ impl Args {
         }
     }
 
-    pub fn int_opt(&self, key: &str) -> Result<Option<i64>, ToolError> {
+    pub(crate) fn int_opt(&self, key: &str) -> Result<Option<i64>, ToolError> {
         match self.get(key) {
             None => Ok(None),
             Some(Value::Number(n)) => match n.as_i64() {
@@ -153,7 +152,7 @@ impl Args {
     }
 }
 
-pub fn missing(field: &str, example: &str) -> ToolError {
+pub(crate) fn missing(field: &str, example: &str) -> ToolError {
     ToolError::invalid(
         field,
         "Missing argument",
@@ -162,7 +161,7 @@ pub fn missing(field: &str, example: &str) -> ToolError {
     )
 }
 
-pub fn wrong_type(field: &str, v: &Value, expected: &str) -> ToolError {
+pub(crate) fn wrong_type(field: &str, v: &Value, expected: &str) -> ToolError {
     ToolError::invalid(
         field,
         "Wrong argument type",
@@ -171,145 +170,39 @@ pub fn wrong_type(field: &str, v: &Value, expected: &str) -> ToolError {
     )
 }
 
-pub fn as_str<'a>(v: &'a Value, field: &str) -> Result<&'a str, ToolError> {
+pub(crate) fn as_str<'a>(v: &'a Value, field: &str) -> Result<&'a str, ToolError> {
     match v {
         Value::String(s) => Ok(s),
         other => Err(wrong_type(field, other, "a string")),
     }
 }
 
-pub fn as_object<'a>(v: &'a Value, field: &str) -> Result<&'a Map<String, Value>, ToolError> {
+pub(crate) fn as_object<'a>(
+    v: &'a Value,
+    field: &str,
+) -> Result<&'a Map<String, Value>, ToolError> {
     match v {
         Value::Object(m) => Ok(m),
         other => Err(wrong_type(field, other, "an object")),
     }
 }
 
-pub fn as_array<'a>(v: &'a Value, field: &str) -> Result<&'a Vec<Value>, ToolError> {
+pub(crate) fn as_array<'a>(v: &'a Value, field: &str) -> Result<&'a Vec<Value>, ToolError> {
     match v {
         Value::Array(a) => Ok(a),
         other => Err(wrong_type(field, other, "an array")),
     }
 }
 
-/// Checks `min..=max` characters (Unicode scalar values).
-pub fn check_len(
-    field: &str,
-    s: &str,
-    min: usize,
-    max: usize,
-    what: &str,
-) -> Result<(), ToolError> {
-    let n = char_len(s);
-    if n < min {
-        return Err(ToolError::invalid(
-            field,
-            if min == 1 {
-                "Empty value"
-            } else {
-                "Value too short"
-            },
-            if n == 0 {
-                format!(
-                    "`{field}` is empty; {what} needs at least {min} character{}",
-                    if min == 1 { "" } else { "s" }
-                )
-            } else {
-                format!("`{field}` has {n} characters; {what} needs at least {min}")
-            },
-            format!("Give a non-empty `{field}`."),
-        ));
-    }
-    if n > max {
-        return Err(ToolError::invalid(
-            field,
-            "Value too long",
-            format!("`{field}` has {n} characters; {what} allows at most {max}"),
-            format!("Shorten `{field}` to {max} characters or fewer."),
-        ));
-    }
-    Ok(())
-}
-
-/// Checks a string against a character-class rule; `allowed` describes it.
-pub fn check_chars(
-    field: &str,
-    s: &str,
-    ok: impl Fn(char) -> bool,
-    allowed: &str,
-    example: &str,
-) -> Result<(), ToolError> {
-    if let Some(bad) = s.chars().find(|c| !ok(*c)) {
-        return Err(ToolError::invalid(
-            field,
-            "Invalid characters",
-            format!("`{field}` is `{s}`, which contains `{bad}`; only {allowed} are allowed"),
-            format!("Use only {allowed}, for example {example}."),
-        ));
-    }
-    Ok(())
-}
-
-/// Template names: lower-case letters, digits and underscores, 1..=512.
-pub fn check_template_name(field: &str, s: &str) -> Result<(), ToolError> {
-    check_len(field, s, 1, 512, "a template name")?;
-    check_chars(
+/// `value` of `field` is not one of `allowed`.
+pub(crate) fn enum_error(field: &str, value: &str, allowed: &[&str]) -> ToolError {
+    ToolError::invalid(
         field,
-        s,
-        |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_',
-        "lower-case letters a-z, digits and underscores",
-        "`order_update`",
-    )
-}
-
-/// Language codes like `en`, `en_US`, `pt_BR`, `zh_Hant` (lenient).
-pub fn check_language(field: &str, s: &str) -> Result<(), ToolError> {
-    let (lang, region) = match s.split_once('_') {
-        Some((l, r)) => (l, Some(r)),
-        None => (s, None),
-    };
-    let lang_ok = (2..=3).contains(&lang.len()) && lang.bytes().all(|b| b.is_ascii_lowercase());
-    let region_ok = region
-        .is_none_or(|r| (2..=4).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_alphanumeric()));
-    if lang_ok && region_ok {
-        return Ok(());
-    }
-    Err(ToolError::invalid(
-        field,
-        "Invalid language code",
+        "Invalid value",
         format!(
-            "`{field}` is `{s}`; expected a WhatsApp language code like `en`, `en_US` or `pt_BR` (lower-case language, optional `_` and region)"
+            "`{field}` is `{value}`; expected one of {}",
+            allowed.join(", ")
         ),
-        "Use the template's exact language code as shown by whatsapp_list_templates, for example `en_US` (not `en-US` or `English`).",
-    ))
-}
-
-/// Printable ASCII without spaces, 1..=max (ids, cursors).
-pub fn check_token(
-    field: &str,
-    s: &str,
-    max: usize,
-    what: &str,
-    example: &str,
-) -> Result<(), ToolError> {
-    check_len(field, s, 1, max, what)?;
-    check_chars(
-        field,
-        s,
-        |c| c.is_ascii_graphic(),
-        "printable ASCII characters without spaces",
-        example,
+        format!("Use one of {} (upper case).", allowed.join(", ")),
     )
-}
-
-/// Digits only (numeric Graph ids).
-pub fn check_digits(
-    field: &str,
-    s: &str,
-    max: usize,
-    what: &str,
-    example: &str,
-) -> Result<(), ToolError> {
-    check_len(field, s, 1, max, what)?;
-    check_chars(field, s, |c| c.is_ascii_digit(), "digits", example)
 }

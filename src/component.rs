@@ -3,6 +3,8 @@
 
 wit_bindgen::generate!({ world: "connector", path: "wit" });
 
+use std::cell::RefCell;
+
 use exports::whatsapp::connector::tools::{
     Annotations, Category, ErrorKind, Guest as ToolsGuest, ToolDescriptor, ToolError,
 };
@@ -11,12 +13,31 @@ use exports::whatsapp::connector::webhooks::{
 };
 use whatsapp::connector::{config, http, kv, vault};
 
-use crate::host::{CredentialError, Host, HttpError, HttpRequest, HttpResponse, Method};
+use crate::host::{
+    CredentialError, CredentialHandle, Host, HttpError, HttpRequest, HttpResponse, Method,
+};
 
 struct Component;
 
-/// The host capabilities over the WIT imports.
-struct WitHost;
+/// The host capabilities over the WIT imports, for one export call: the
+/// credentials the call opened live here (a handle is an index) and are
+/// dropped, so closed, with it.
+#[derive(Default)]
+struct WitHost {
+    credentials: RefCell<Vec<vault::Credential>>,
+}
+
+impl WitHost {
+    fn with_credential<T>(
+        &self,
+        handle: CredentialHandle,
+        f: impl FnOnce(&vault::Credential) -> T,
+    ) -> T {
+        let credentials = self.credentials.borrow();
+        // Handles come only from `open_credential` of this same host.
+        f(&credentials[handle.id() as usize])
+    }
+}
 
 fn credential_error(e: vault::Error) -> CredentialError {
     match e {
@@ -38,14 +59,20 @@ impl Host for WitHost {
         config::get(key)
     }
 
-    fn send(&self, req: &HttpRequest, credential: Option<&str>) -> Result<HttpResponse, HttpError> {
-        let cred = match credential {
-            Some(name) => Some(
-                vault::Credential::open(name)
-                    .map_err(|e| HttpError::Credential(credential_error(e)))?,
-            ),
-            None => None,
-        };
+    fn open_credential(&self, name: &str) -> Result<CredentialHandle, CredentialError> {
+        let credential = vault::Credential::open(name).map_err(credential_error)?;
+        let mut credentials = self.credentials.borrow_mut();
+        credentials.push(credential);
+        Ok(CredentialHandle::new(
+            u32::try_from(credentials.len() - 1).unwrap_or(u32::MAX),
+        ))
+    }
+
+    fn send(
+        &self,
+        req: &HttpRequest,
+        credential: Option<CredentialHandle>,
+    ) -> Result<HttpResponse, HttpError> {
         let wit_req = http::Request {
             method: match req.method {
                 Method::Get => http::Method::Get,
@@ -57,7 +84,11 @@ impl Host for WitHost {
             body: req.body.clone(),
             timeout_ms: req.timeout_ms,
         };
-        match http::send(&wit_req, cred.as_ref()) {
+        let result = match credential {
+            Some(handle) => self.with_credential(handle, |c| http::send(&wit_req, Some(c))),
+            None => http::send(&wit_req, None),
+        };
+        match result {
             Ok(r) => Ok(HttpResponse {
                 status: r.status,
                 headers: r.headers,
@@ -97,9 +128,12 @@ impl Host for WitHost {
         std::thread::sleep(std::time::Duration::from_millis(ms));
     }
 
-    fn hmac_sha256(&self, credential: &str, data: &[u8]) -> Result<[u8; 32], CredentialError> {
-        let cred = vault::Credential::open(credential).map_err(credential_error)?;
-        let mac = cred.hmac_sha256(data);
+    fn hmac_sha256(
+        &self,
+        credential: CredentialHandle,
+        data: &[u8],
+    ) -> Result<[u8; 32], CredentialError> {
+        let mac = self.with_credential(credential, |c| c.hmac_sha256(data));
         <[u8; 32]>::try_from(mac.as_slice()).map_err(|_| {
             CredentialError::Unavailable(format!(
                 "the host returned a {}-byte HMAC instead of 32",
@@ -108,9 +142,8 @@ impl Host for WitHost {
         })
     }
 
-    fn secret_equals(&self, credential: &str, candidate: &[u8]) -> Result<bool, CredentialError> {
-        let cred = vault::Credential::open(credential).map_err(credential_error)?;
-        Ok(cred.equals(candidate))
+    fn secret_equals(&self, credential: CredentialHandle, candidate: &[u8]) -> bool {
+        self.with_credential(credential, |c| c.equals(candidate))
     }
 }
 
@@ -166,14 +199,14 @@ impl ToolsGuest for Component {
     }
 
     fn call_tool(name: String, arguments: String) -> Result<String, ToolError> {
-        crate::tools::call_tool(&WitHost, &name, &arguments).map_err(wit_error)
+        crate::tools::call_tool(&WitHost::default(), &name, &arguments).map_err(wit_error)
     }
 }
 
 impl WebhooksGuest for Component {
     fn verify(req: WebhookRequest) -> WebhookVerdict {
         let v = crate::webhooks::verify(
-            &WitHost,
+            &WitHost::default(),
             &crate::webhooks::WebhookRequest {
                 method: req.method,
                 query: req.query,
@@ -189,7 +222,7 @@ impl WebhooksGuest for Component {
     }
 
     fn ingest(body: Vec<u8>) -> Result<IngestReport, String> {
-        crate::webhooks::ingest(&WitHost, &body).map(|r| IngestReport {
+        crate::webhooks::ingest(&WitHost::default(), &body).map(|r| IngestReport {
             statuses: r.statuses,
             messages: r.messages,
             template_updates: r.template_updates,

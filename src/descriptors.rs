@@ -1,55 +1,58 @@
-//! Tool descriptors. Names, titles and descriptions come from the WIT (via
-//! `build.rs`); categories, schemas, annotations and scopes are here.
-
-mod generated {
-    include!(concat!(env!("OUT_DIR"), "/tool_docs.rs"));
-}
-pub use generated::TOOL_DOCS;
+//! Tool descriptors. Names, titles, descriptions and schemas come from the
+//! generated [`Tool`] catalogue; categories, annotations and scopes are code,
+//! one exhaustive match each, so a new WIT case cannot be forgotten here.
 
 use crate::graph::{SCOPE_MANAGEMENT, SCOPE_MESSAGING};
+use crate::tools::Tool;
 
-/// Whether a tool reads, writes or deletes.
+/// Whether a tool reads, writes or deletes (WIT `tools.category`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Category {
+    /// Reads only.
     Read,
+    /// Creates or changes something (a send, a new template, a profile update).
     Write,
+    /// Deletes something.
     Delete,
 }
 
-/// MCP behaviour hints, all explicit.
+/// MCP behaviour hints, all explicit (WIT `tools.annotations`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Annotations {
+    /// The tool changes nothing.
     pub read_only: bool,
+    /// The tool may overwrite or delete existing data.
     pub destructive: bool,
+    /// Repeating a call with the same arguments has no further effect.
     pub idempotent: bool,
+    /// The tool talks to the outside world (the Graph API).
     pub open_world: bool,
 }
 
 /// How a tool is presented to MCP clients (WIT `tools.tool-descriptor`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Descriptor {
+    /// The MCP name, e.g. `whatsapp_send_message`.
     pub name: &'static str,
+    /// A short human title.
     pub title: &'static str,
+    /// What the tool does and how to use it, for the model.
     pub description: &'static str,
+    /// Read, write or delete.
     pub category: Category,
+    /// JSON Schema of the arguments (compact text).
     pub input_schema: &'static str,
+    /// JSON Schema of the result (compact text).
     pub output_schema: &'static str,
+    /// MCP behaviour hints.
     pub annotations: Annotations,
+    /// The Graph permissions the tool needs.
     pub scopes: &'static [&'static str],
 }
 
-/// The tools in their stable order (the WIT order).
-pub const TOOL_NAMES: &[&str] = &[
-    "whatsapp_get_message_status",
-    "whatsapp_list_templates",
-    "whatsapp_get_business_profile",
-    "whatsapp_send_message",
-    "whatsapp_send_template",
-    "whatsapp_send_media",
-    "whatsapp_create_template",
-    "whatsapp_update_business_profile",
-    "whatsapp_delete_template",
-];
+const MESSAGING: &[&str] = &[SCOPE_MESSAGING];
+const MANAGEMENT: &[&str] = &[SCOPE_MANAGEMENT];
+const BOTH: &[&str] = &[SCOPE_MANAGEMENT, SCOPE_MESSAGING];
 
 const fn ann(
     read_only: bool,
@@ -65,151 +68,55 @@ const fn ann(
     }
 }
 
-const SEND_OUTPUT: &str = include_str!(concat!(env!("OUT_DIR"), "/schemas/send.output.json"));
-const MESSAGING: &[&str] = &[SCOPE_MESSAGING];
-const MANAGEMENT: &[&str] = &[SCOPE_MANAGEMENT];
-const BOTH: &[&str] = &[SCOPE_MANAGEMENT, SCOPE_MESSAGING];
+fn category(tool: Tool) -> Category {
+    match tool {
+        Tool::GetMessageStatus | Tool::ListTemplates | Tool::GetBusinessProfile => Category::Read,
+        Tool::SendMessage
+        | Tool::SendTemplate
+        | Tool::SendMedia
+        | Tool::CreateTemplate
+        | Tool::UpdateBusinessProfile => Category::Write,
+        Tool::DeleteTemplate => Category::Delete,
+    }
+}
 
-/// (category, input schema, output schema, annotations, scopes) per tool.
-fn meta(
-    name: &str,
-) -> Option<(
-    Category,
-    &'static str,
-    &'static str,
-    Annotations,
-    &'static [&'static str],
-)> {
-    use Category::*;
-    Some(match name {
-        "whatsapp_get_message_status" => (
-            Read,
-            include_str!(concat!(
-                env!("OUT_DIR"),
-                "/schemas/whatsapp_get_message_status.input.json"
-            )),
-            include_str!(concat!(
-                env!("OUT_DIR"),
-                "/schemas/whatsapp_get_message_status.output.json"
-            )),
-            ann(true, false, true, false),
-            MESSAGING,
-        ),
-        "whatsapp_list_templates" => (
-            Read,
-            include_str!(concat!(
-                env!("OUT_DIR"),
-                "/schemas/whatsapp_list_templates.input.json"
-            )),
-            include_str!(concat!(
-                env!("OUT_DIR"),
-                "/schemas/whatsapp_list_templates.output.json"
-            )),
-            ann(true, false, true, true),
-            MANAGEMENT,
-        ),
-        "whatsapp_get_business_profile" => (
-            Read,
-            include_str!(concat!(
-                env!("OUT_DIR"),
-                "/schemas/whatsapp_get_business_profile.input.json"
-            )),
-            include_str!(concat!(
-                env!("OUT_DIR"),
-                "/schemas/whatsapp_get_business_profile.output.json"
-            )),
-            ann(true, false, true, true),
-            BOTH,
-        ),
-        "whatsapp_send_message" => (
-            Write,
-            include_str!(concat!(
-                env!("OUT_DIR"),
-                "/schemas/whatsapp_send_message.input.json"
-            )),
-            SEND_OUTPUT,
-            ann(false, false, false, true),
-            MESSAGING,
-        ),
-        "whatsapp_send_template" => (
-            Write,
-            include_str!(concat!(
-                env!("OUT_DIR"),
-                "/schemas/whatsapp_send_template.input.json"
-            )),
-            SEND_OUTPUT,
-            ann(false, false, false, true),
-            MESSAGING,
-        ),
-        "whatsapp_send_media" => (
-            Write,
-            include_str!(concat!(
-                env!("OUT_DIR"),
-                "/schemas/whatsapp_send_media.input.json"
-            )),
-            SEND_OUTPUT,
-            ann(false, false, false, true),
-            MESSAGING,
-        ),
-        "whatsapp_create_template" => (
-            Write,
-            include_str!(concat!(
-                env!("OUT_DIR"),
-                "/schemas/whatsapp_create_template.input.json"
-            )),
-            include_str!(concat!(
-                env!("OUT_DIR"),
-                "/schemas/whatsapp_create_template.output.json"
-            )),
-            ann(false, false, false, true),
-            MANAGEMENT,
-        ),
-        "whatsapp_update_business_profile" => (
-            Write,
-            include_str!(concat!(
-                env!("OUT_DIR"),
-                "/schemas/whatsapp_update_business_profile.input.json"
-            )),
-            include_str!(concat!(
-                env!("OUT_DIR"),
-                "/schemas/whatsapp_update_business_profile.output.json"
-            )),
-            ann(false, true, true, true),
-            BOTH,
-        ),
-        "whatsapp_delete_template" => (
-            Delete,
-            include_str!(concat!(
-                env!("OUT_DIR"),
-                "/schemas/whatsapp_delete_template.input.json"
-            )),
-            include_str!(concat!(
-                env!("OUT_DIR"),
-                "/schemas/whatsapp_delete_template.output.json"
-            )),
-            ann(false, true, true, true),
-            MANAGEMENT,
-        ),
-        _ => return None,
-    })
+fn annotations(tool: Tool) -> Annotations {
+    match tool {
+        // Answered from the local store: no outside call.
+        Tool::GetMessageStatus => ann(true, false, true, false),
+        Tool::ListTemplates | Tool::GetBusinessProfile => ann(true, false, true, true),
+        Tool::SendMessage | Tool::SendTemplate | Tool::SendMedia | Tool::CreateTemplate => {
+            ann(false, false, false, true)
+        }
+        Tool::UpdateBusinessProfile | Tool::DeleteTemplate => ann(false, true, true, true),
+    }
+}
+
+fn scopes(tool: Tool) -> &'static [&'static str] {
+    match tool {
+        Tool::GetMessageStatus | Tool::SendMessage | Tool::SendTemplate | Tool::SendMedia => {
+            MESSAGING
+        }
+        Tool::ListTemplates | Tool::CreateTemplate | Tool::DeleteTemplate => MANAGEMENT,
+        Tool::GetBusinessProfile | Tool::UpdateBusinessProfile => BOTH,
+    }
+}
+
+/// The descriptor of `tool`.
+pub(crate) fn descriptor(tool: Tool) -> Descriptor {
+    Descriptor {
+        name: tool.name(),
+        title: tool.title(),
+        description: tool.description(),
+        category: category(tool),
+        input_schema: tool.input_schema(),
+        output_schema: tool.output_schema(),
+        annotations: annotations(tool),
+        scopes: scopes(tool),
+    }
 }
 
 /// Every tool, in the WIT's (stable) order.
 pub fn descriptors() -> Vec<Descriptor> {
-    TOOL_DOCS
-        .iter()
-        .filter_map(|&(name, title, description)| {
-            let (category, input_schema, output_schema, annotations, scopes) = meta(name)?;
-            Some(Descriptor {
-                name,
-                title,
-                description,
-                category,
-                input_schema,
-                output_schema,
-                annotations,
-                scopes,
-            })
-        })
-        .collect()
+    Tool::ALL.into_iter().map(descriptor).collect()
 }

@@ -3,20 +3,28 @@
 /// The class of a tool failure (WIT `tools.error-kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
+    /// The arguments broke a rule; nothing was sent. `field` names the argument.
     InvalidArguments,
+    /// No tool has this name.
     UnknownTool,
+    /// The Graph API answered with an error; `code` is Meta's error code.
     ApiError,
+    /// The request could not be completed on the wire and was not delivered.
     Transport,
+    /// The request may have reached WhatsApp but no answer came back.
     OutcomeUnknown,
+    /// The host refused the request (allowlist, credential, guardrail).
     Denied,
+    /// The message or resource is not known.
     NotFound,
+    /// Local state or configuration is missing or broken.
     Internal,
 }
 
 /// A failure a model can act on (WIT `tools.tool-error`), boxed so that
 /// `Result<_, ToolError>` stays small.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ToolError(pub Box<ToolErrorData>);
+pub struct ToolError(pub(crate) Box<ToolErrorData>);
 
 impl std::ops::Deref for ToolError {
     type Target = ToolErrorData;
@@ -34,20 +42,29 @@ impl std::ops::DerefMut for ToolError {
 /// The fields of a [`ToolError`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToolErrorData {
+    /// The class of failure.
     pub kind: ErrorKind,
+    /// Meta's numeric error code, for API errors and errors shaped like them.
     pub code: Option<i64>,
+    /// Short title, for example `Re-engagement message`.
     pub title: String,
+    /// What happened, with specifics.
     pub details: String,
+    /// What to do next.
     pub hint: String,
+    /// Whether repeating the same call later may succeed.
     pub retryable: bool,
+    /// The argument at fault, as a path like `components[0].parameters`.
     pub field: Option<String>,
+    /// Meta's trace id, for support requests.
     pub fbtrace_id: Option<String>,
+    /// HTTP status of the API response, when there was one.
     pub http_status: Option<u16>,
 }
 
 impl ToolError {
     /// A bare error of `kind`; refine with the builder methods.
-    pub fn new(
+    pub(crate) fn new(
         kind: ErrorKind,
         title: impl Into<String>,
         details: impl Into<String>,
@@ -67,7 +84,7 @@ impl ToolError {
     }
 
     /// An argument broke a rule; nothing was sent.
-    pub fn invalid(
+    pub(crate) fn invalid(
         field: impl Into<String>,
         title: impl Into<String>,
         details: impl Into<String>,
@@ -79,7 +96,7 @@ impl ToolError {
     }
 
     /// Local state or configuration is missing or broken.
-    pub fn internal(
+    pub(crate) fn internal(
         title: impl Into<String>,
         details: impl Into<String>,
         hint: impl Into<String>,
@@ -87,23 +104,23 @@ impl ToolError {
         ToolError::new(ErrorKind::Internal, title, details, hint)
     }
 
-    pub fn with_code(mut self, code: i64) -> Self {
+    pub(crate) fn with_code(mut self, code: i64) -> Self {
         self.code = Some(code);
         self
     }
 
-    pub fn retryable(mut self, retryable: bool) -> Self {
+    pub(crate) fn retryable(mut self, retryable: bool) -> Self {
         self.retryable = retryable;
         self
     }
 
-    pub fn with_http_status(mut self, status: u16) -> Self {
+    pub(crate) fn with_http_status(mut self, status: u16) -> Self {
         self.http_status = Some(status);
         self
     }
 
     /// Notes how many attempts were made when more than one was.
-    pub fn after_attempts(mut self, attempts: u32) -> Self {
+    pub(crate) fn after_attempts(mut self, attempts: u32) -> Self {
         if attempts > 1 {
             self.details
                 .push_str(&format!(" (after {attempts} attempts)"));

@@ -6,7 +6,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use crate::error::ToolError;
-use crate::host::{CredentialError, Host, HttpError, HttpRequest, HttpResponse};
+use crate::host::{CredentialError, CredentialHandle, Host, HttpError, HttpRequest, HttpResponse};
 
 /// A host with in-memory kv whose HTTP answer is fixed.
 pub struct FuzzHost {
@@ -48,7 +48,15 @@ impl Host for FuzzHost {
         }
     }
 
-    fn send(&self, _: &HttpRequest, _: Option<&str>) -> Result<HttpResponse, HttpError> {
+    fn open_credential(&self, _: &str) -> Result<CredentialHandle, CredentialError> {
+        Ok(CredentialHandle::new(0))
+    }
+
+    fn send(
+        &self,
+        _: &HttpRequest,
+        _: Option<CredentialHandle>,
+    ) -> Result<HttpResponse, HttpError> {
         self.response.clone()
     }
 
@@ -69,7 +77,7 @@ impl Host for FuzzHost {
         self.now_ms.set(self.now_ms.get() + ms);
     }
 
-    fn hmac_sha256(&self, _: &str, data: &[u8]) -> Result<[u8; 32], CredentialError> {
+    fn hmac_sha256(&self, _: CredentialHandle, data: &[u8]) -> Result<[u8; 32], CredentialError> {
         // Not a MAC; only needs to be deterministic for the parser under test.
         let mut out = [0u8; 32];
         for (i, b) in data.iter().enumerate() {
@@ -78,8 +86,8 @@ impl Host for FuzzHost {
         Ok(out)
     }
 
-    fn secret_equals(&self, _: &str, candidate: &[u8]) -> Result<bool, CredentialError> {
-        Ok(candidate == b"verify-token")
+    fn secret_equals(&self, _: CredentialHandle, candidate: &[u8]) -> bool {
+        candidate == b"verify-token"
     }
 }
 

@@ -6,12 +6,16 @@
 /// Request methods the connector uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
+    /// `GET`: reads.
     Get,
+    /// `POST`: sends, creations and updates.
     Post,
+    /// `DELETE`: template deletion.
     Delete,
 }
 
 impl Method {
+    /// The method as written on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Get => "GET",
@@ -24,18 +28,26 @@ impl Method {
 /// An outbound request (WIT `http.request`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpRequest {
+    /// The request method.
     pub method: Method,
+    /// The absolute URL, query included.
     pub url: String,
+    /// Header (name, value) pairs; never an `authorization` header.
     pub headers: Vec<(String, String)>,
+    /// The body, if any.
     pub body: Option<Vec<u8>>,
+    /// How long the host may wait for the response.
     pub timeout_ms: Option<u32>,
 }
 
 /// A response, whatever its status (WIT `http.response`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpResponse {
+    /// The HTTP status code.
     pub status: u16,
+    /// Header (name, value) pairs.
     pub headers: Vec<(String, String)>,
+    /// The body.
     pub body: Vec<u8>,
 }
 
@@ -48,7 +60,25 @@ pub enum CredentialError {
     Unavailable(String),
 }
 
-/// Why a request produced no response (WIT `http.error`, plus credential errors).
+/// An open credential (WIT `vault.credential`): an opaque handle the host
+/// issued from [`Host::open_credential`], valid for the rest of the call. The
+/// core never sees the secret; it passes the handle back to the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CredentialHandle(u32);
+
+impl CredentialHandle {
+    /// The handle the host numbered `id`.
+    pub fn new(id: u32) -> Self {
+        CredentialHandle(id)
+    }
+
+    /// The host's number for this handle.
+    pub fn id(self) -> u32 {
+        self.0
+    }
+}
+
+/// Why a request produced no response (WIT `http.error`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HttpError {
     /// The host's allowlist or the credential's binding refused; nothing was sent.
@@ -56,22 +86,36 @@ pub enum HttpError {
     /// Malformed request; nothing was sent.
     InvalidRequest(String),
     /// Timeout; `request_sent` tells whether it may have reached the server.
-    Timeout { message: String, request_sent: bool },
+    Timeout {
+        /// What the host observed.
+        message: String,
+        /// Whether the request may have reached the server.
+        request_sent: bool,
+    },
     /// The response body exceeded the host's cap (bytes).
     TooLarge(u64),
     /// Connection, TLS or protocol failure.
-    Transport { message: String, request_sent: bool },
-    /// The access-token credential could not be opened; nothing was sent.
-    Credential(CredentialError),
+    Transport {
+        /// What the host observed.
+        message: String,
+        /// Whether the request may have reached the server.
+        request_sent: bool,
+    },
 }
 
 /// The host capabilities the core uses.
 pub trait Host {
     /// A non-secret setting, or `None` when unset.
     fn config(&self, key: &str) -> Option<String>;
+    /// Opens the credential named `name` for the rest of the call.
+    fn open_credential(&self, name: &str) -> Result<CredentialHandle, CredentialError>;
     /// Sends `req`; when `credential` is given the host authorises the
     /// request with that access-token credential (the core never sees it).
-    fn send(&self, req: &HttpRequest, credential: Option<&str>) -> Result<HttpResponse, HttpError>;
+    fn send(
+        &self,
+        req: &HttpRequest,
+        credential: Option<CredentialHandle>,
+    ) -> Result<HttpResponse, HttpError>;
     /// The value under `key`, or `None` when missing or expired.
     fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, String>;
     /// Stores `value` under `key` for `ttl_seconds` when given.
@@ -80,8 +124,12 @@ pub trait Host {
     fn now_unix_ms(&self) -> u64;
     /// Waits `ms` milliseconds (between retries).
     fn sleep_ms(&self, ms: u64);
-    /// HMAC-SHA256 of `data` keyed with the secret of credential `credential`.
-    fn hmac_sha256(&self, credential: &str, data: &[u8]) -> Result<[u8; 32], CredentialError>;
+    /// HMAC-SHA256 of `data` keyed with the secret of `credential`.
+    fn hmac_sha256(
+        &self,
+        credential: CredentialHandle,
+        data: &[u8],
+    ) -> Result<[u8; 32], CredentialError>;
     /// Whether `candidate` equals the secret of `credential` (constant time, host side).
-    fn secret_equals(&self, credential: &str, candidate: &[u8]) -> Result<bool, CredentialError>;
+    fn secret_equals(&self, credential: CredentialHandle, candidate: &[u8]) -> bool;
 }

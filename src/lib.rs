@@ -5,21 +5,31 @@
 //! core through the [`host::Host`] trait; `component` (wasm only) implements
 //! it over the WIT imports and adapts the WIT exports to [`tools::call_tool`],
 //! [`descriptors::descriptors`], [`webhooks::verify`] and [`webhooks::ingest`].
+//!
+//! Natively, the host links this crate for [`phone`] and [`config_keys`],
+//! and the fuzz targets drive the same entry points with the fixed-answer
+//! host of the `fuzzing` feature.
 
-pub mod args;
+#![deny(missing_docs)]
+
 pub mod config_keys;
 pub mod descriptors;
 pub mod error;
-pub mod graph;
 pub mod host;
 pub mod phone;
-pub mod retry;
-pub mod settings;
-pub mod store;
-pub mod text;
 pub mod tools;
 pub mod webhooks;
-pub mod window;
+
+mod args;
+mod checks;
+mod encoding;
+mod graph;
+mod json;
+mod placeholders;
+mod settings;
+mod store;
+mod time;
+mod window;
 
 #[cfg(target_arch = "wasm32")]
 mod component;

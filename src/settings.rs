@@ -18,13 +18,13 @@ use crate::config_keys as keys;
 use crate::error::ToolError;
 use crate::host::Host;
 
-pub const DEFAULT_BASE_URL: &str = "https://graph.facebook.com";
-pub const DEFAULT_API_VERSION: &str = "v23.0";
-pub const DEFAULT_CREDENTIAL: &str = "whatsapp";
-pub const DEFAULT_APP_SECRET_CREDENTIAL: &str = "whatsapp-app-secret";
-pub const DEFAULT_VERIFY_TOKEN_CREDENTIAL: &str = "whatsapp-verify-token";
+pub(crate) const DEFAULT_BASE_URL: &str = "https://graph.facebook.com";
+pub(crate) const DEFAULT_API_VERSION: &str = "v23.0";
+pub(crate) const DEFAULT_CREDENTIAL: &str = "whatsapp";
+pub(crate) const DEFAULT_APP_SECRET_CREDENTIAL: &str = "whatsapp-app-secret";
+pub(crate) const DEFAULT_VERIFY_TOKEN_CREDENTIAL: &str = "whatsapp-verify-token";
 /// Request timeout when `call-deadline-ms` is not set.
-pub const DEFAULT_TIMEOUT_MS: u32 = 20_000;
+pub(crate) const DEFAULT_TIMEOUT_MS: u32 = 20_000;
 
 /// How the 24-hour customer-service window is applied to free-form sends.
 ///
@@ -32,14 +32,14 @@ pub const DEFAULT_TIMEOUT_MS: u32 = 20_000;
 /// history, so `enforce` would refuse every free-form message; `warn` lets
 /// them through and says in the result when the window looks closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WindowPolicy {
+pub(crate) enum WindowPolicy {
     Off,
     Warn,
     Enforce,
 }
 
 /// A config value, trimmed; empty counts as unset.
-pub fn get(host: &dyn Host, key: &str) -> Option<String> {
+pub(crate) fn get(host: &dyn Host, key: &str) -> Option<String> {
     host.config(key)
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
@@ -49,29 +49,29 @@ fn flag(host: &dyn Host, key: &str) -> bool {
     get(host, key).is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
 }
 
-pub fn credential(host: &dyn Host) -> String {
+pub(crate) fn credential(host: &dyn Host) -> String {
     get(host, keys::CREDENTIAL).unwrap_or_else(|| DEFAULT_CREDENTIAL.to_string())
 }
 
-pub fn app_secret_credential(host: &dyn Host) -> String {
+pub(crate) fn app_secret_credential(host: &dyn Host) -> String {
     get(host, keys::APP_SECRET_CREDENTIAL)
         .unwrap_or_else(|| DEFAULT_APP_SECRET_CREDENTIAL.to_string())
 }
 
-pub fn verify_token_credential(host: &dyn Host) -> String {
+pub(crate) fn verify_token_credential(host: &dyn Host) -> String {
     get(host, keys::VERIFY_TOKEN_CREDENTIAL)
         .unwrap_or_else(|| DEFAULT_VERIFY_TOKEN_CREDENTIAL.to_string())
 }
 
-pub fn webhooks_configured(host: &dyn Host) -> bool {
+pub(crate) fn webhooks_configured(host: &dyn Host) -> bool {
     flag(host, keys::WEBHOOKS_CONFIGURED)
 }
 
-pub fn history_fallback(host: &dyn Host) -> bool {
+pub(crate) fn history_fallback(host: &dyn Host) -> bool {
     flag(host, keys::MESSAGE_HISTORY_FALLBACK)
 }
 
-pub fn window_policy(host: &dyn Host) -> Result<WindowPolicy, ToolError> {
+pub(crate) fn window_policy(host: &dyn Host) -> Result<WindowPolicy, ToolError> {
     match get(host, keys::WINDOW_POLICY).as_deref() {
         None => Ok(WindowPolicy::Warn),
         Some(v) if v.eq_ignore_ascii_case("warn") => Ok(WindowPolicy::Warn),
@@ -86,14 +86,14 @@ pub fn window_policy(host: &dyn Host) -> Result<WindowPolicy, ToolError> {
 }
 
 /// The host's budget for a whole tool call.
-pub fn call_deadline_ms(host: &dyn Host) -> u64 {
+pub(crate) fn call_deadline_ms(host: &dyn Host) -> u64 {
     get(host, keys::CALL_DEADLINE_MS)
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(u64::from(DEFAULT_TIMEOUT_MS) + 10_000)
 }
 
 /// Request timeout: a little under the host's call deadline when known.
-pub fn timeout_ms(host: &dyn Host) -> u32 {
+pub(crate) fn timeout_ms(host: &dyn Host) -> u32 {
     match get(host, keys::CALL_DEADLINE_MS).and_then(|v| v.parse::<u32>().ok()) {
         Some(d) => d.saturating_sub(500).max(1_000),
         None => DEFAULT_TIMEOUT_MS,
@@ -101,7 +101,7 @@ pub fn timeout_ms(host: &dyn Host) -> u32 {
 }
 
 /// `{api-base-url}/{api-version}`, validated.
-pub fn api_root(host: &dyn Host) -> Result<String, ToolError> {
+pub(crate) fn api_root(host: &dyn Host) -> Result<String, ToolError> {
     let base = get(host, keys::API_BASE_URL).unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
     let base = base.trim_end_matches('/');
     let lower = base.to_ascii_lowercase();
@@ -161,7 +161,7 @@ fn id_setting(host: &dyn Host, key: &str, env: &str, what: &str) -> Result<Strin
     Ok(v)
 }
 
-pub fn phone_number_id(host: &dyn Host) -> Result<String, ToolError> {
+pub(crate) fn phone_number_id(host: &dyn Host) -> Result<String, ToolError> {
     id_setting(
         host,
         keys::PHONE_NUMBER_ID,
@@ -170,7 +170,7 @@ pub fn phone_number_id(host: &dyn Host) -> Result<String, ToolError> {
     )
 }
 
-pub fn waba_id(host: &dyn Host) -> Result<String, ToolError> {
+pub(crate) fn waba_id(host: &dyn Host) -> Result<String, ToolError> {
     id_setting(
         host,
         keys::WABA_ID,

@@ -16,34 +16,34 @@ use serde_json::Value;
 use crate::host::Host;
 
 /// TTL of message records and statuses (30 days).
-pub const MSG_TTL: u32 = 30 * 86_400;
+pub(crate) const MSG_TTL: u32 = 30 * 86_400;
 /// TTL of inbound-window records (30 days; the window itself is 24 h).
-pub const WIN_TTL: u32 = 30 * 86_400;
+pub(crate) const WIN_TTL: u32 = 30 * 86_400;
 /// TTL of remembered template statuses (90 days).
-pub const TPL_TTL: u32 = 90 * 86_400;
+pub(crate) const TPL_TTL: u32 = 90 * 86_400;
 
-pub fn msg_key(wamid: &str) -> String {
+pub(crate) fn msg_key(wamid: &str) -> String {
     format!("msg/{wamid}")
 }
 
-pub fn status_key(wamid: &str) -> String {
+pub(crate) fn status_key(wamid: &str) -> String {
     format!("msgst/{wamid}")
 }
 
-pub fn window_key(user: &str) -> String {
+pub(crate) fn window_key(user: &str) -> String {
     format!("win/{user}")
 }
 
-pub fn alias_key(to: &str) -> String {
+pub(crate) fn alias_key(to: &str) -> String {
     format!("wa/{to}")
 }
 
-pub fn template_key(name: &str, language: &str) -> String {
+pub(crate) fn template_key(name: &str, language: &str) -> String {
     format!("tpl/{name}/{language}")
 }
 
 /// Reads a JSON value; `Ok(None)` when missing. A corrupt value is an error.
-pub fn read_json(host: &dyn Host, key: &str) -> Result<Option<Value>, String> {
+pub(crate) fn read_json(host: &dyn Host, key: &str) -> Result<Option<Value>, String> {
     match host.kv_get(key)? {
         None => Ok(None),
         Some(bytes) => serde_json::from_slice(&bytes)
@@ -52,7 +52,7 @@ pub fn read_json(host: &dyn Host, key: &str) -> Result<Option<Value>, String> {
     }
 }
 
-pub fn write_json(
+pub(crate) fn write_json(
     host: &dyn Host,
     key: &str,
     value: &Value,
@@ -62,7 +62,7 @@ pub fn write_json(
 }
 
 /// Rank of a delivery state: later states win, `failed` is terminal.
-pub fn status_rank(status: &str) -> u8 {
+pub(crate) fn status_rank(status: &str) -> u8 {
     match status {
         "accepted" | "held_for_quality_assessment" | "paused" => 0,
         "sent" => 1,
@@ -76,7 +76,7 @@ pub fn status_rank(status: &str) -> u8 {
 
 /// The current state from webhook events: `failed` if any failure was seen,
 /// else the highest ranked state. `None` when there are no events.
-pub fn current_status(events: &[Value]) -> Option<String> {
+pub(crate) fn current_status(events: &[Value]) -> Option<String> {
     let mut best: Option<&str> = None;
     for e in events {
         let Some(s) = e.get("status").and_then(Value::as_str) else {

@@ -7,12 +7,13 @@ use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
-use crate::host::{CredentialError, Host, HttpError, HttpRequest, HttpResponse};
+use crate::host::{CredentialError, CredentialHandle, Host, HttpError, HttpRequest, HttpResponse};
 
 pub const PNID: &str = "106540352242922";
 pub const WABA: &str = "102290129340398";
 pub const APP_SECRET: &[u8] = b"app-secret-for-tests";
 pub const VERIFY_TOKEN: &[u8] = b"verify-me-123";
+pub const ACCESS_TOKEN: &[u8] = b"access-token-for-tests";
 /// 2025-11-24T16:00:00Z.
 pub const NOW_S: i64 = 1_764_000_000;
 
@@ -30,6 +31,8 @@ pub struct FakeHost {
     pub kv_fail: Cell<bool>,
     /// Every wait the core asked for; waiting advances `now_ms`.
     pub sleeps: RefCell<Vec<u64>>,
+    /// The name of every credential opened, indexed by handle.
+    pub opened: RefCell<Vec<String>>,
 }
 
 impl FakeHost {
@@ -40,6 +43,7 @@ impl FakeHost {
         let mut secrets = HashMap::new();
         secrets.insert("whatsapp-app-secret".to_string(), APP_SECRET.to_vec());
         secrets.insert("whatsapp-verify-token".to_string(), VERIFY_TOKEN.to_vec());
+        secrets.insert("whatsapp".to_string(), ACCESS_TOKEN.to_vec());
         FakeHost {
             config: RefCell::new(config),
             requests: RefCell::new(Vec::new()),
@@ -49,6 +53,7 @@ impl FakeHost {
             secrets: RefCell::new(secrets),
             kv_fail: Cell::new(false),
             sleeps: RefCell::new(Vec::new()),
+            opened: RefCell::new(Vec::new()),
         }
     }
 
@@ -109,6 +114,16 @@ impl FakeHost {
             .insert(key.to_string(), (v.to_string().into_bytes(), None));
     }
 
+    /// The name of the credential `handle` was opened for.
+    fn credential_name(&self, handle: CredentialHandle) -> String {
+        self.opened.borrow()[handle.id() as usize].clone()
+    }
+
+    /// The secret of an opened credential.
+    fn secret(&self, handle: CredentialHandle) -> Vec<u8> {
+        self.secrets.borrow()[&self.credential_name(handle)].clone()
+    }
+
     pub fn sign(body: &[u8]) -> String {
         let mut mac = Hmac::<Sha256>::new_from_slice(APP_SECRET).expect("hmac key");
         mac.update(body);
@@ -123,10 +138,22 @@ impl Host for FakeHost {
         self.config.borrow().get(key).cloned()
     }
 
-    fn send(&self, req: &HttpRequest, credential: Option<&str>) -> Result<HttpResponse, HttpError> {
-        self.requests
-            .borrow_mut()
-            .push((req.clone(), credential.map(str::to_string)));
+    fn open_credential(&self, name: &str) -> Result<CredentialHandle, CredentialError> {
+        if !self.secrets.borrow().contains_key(name) {
+            return Err(CredentialError::NotGranted(name.to_string()));
+        }
+        let mut opened = self.opened.borrow_mut();
+        opened.push(name.to_string());
+        Ok(CredentialHandle::new(opened.len() as u32 - 1))
+    }
+
+    fn send(
+        &self,
+        req: &HttpRequest,
+        credential: Option<CredentialHandle>,
+    ) -> Result<HttpResponse, HttpError> {
+        let credential = credential.map(|h| self.credential_name(h));
+        self.requests.borrow_mut().push((req.clone(), credential));
         self.responses
             .borrow_mut()
             .pop_front()
@@ -159,22 +186,19 @@ impl Host for FakeHost {
         self.now_ms.set(self.now_ms.get() + ms);
     }
 
-    fn hmac_sha256(&self, credential: &str, data: &[u8]) -> Result<[u8; 32], CredentialError> {
-        let secrets = self.secrets.borrow();
-        let key = secrets
-            .get(credential)
-            .ok_or_else(|| CredentialError::NotGranted(credential.to_string()))?;
-        let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("hmac key");
+    fn hmac_sha256(
+        &self,
+        credential: CredentialHandle,
+        data: &[u8],
+    ) -> Result<[u8; 32], CredentialError> {
+        let key = self.secret(credential);
+        let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("hmac key");
         mac.update(data);
         Ok(mac.finalize().into_bytes().into())
     }
 
-    fn secret_equals(&self, credential: &str, candidate: &[u8]) -> Result<bool, CredentialError> {
-        let secrets = self.secrets.borrow();
-        let key = secrets
-            .get(credential)
-            .ok_or_else(|| CredentialError::NotGranted(credential.to_string()))?;
-        Ok(key.as_slice() == candidate)
+    fn secret_equals(&self, credential: CredentialHandle, candidate: &[u8]) -> bool {
+        self.secret(credential) == candidate
     }
 }
 

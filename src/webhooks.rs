@@ -2,35 +2,47 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::encoding::{hex_decode, parse_query};
 use crate::graph::webhook_error;
 use crate::host::{CredentialError, Host};
+use crate::json::json_i64;
 use crate::settings;
 use crate::store;
-use crate::text::{ct_eq, hex_decode, json_unix_seconds, parse_query};
 
 /// An HTTP request that arrived at the webhook endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookRequest {
+    /// `GET` (verification handshake) or `POST` (delivery).
     pub method: String,
+    /// The raw query string, without `?`.
     pub query: String,
+    /// Header names and values.
     pub headers: Vec<(String, String)>,
+    /// The exact raw body bytes; signatures are computed over these.
     pub body: Vec<u8>,
 }
 
 /// What to answer and whether the host must keep the delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
+    /// HTTP status to answer with.
     pub status: u16,
+    /// Body to answer with (the raw `hub.challenge` for a handshake).
     pub body: Vec<u8>,
+    /// True for an authentic POST delivery the host must store and pass to `ingest`.
     pub accept: bool,
 }
 
 /// What a delivery changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct IngestReport {
+    /// Message status updates applied (duplicates and stale updates excluded).
     pub statuses: u32,
+    /// Inbound messages recorded.
     pub messages: u32,
+    /// Template status changes recorded.
     pub template_updates: u32,
+    /// Entries ignored as duplicates, stale or of fields the connector does not track.
     pub ignored: u32,
 }
 
@@ -89,15 +101,18 @@ fn verify_handshake(host: &dyn Host, query: &str) -> Verdict {
     if mode != b"subscribe" || token.is_empty() {
         return verdict(403, "Forbidden", false);
     }
-    let cred = settings::verify_token_credential(host);
-    match host.secret_equals(&cred, &token) {
-        Ok(true) => Verdict {
+    let cred = match host.open_credential(&settings::verify_token_credential(host)) {
+        Ok(cred) => cred,
+        Err(e) => return credential_unavailable("verify-token", &e),
+    };
+    if host.secret_equals(cred, &token) {
+        Verdict {
             status: 200,
             body: challenge,
             accept: false,
-        },
-        Ok(false) => verdict(403, "Forbidden", false),
-        Err(e) => credential_unavailable("verify-token", &e),
+        }
+    } else {
+        verdict(403, "Forbidden", false)
     }
 }
 
@@ -120,8 +135,11 @@ fn verify_signature(host: &dyn Host, req: &WebhookRequest) -> Verdict {
     let Some(claimed) = hex_decode(hex.trim()).filter(|b| b.len() == 32) else {
         return verdict(403, "Invalid signature", false);
     };
-    let cred = settings::app_secret_credential(host);
-    match host.hmac_sha256(&cred, &req.body) {
+    let cred = match host.open_credential(&settings::app_secret_credential(host)) {
+        Ok(cred) => cred,
+        Err(e) => return credential_unavailable("app-secret", &e),
+    };
+    match host.hmac_sha256(cred, &req.body) {
         Ok(mac) if ct_eq(&mac, &claimed) => verdict(200, "EVENT_RECEIVED", true),
         Ok(_) => verdict(403, "Invalid signature", false),
         Err(e) => credential_unavailable("app-secret", &e),
@@ -153,7 +171,7 @@ pub fn ingest(host: &dyn Host, body: &[u8]) -> Result<IngestReport, String> {
         return Ok(report);
     };
     for entry in entries {
-        let entry_time = entry.get("time").and_then(json_unix_seconds);
+        let entry_time = entry.get("time").and_then(json_i64);
         let Some(changes) = entry.get("changes").and_then(Value::as_array) else {
             report.ignored += 1;
             continue;
@@ -230,10 +248,7 @@ fn apply_status(host: &dyn Host, s: &Value, now: i64) -> Result<bool, String> {
     else {
         return Ok(false);
     };
-    let ts = s
-        .get("timestamp")
-        .and_then(json_unix_seconds)
-        .unwrap_or(now);
+    let ts = s.get("timestamp").and_then(json_i64).unwrap_or(now);
     let key = store::status_key(id);
     let mut rec = match store::read_json(host, &key) {
         Ok(Some(Value::Object(m))) => m,
@@ -301,10 +316,7 @@ fn apply_status(host: &dyn Host, s: &Value, now: i64) -> Result<bool, String> {
 /// Records the time of an inbound message (never its content) under each
 /// id of the sender; `false` when no record advanced.
 fn apply_inbound(host: &dyn Host, m: &Value, contacts: &[Value], now: i64) -> Result<bool, String> {
-    let ts = m
-        .get("timestamp")
-        .and_then(json_unix_seconds)
-        .unwrap_or(now);
+    let ts = m.get("timestamp").and_then(json_i64).unwrap_or(now);
     let mut users: Vec<String> = Vec::new();
     for key in ["from", "from_user_id"] {
         if let Some(v) = m.get(key).and_then(Value::as_str) {
@@ -401,4 +413,16 @@ fn ingest_template_update(
     store::write_json(host, &key, &Value::Object(rec), Some(store::TPL_TTL))?;
     report.template_updates += 1;
     Ok(())
+}
+
+/// Constant-time equality of two byte strings of public length.
+pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut diff = 0u8;
+    for (x, y) in a.iter().zip(b) {
+        diff |= x ^ y;
+    }
+    diff == 0
 }

@@ -4,19 +4,19 @@ use serde_json::{Map, Value};
 
 use crate::host::Host;
 use crate::store;
-use crate::text::rfc3339;
+use crate::time::rfc3339;
 
-pub const WINDOW_SECONDS: i64 = 24 * 3600;
+pub(crate) const WINDOW_SECONDS: i64 = 24 * 3600;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WindowState {
+pub(crate) enum WindowState {
     Open,
     Closed,
     Unknown,
 }
 
 impl WindowState {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             WindowState::Open => "open",
             WindowState::Closed => "closed",
@@ -27,11 +27,11 @@ impl WindowState {
 
 /// What is known about a user's window.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Window {
-    pub state: WindowState,
-    pub last_inbound: Option<i64>,
+pub(crate) struct Window {
+    pub(crate) state: WindowState,
+    pub(crate) last_inbound: Option<i64>,
     /// Why the state is unknown, when the store could not be read.
-    pub store_error: Option<String>,
+    pub(crate) store_error: Option<String>,
 }
 
 /// The window for `user` at `now` (Unix seconds). Open while
@@ -41,7 +41,7 @@ pub struct Window {
 /// When nothing is recorded under `user` (the number as sent) but an earlier
 /// send learnt that WhatsApp knows the number under another id (`wa_id`, as
 /// with Brazil's extra 9), the window of that id is used.
-pub fn lookup(host: &dyn Host, user: &str, now: i64, webhooks_configured: bool) -> Window {
+pub(crate) fn lookup(host: &dyn Host, user: &str, now: i64, webhooks_configured: bool) -> Window {
     let mut record = store::read_json(host, &store::window_key(user));
     if let Ok(None) = record
         && let Ok(Some(alias)) = store::read_json(host, &store::alias_key(user))
@@ -85,7 +85,7 @@ pub fn lookup(host: &dyn Host, user: &str, now: i64, webhooks_configured: bool) 
 
 impl Window {
     /// `{state, last_inbound_at?, closes_at?}` with RFC 3339 times.
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         let mut m = Map::new();
         m.insert("state".into(), Value::from(self.state.as_str()));
         if let Some(last) = self.last_inbound {

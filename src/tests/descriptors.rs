@@ -1,14 +1,60 @@
 use serde_json::Value;
 
-use crate::descriptors::{Category, TOOL_DOCS, TOOL_NAMES, descriptors};
+use crate::descriptors::{Category, descriptors};
+use crate::tools::Tool;
 
 #[test]
 fn there_are_nine_tools_in_the_stable_wit_order() {
     let d = descriptors();
     let names: Vec<_> = d.iter().map(|d| d.name).collect();
-    assert_eq!(names, TOOL_NAMES);
-    let from_wit: Vec<_> = TOOL_DOCS.iter().map(|t| t.0).collect();
-    assert_eq!(from_wit, TOOL_NAMES, "the WIT enum and the core agree");
+    assert_eq!(
+        names,
+        [
+            "whatsapp_get_message_status",
+            "whatsapp_list_templates",
+            "whatsapp_get_business_profile",
+            "whatsapp_send_message",
+            "whatsapp_send_template",
+            "whatsapp_send_media",
+            "whatsapp_create_template",
+            "whatsapp_update_business_profile",
+            "whatsapp_delete_template",
+        ]
+    );
+    let from_wit: Vec<_> = Tool::ALL.iter().map(|t| t.name()).collect();
+    assert_eq!(from_wit, names, "the WIT enum and the descriptors agree");
+}
+
+#[test]
+fn tools_are_found_by_their_name_and_only_by_it() {
+    for tool in Tool::ALL {
+        assert_eq!(Tool::from_name(tool.name()), Some(tool));
+    }
+    assert_eq!(Tool::from_name("whatsapp_send_fax"), None);
+    assert_eq!(Tool::from_name("WHATSAPP_SEND_MESSAGE"), None);
+}
+
+#[test]
+fn argument_names_are_the_input_schema_properties_in_schema_order() {
+    let send: Value = serde_json::from_str(Tool::SendMessage.input_schema()).unwrap();
+    assert_eq!(
+        Tool::SendMessage.argument_names(),
+        ["to", "text", "preview_url", "reply_to_message_id"]
+    );
+    assert_eq!(send["properties"].as_object().unwrap().len(), 4);
+    for tool in Tool::ALL {
+        let schema: Value = serde_json::from_str(tool.input_schema()).unwrap();
+        let mut from_schema: Vec<&str> = schema["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut names = tool.argument_names().to_vec();
+        from_schema.sort_unstable();
+        names.sort_unstable();
+        assert_eq!(names, from_schema, "{}", tool.name());
+    }
 }
 
 #[test]

@@ -8,7 +8,7 @@ use crate::testing::FakeHost;
 /// The error a send ends with when every attempt gets this answer.
 fn graph_error(status: u16, body: &str) -> ToolError {
     let host = FakeHost::new();
-    for _ in 0..crate::retry::MAX_ATTEMPTS {
+    for _ in 0..crate::graph::MAX_ATTEMPTS {
         host.respond(status, body);
     }
     call(

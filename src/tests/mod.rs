@@ -2,12 +2,12 @@
 
 mod descriptors;
 mod errors;
+mod helpers;
 mod profile;
 mod retry;
 mod send;
 mod status;
 mod templates;
-mod text;
 mod webhooks;
 mod window;
 

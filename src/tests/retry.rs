@@ -122,6 +122,31 @@ fn at_most_four_attempts_are_made() {
         host.respond(400, &graph(4));
     }
     let e = call(&host, "whatsapp_list_templates", json!({})).unwrap_err();
-    assert_eq!(host.request_count(), crate::retry::MAX_ATTEMPTS as usize);
+    assert_eq!(host.request_count(), crate::graph::MAX_ATTEMPTS as usize);
     assert!(e.details.contains("after 4 attempts"));
+}
+
+#[test]
+fn a_call_opens_the_access_token_credential_once_for_all_its_attempts() {
+    let host = FakeHost::new();
+    host.respond(400, &graph(130429))
+        .respond(400, &graph(130429))
+        .respond(200, &send_ok());
+    call(&host, "whatsapp_send_message", text()).unwrap();
+    assert_eq!(host.request_count(), 3);
+    assert_eq!(*host.opened.borrow(), ["whatsapp"], "opened once, by name");
+    for (_, credential) in host.requests.borrow().iter() {
+        assert_eq!(credential.as_deref(), Some("whatsapp"));
+    }
+}
+
+#[test]
+fn a_call_whose_access_token_is_not_granted_sends_nothing() {
+    let host = FakeHost::new();
+    host.secrets.borrow_mut().remove("whatsapp");
+    let e = call(&host, "whatsapp_send_message", text()).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Denied);
+    assert_eq!(e.title, "Credential not granted");
+    assert!(e.details.contains("`whatsapp`"), "{e:?}");
+    assert_eq!(host.request_count(), 0);
 }

@@ -654,7 +654,7 @@ fn a_lost_answer_to_a_send_is_outcome_unknown_but_not_when_nothing_was_sent() {
     assert_eq!(e.title, "Outcome unknown");
     assert!(e.hint.contains("whatsapp_get_message_status"));
     assert!(!e.retryable);
-    for _ in 0..crate::retry::MAX_ATTEMPTS {
+    for _ in 0..crate::graph::MAX_ATTEMPTS {
         host.fail(HttpError::Transport {
             message: "connection refused".into(),
             request_sent: false,

@@ -1,5 +1,10 @@
-//! The nine tools: dispatch and shared helpers.
+//! The nine tools: the generated catalogue, dispatch and shared helpers.
+//!
+//! A new tool is a case of the WIT enum `tools.tool` plus its schemas in
+//! `src/schemas/`; the exhaustive matches on [`Tool`] (here and in
+//! `descriptors`) then name what is missing.
 
+mod catalogue;
 mod profile;
 mod send;
 mod status;
@@ -8,9 +13,11 @@ mod templates;
 
 use serde_json::Value;
 
-use crate::descriptors::TOOL_NAMES;
+use crate::args::Args;
 use crate::error::{ErrorKind, ToolError};
 use crate::host::Host;
+
+pub use catalogue::Tool;
 
 /// Runs tool `name` with `arguments` (JSON object text). On success, the
 /// result as JSON text conforming to the tool's output schema.
@@ -21,26 +28,26 @@ pub fn call_tool(host: &dyn Host, name: &str, arguments: &str) -> Result<String,
 
 /// Like [`call_tool`] but returns the JSON value.
 pub fn run(host: &dyn Host, name: &str, arguments: &str) -> Result<Value, ToolError> {
-    match name {
-        "whatsapp_get_message_status" => status::get_message_status(host, arguments),
-        "whatsapp_list_templates" => templates::list_templates(host, arguments),
-        "whatsapp_get_business_profile" => profile::get_business_profile(host, arguments),
-        "whatsapp_send_message" => send::send_message(host, arguments),
-        "whatsapp_send_template" => send::send_template(host, arguments),
-        "whatsapp_send_media" => send::send_media(host, arguments),
-        "whatsapp_create_template" => templates::create_template(host, arguments),
-        "whatsapp_update_business_profile" => profile::update_business_profile(host, arguments),
-        "whatsapp_delete_template" => templates::delete_template(host, arguments),
-        other => Err(ToolError::new(
+    // The host checks names too, but the component must be safe on its own.
+    let Some(tool) = Tool::from_name(name) else {
+        let names: Vec<&str> = Tool::ALL.iter().map(|t| t.name()).collect();
+        return Err(ToolError::new(
             ErrorKind::UnknownTool,
             "Unknown tool",
-            format!("no tool is named `{other}`"),
-            format!("Use one of: {}.", TOOL_NAMES.join(", ")),
-        )),
+            format!("no tool is named `{name}`"),
+            format!("Use one of: {}.", names.join(", ")),
+        ));
+    };
+    let args = Args::parse(arguments, tool.argument_names())?;
+    match tool {
+        Tool::GetMessageStatus => status::get_message_status(host, &args),
+        Tool::ListTemplates => templates::list_templates(host, &args),
+        Tool::GetBusinessProfile => profile::get_business_profile(host, &args),
+        Tool::SendMessage => send::send_message(host, &args),
+        Tool::SendTemplate => send::send_template(host, &args),
+        Tool::SendMedia => send::send_media(host, &args),
+        Tool::CreateTemplate => templates::create_template(host, &args),
+        Tool::UpdateBusinessProfile => profile::update_business_profile(host, &args),
+        Tool::DeleteTemplate => templates::delete_template(host, &args),
     }
-}
-
-/// Current Unix time in seconds.
-pub(crate) fn now_seconds(host: &dyn Host) -> i64 {
-    i64::try_from(host.now_unix_ms() / 1000).unwrap_or(i64::MAX)
 }

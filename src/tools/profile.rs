@@ -2,14 +2,14 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::args::{Args, as_array, as_str, check_len, check_token};
+use crate::args::{Args, as_array, as_str};
+use crate::checks::{check_len, check_token, is_email};
 use crate::error::ToolError;
 use crate::graph::{Graph, PROFILE};
 use crate::host::Host;
 use crate::settings;
-use crate::text::is_email;
 
-pub const PROFILE_FIELDS: &[&str] = &[
+pub(crate) const PROFILE_FIELDS: &[&str] = &[
     "about",
     "address",
     "description",
@@ -19,7 +19,7 @@ pub const PROFILE_FIELDS: &[&str] = &[
     "vertical",
 ];
 
-pub const VERTICALS: &[&str] = &[
+pub(crate) const VERTICALS: &[&str] = &[
     "OTHER",
     "AUTO",
     "BEAUTY",
@@ -43,8 +43,7 @@ pub const VERTICALS: &[&str] = &[
     "OTC_DRUGS",
 ];
 
-pub fn get_business_profile(host: &dyn Host, arguments: &str) -> Result<Value, ToolError> {
-    let args = Args::parse(arguments, &["fields"])?;
+pub(crate) fn get_business_profile(host: &dyn Host, args: &Args) -> Result<Value, ToolError> {
     let mut fields: Vec<&str> = Vec::new();
     if let Some(v) = args.get("fields") {
         let items = as_array(v, "fields")?;
@@ -111,17 +110,7 @@ pub fn get_business_profile(host: &dyn Host, arguments: &str) -> Result<Value, T
     Ok(json!({ "profile": profile }))
 }
 
-pub fn update_business_profile(host: &dyn Host, arguments: &str) -> Result<Value, ToolError> {
-    const KEYS: &[&str] = &[
-        "about",
-        "address",
-        "description",
-        "email",
-        "websites",
-        "vertical",
-        "profile_picture_handle",
-    ];
-    let args = Args::parse(arguments, KEYS)?;
+pub(crate) fn update_business_profile(host: &dyn Host, args: &Args) -> Result<Value, ToolError> {
     let mut body = Map::new();
     body.insert("messaging_product".into(), Value::from("whatsapp"));
     let mut updated: Vec<&str> = Vec::new();

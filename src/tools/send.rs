@@ -5,10 +5,11 @@
 
 use serde_json::{Map, Value, json};
 
-use super::now_seconds;
 use super::template_params;
-use crate::args::{
-    Args, check_digits, check_language, check_len, check_template_name, check_token,
+use crate::args::Args;
+use crate::checks::{
+    char_len, check_digits, check_https_url, check_language, check_len, check_template_name,
+    check_token,
 };
 use crate::error::{ErrorKind, ToolError};
 use crate::graph::{Graph, SEND};
@@ -16,7 +17,7 @@ use crate::host::Host;
 use crate::phone;
 use crate::settings::{self, WindowPolicy};
 use crate::store;
-use crate::text::{char_len, check_https_url};
+use crate::time::now_seconds;
 use crate::window::{self, Window, WindowState};
 
 /// Validates and normalises `to`.
@@ -36,16 +37,12 @@ struct Outgoing {
     template: Option<(String, String)>,
 }
 
-pub fn send_message(host: &dyn Host, arguments: &str) -> Result<Value, ToolError> {
-    let args = Args::parse(
-        arguments,
-        &["to", "text", "preview_url", "reply_to_message_id"],
-    )?;
-    let to = recipient(&args)?;
+pub(crate) fn send_message(host: &dyn Host, args: &Args) -> Result<Value, ToolError> {
+    let to = recipient(args)?;
     let text = args.str_req("text", "\"Hello!\"")?;
     check_len("text", text, 1, 4096, "a text message")?;
     let preview_url = args.bool_opt("preview_url")?;
-    let reply_to = reply_to(&args)?;
+    let reply_to = reply_to(args)?;
     let mut content = Map::new();
     content.insert("body".into(), Value::from(text));
     if let Some(p) = preview_url {
@@ -79,24 +76,13 @@ fn reply_to(args: &Args) -> Result<Option<String>, ToolError> {
     }
 }
 
-pub fn send_template(host: &dyn Host, arguments: &str) -> Result<Value, ToolError> {
-    let args = Args::parse(
-        arguments,
-        &[
-            "to",
-            "name",
-            "language",
-            "body_parameters",
-            "header_parameters",
-            "components",
-        ],
-    )?;
-    let to = recipient(&args)?;
+pub(crate) fn send_template(host: &dyn Host, args: &Args) -> Result<Value, ToolError> {
+    let to = recipient(args)?;
     let name = args.str_req("name", "\"order_update\"")?;
     check_template_name("name", name)?;
     let language = args.str_req("language", "\"en_US\"")?;
     check_language("language", language)?;
-    let components = template_params::components(&args)?;
+    let components = template_params::components(args)?;
     let mut content = Map::new();
     content.insert("name".into(), Value::from(name));
     content.insert(
@@ -118,19 +104,8 @@ pub fn send_template(host: &dyn Host, arguments: &str) -> Result<Value, ToolErro
     )
 }
 
-pub fn send_media(host: &dyn Host, arguments: &str) -> Result<Value, ToolError> {
-    let args = Args::parse(
-        arguments,
-        &[
-            "to",
-            "media_type",
-            "link",
-            "media_id",
-            "caption",
-            "filename",
-        ],
-    )?;
-    let to = recipient(&args)?;
+pub(crate) fn send_media(host: &dyn Host, args: &Args) -> Result<Value, ToolError> {
+    let to = recipient(args)?;
     let media_type = args.str_req("media_type", "\"image\"")?;
     if !matches!(media_type, "image" | "video" | "document" | "audio") {
         return Err(ToolError::invalid(
@@ -244,7 +219,7 @@ fn window_refusal(window: &Window) -> ToolError {
     let details = match window.last_inbound {
         Some(last) => format!(
             "the user last wrote at {}, more than 24 hours ago; the connector's window-policy is enforce, so free-form messages outside the customer-service window are refused",
-            crate::text::rfc3339(last)
+            crate::time::rfc3339(last)
         ),
         None => "no inbound message from this user is recorded in the last 24 hours; the connector's window-policy is enforce, so free-form messages outside the customer-service window are refused".to_string(),
     };

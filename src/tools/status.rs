@@ -2,13 +2,15 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::args::{Args, check_token};
+use crate::args::Args;
+use crate::checks::check_token;
 use crate::error::{ErrorKind, ToolError};
 use crate::graph::{Graph, READ_MESSAGING};
 use crate::host::Host;
+use crate::json::json_i64;
 use crate::settings;
 use crate::store::{self, current_status, status_rank};
-use crate::text::{json_unix_seconds, rfc3339};
+use crate::time::rfc3339;
 
 fn store_error(e: String) -> ToolError {
     ToolError::internal(
@@ -23,8 +25,7 @@ fn timeline_entry(status: &str, ts: i64) -> Value {
     json!({"status": status, "timestamp": ts, "at": rfc3339(ts)})
 }
 
-pub fn get_message_status(host: &dyn Host, arguments: &str) -> Result<Value, ToolError> {
-    let args = Args::parse(arguments, &["message_id"])?;
+pub(crate) fn get_message_status(host: &dyn Host, args: &Args) -> Result<Value, ToolError> {
     let id = args.str_req(
         "message_id",
         "\"wamid.HBgLMTY1MDU1NTEyMzQVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA\"",
@@ -195,7 +196,7 @@ fn history_fallback(host: &dyn Host, id: &str, webhooks: bool) -> Result<Option<
             continue;
         };
         let s = s.to_ascii_lowercase();
-        if let Some(ts) = e.get("timestamp").and_then(json_unix_seconds) {
+        if let Some(ts) = e.get("timestamp").and_then(json_i64) {
             timeline.push((ts, status_rank(&s), s.clone()));
         }
         if let Some(d) = e

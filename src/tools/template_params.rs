@@ -3,11 +3,9 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::args::{
-    Args, as_array, as_object, as_str, check_len, reject_unknown, type_name, wrong_type,
-};
+use crate::args::{Args, as_array, as_object, as_str, reject_unknown, type_name, wrong_type};
+use crate::checks::{check_https_url, check_len};
 use crate::error::ToolError;
-use crate::text::check_https_url;
 
 const BODY_TEXT_MAX: usize = 1024;
 const BODY_ONLY_TEXT_MAX: usize = 32_768;
@@ -102,7 +100,7 @@ fn simple_params(
 }
 
 /// The Graph send components from the arguments (possibly empty).
-pub fn components(args: &Args) -> Result<Vec<Value>, ToolError> {
+pub(crate) fn components(args: &Args) -> Result<Vec<Value>, ToolError> {
     let full = match args.get("components") {
         None => Vec::new(),
         Some(v) => {
@@ -463,7 +461,7 @@ fn parameter(path: &str, p: &Value, component: &str, text_max: usize) -> Result<
                 }
                 (None, Some(id)) => {
                     let idf = format!("{f}.id");
-                    crate::args::check_token(
+                    crate::checks::check_token(
                         &idf,
                         as_str(id, &idf)?,
                         128,

@@ -10,17 +10,17 @@
 use serde_json::Value;
 
 use crate::host::{HttpError, HttpResponse, Method};
-use crate::text::json_i64;
+use crate::json::json_i64;
 
 /// At most this many attempts per request, first included.
-pub const MAX_ATTEMPTS: u32 = 4;
+pub(crate) const MAX_ATTEMPTS: u32 = 4;
 /// Backoff base and cap for codes without a prescribed schedule.
 const BASE_MS: u64 = 500;
 const CAP_MS: u64 = 8_000;
 
 /// What came back from one attempt, as far as retrying is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// A Graph error object with its code and `is_transient` flag.
     Graph { code: Option<i64>, transient: bool },
     /// A non-Graph error status (a proxy or gateway answered).
@@ -32,7 +32,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub fn of(result: &Result<HttpResponse, HttpError>) -> Outcome {
+    pub(crate) fn of(result: &Result<HttpResponse, HttpError>) -> Outcome {
         match result {
             Ok(r) if (200..300).contains(&r.status) => Outcome::Final,
             Ok(r) => match serde_json::from_slice::<Value>(&r.body)
@@ -62,7 +62,7 @@ impl Outcome {
 /// The delay before attempt `attempt + 1` (attempts count from 0), or `None`
 /// when the request must not be repeated. `jitter` in 0..=1000 spreads
 /// clients apart (±20%).
-pub fn delay_ms(outcome: Outcome, method: Method, attempt: u32, jitter: u64) -> Option<u64> {
+pub(crate) fn delay_ms(outcome: Outcome, method: Method, attempt: u32, jitter: u64) -> Option<u64> {
     if attempt + 1 >= MAX_ATTEMPTS {
         return None;
     }

@@ -1,4 +1,11 @@
-use crate::text::*;
+//! The small helpers: dates, encodings, placeholders, excerpts, checks.
+
+use crate::checks::is_email;
+use crate::encoding::{encode_query_value, hex_decode, parse_query, percent_decode};
+use crate::graph::excerpt;
+use crate::placeholders::{Placeholder, placeholders};
+use crate::time::rfc3339;
+use crate::webhooks::ct_eq;
 
 #[test]
 fn rfc3339_formats_utc_times() {
