@@ -381,9 +381,7 @@ impl GraphAdmin {
     }
 
     /// For the configured API (`[whatsapp] api_base_url`, `api_version`).
-    pub fn from_settings(
-        settings: &whatsapp_host::settings::Settings,
-    ) -> anyhow::Result<GraphAdmin> {
+    pub fn from_settings(settings: &whatsapp_host::config::Settings) -> anyhow::Result<GraphAdmin> {
         GraphAdmin::new(
             &settings.whatsapp.api_base_url,
             &settings.whatsapp.api_version,

@@ -11,12 +11,12 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use host_harness::commands;
 use host_harness::commands::sandbox::LocalSandbox;
-use whatsapp_host::Harness;
+use whatsapp_host::Connector;
+use whatsapp_host::config::{EnvSecrets, Settings};
 use whatsapp_host::gateway::Gateway;
 use whatsapp_host::mcp;
 use whatsapp_host::runtime::ComponentSource;
-use whatsapp_host::settings::{EnvSecrets, Settings};
-use whatsapp_host::webhook::{self, WebhookOptions, WebhookServer, Webhooks};
+use whatsapp_host::webhook_endpoint::{self, WebhookOptions, WebhookServer, Webhooks};
 
 /// WhatsApp Business connector host: a wasmtime embedding of the connector
 /// component with a vault, an outbound allowlist and a Cloud API sandbox.
@@ -98,7 +98,7 @@ struct ServeArgs {
     /// Also serve Meta's webhooks at http://ADDR/webhook (ADDR defaults to 127.0.0.1:8766;
     /// `[webhooks] listen` in the config does the same). With --sandbox the endpoint always
     /// runs, on a free loopback port unless given, and the sandbox delivers to it.
-    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = webhook::DEFAULT_ADDR)]
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = webhook_endpoint::DEFAULT_ADDR)]
     webhook: Option<SocketAddr>,
     /// Apps, tool enablement and guardrails (TOML; `[policy] path` in the config does the
     /// same). Reloaded when the file changes and on SIGHUP. Over HTTP, clients must then
@@ -178,7 +178,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Tools => {
             let settings = Settings::load(global.config.as_deref())?;
-            let harness = Harness::builder(settings)
+            let harness = Connector::builder(settings)
                 .component(source(&global))
                 .in_memory_state()
                 .build()
@@ -248,11 +248,11 @@ async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
         settings.webhooks.listen = args.webhook;
     }
     // Bound before the sandbox starts: the sandbox needs the endpoint's URL as its callback.
-    let webhook_listener = webhook::bind(settings.webhooks.listen, args.sandbox).await?;
+    let webhook_listener = webhook_endpoint::bind(settings.webhooks.listen, args.sandbox).await?;
     // Held until the server stops: dropping it stops the sandbox.
     let sandbox = if args.sandbox {
         let callback = match &webhook_listener {
-            Some(l) => Some(webhook::callback_url(l.local_addr()?)),
+            Some(l) => Some(webhook_endpoint::callback_url(l.local_addr()?)),
             None => None,
         };
         // Also hands the sandbox's app secret and verify token to the vault.
@@ -273,7 +273,7 @@ async fn serve(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_body_bytes: settings.webhooks.max_body_bytes,
         ..WebhookOptions::default()
     };
-    let harness = Harness::builder(settings)
+    let harness = Connector::builder(settings)
         .secrets(secrets)
         .component(source(global))
         .build()
@@ -396,7 +396,7 @@ async fn call(global: &Global, args: CallArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let harness = Harness::builder(settings)
+    let harness = Connector::builder(settings)
         .secrets(secrets)
         .component(source(global))
         .build()

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
-use whatsapp_host::Harness;
+use whatsapp_host::Connector;
+use whatsapp_host::config::{EnvSecrets, Settings};
 use whatsapp_host::runtime::ComponentSource;
-use whatsapp_host::settings::{EnvSecrets, Settings};
 use whatsapp_host::tool::ToolError;
 use whatsapp_sandbox::{RecordedRequest, Sandbox, SandboxConfig};
 
@@ -53,7 +53,7 @@ fn build_hostile_guest() -> PathBuf {
 
 pub struct Env {
     pub sandbox: Sandbox,
-    pub harness: Harness,
+    pub harness: Connector,
 }
 
 type Tweak<T> = Box<dyn FnOnce(&mut T)>;
@@ -104,7 +104,7 @@ impl EnvBuilder {
         for tweak in self.secrets {
             tweak(&mut secrets);
         }
-        let harness = Harness::builder(settings)
+        let harness = Connector::builder(settings)
             .secrets(secrets)
             .component(self.component)
             .build()

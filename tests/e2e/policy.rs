@@ -13,7 +13,7 @@ use whatsapp_host::audit::{AuditConfig, rotated_path};
 use whatsapp_host::gateway::{Gateway, Reload};
 use whatsapp_host::mcp::{self, HttpOptions, McpServer};
 use whatsapp_host::policy::{ManualClock, Policy, TOOL_NOT_ENABLED, ToolInfo, hash_key, rate_key};
-use whatsapp_host::state::Table;
+use whatsapp_host::store::Table;
 use whatsapp_host::tool::{ErrorKind, ToolError};
 use whatsapp_sandbox::{Fault, FaultKind};
 

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use whatsapp_host::state::{StateStore, Table};
+use whatsapp_host::store::{StateStore, Table};
 use whatsapp_host::tool::{ErrorKind, ToolError};
 use whatsapp_sandbox::{Fault, FaultKind, Sandbox, SandboxConfig};
 

@@ -115,14 +115,14 @@ async fn errors_and_rejections_carry_no_token() {
 #[tokio::test]
 async fn a_token_without_a_required_scope_is_refused_before_any_instance_or_request() {
     let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
-    let mut settings = whatsapp_host::settings::Settings::default();
-    let mut secrets = whatsapp_host::settings::EnvSecrets::default();
+    let mut settings = whatsapp_host::config::Settings::default();
+    let mut secrets = whatsapp_host::config::EnvSecrets::default();
     settings.point_at(
         host_harness::commands::sandbox::endpoint(&sandbox),
         &mut secrets,
     );
     settings.runtime.cache_dir = Some(crate::common::cache_dir());
-    let vault = std::sync::Arc::new(Vault::new(whatsapp_host::settings::default_grants()));
+    let vault = std::sync::Arc::new(Vault::new(whatsapp_host::config::default_grants()));
     vault.insert(Credential {
         name: vault::ACCESS_TOKEN.into(),
         kind: Kind::AccessToken,
@@ -131,7 +131,7 @@ async fn a_token_without_a_required_scope_is_refused_before_any_instance_or_requ
         scopes: vec!["whatsapp_business_messaging".into()],
         expires_at: None,
     });
-    let harness = whatsapp_host::Harness::builder(settings)
+    let harness = whatsapp_host::Connector::builder(settings)
         .secrets(secrets)
         .vault(vault)
         .build()

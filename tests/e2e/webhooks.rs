@@ -8,11 +8,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use whatsapp_host::Harness;
-use whatsapp_host::settings::{EnvSecrets, Settings, WindowPolicy};
-use whatsapp_host::state::Table;
+use whatsapp_host::Connector;
+use whatsapp_host::config::{EnvSecrets, Settings, WindowPolicy};
+use whatsapp_host::store::Table;
 use whatsapp_host::tool::{ErrorKind, ToolError};
-use whatsapp_host::webhook::{self, WebhookOptions, WebhookServer, Webhooks};
+use whatsapp_host::webhook_endpoint::{self, WebhookOptions, WebhookServer, Webhooks};
 use whatsapp_sandbox::{WebhookBehaviour, WebhookKind, webhook_signature};
 
 use crate::common::{CUSTOMER, CUSTOMER_DIGITS, Env, EnvBuilder};
@@ -38,7 +38,7 @@ async fn wired_with(
     options: WebhookOptions,
 ) -> Wired {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = webhook::callback_url(listener.local_addr().unwrap());
+    let url = webhook_endpoint::callback_url(listener.local_addr().unwrap());
     let callback = url.clone();
     let env = tweak(Env::builder().sandbox(|c| c.webhook_callback = Some(callback)))
         .start()
@@ -870,10 +870,10 @@ async fn an_unknown_message_id_is_explained_with_and_without_webhooks() {
 /// Builds a harness on the state file at `path`, retrying while the previous
 /// one still holds it (its writer thread closes the file when the last handle
 /// is gone).
-async fn harness_on(settings: &Settings, secrets: &EnvSecrets, path: &Path) -> Harness {
+async fn harness_on(settings: &Settings, secrets: &EnvSecrets, path: &Path) -> Connector {
     let deadline = Instant::now() + DEADLINE;
     loop {
-        match Harness::builder(settings.clone())
+        match Connector::builder(settings.clone())
             .secrets(secrets.clone())
             .build()
             .await
@@ -911,7 +911,7 @@ async fn an_acknowledged_delivery_survives_a_stop_before_it_was_applied() {
         let harness = harness_on(&settings, &secrets, &path).await;
         let hooks = Webhooks::new(harness.runtime().clone(), WebhookOptions::default());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = webhook::callback_url(listener.local_addr().unwrap());
+        let url = webhook_endpoint::callback_url(listener.local_addr().unwrap());
         let app = hooks.router();
         let server = tokio::spawn(async move { axum::serve(listener, app).await });
         let sig = webhook_signature(app_secret.as_bytes(), &body);
@@ -976,7 +976,7 @@ async fn the_sandbox_retries_a_delivery_until_the_endpoint_is_back() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let url = webhook::callback_url(addr);
+    let url = webhook_endpoint::callback_url(addr);
     let w_env = Env::builder()
         .sandbox(|c| {
             c.webhook_callback = Some(url);

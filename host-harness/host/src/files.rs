@@ -20,10 +20,27 @@ pub enum Access {
 /// a temporary file in the same directory is written, synced, renamed over
 /// `path`, and the directory is synced so the rename survives a crash.
 pub fn write_atomic(path: &Path, parts: &[&[u8]], access: Access) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    write_atomic_steps(path, parts, access).map_err(|(_, e)| e)
+}
+
+/// The step of [`write_atomic`] that failed, for callers whose messages say it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WriteStep {
+    /// Creating the temporary file in the directory ([`parent_dir`]).
+    CreateTemporary,
+    /// Writing or syncing the temporary file.
+    Write,
+    /// Renaming it over the file.
+    Replace,
+}
+
+/// [`write_atomic`], saying which step failed.
+pub(crate) fn write_atomic_steps(
+    path: &Path,
+    parts: &[&[u8]],
+    access: Access,
+) -> Result<(), (WriteStep, std::io::Error)> {
+    let dir = parent_dir(path);
     let mut builder = tempfile::Builder::new();
     builder.prefix(".tmp-");
     let permissions: Option<Permissions> = match access {
@@ -33,17 +50,28 @@ pub fn write_atomic(path: &Path, parts: &[&[u8]], access: Access) -> std::io::Re
     if let Some(permissions) = permissions {
         builder.permissions(permissions);
     }
-    let mut tmp = builder.tempfile_in(dir)?;
-    for part in parts {
-        tmp.write_all(part)?;
-    }
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
+    let mut tmp = builder
+        .tempfile_in(dir)
+        .map_err(|e| (WriteStep::CreateTemporary, e))?;
+    parts
+        .iter()
+        .try_for_each(|part| tmp.write_all(part))
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| (WriteStep::Write, e))?;
+    tmp.persist(path)
+        .map_err(|e| (WriteStep::Replace, e.error))?;
     // The rename is durable only once the directory entry is on disk.
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// The directory `path` is in (`.` for a bare file name).
+pub(crate) fn parent_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// Creates `dir` and its missing parents, owner-only (0700 on Unix).
@@ -96,6 +124,22 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"b");
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o640);
+    }
+
+    #[test]
+    fn a_failed_write_names_its_step_and_leaves_the_file_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no/such/dir/f");
+        let (step, _) = write_atomic_steps(&missing, &[b"x"], Access::Private).unwrap_err();
+        assert_eq!(step, WriteStep::CreateTemporary);
+        // A directory cannot be replaced by a file.
+        let target = dir.path().join("d");
+        std::fs::create_dir(&target).unwrap();
+        std::fs::write(target.join("inside"), b"kept").unwrap();
+        let (step, _) = write_atomic_steps(&target, &[b"x"], Access::Private).unwrap_err();
+        assert_eq!(step, WriteStep::Replace);
+        assert_eq!(std::fs::read(target.join("inside")).unwrap(), b"kept");
+        assert_eq!(parent_dir(Path::new("f")), Path::new("."));
     }
 
     #[cfg(unix)]

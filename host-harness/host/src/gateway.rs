@@ -19,12 +19,12 @@ use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 use crate::audit::{AuditConfig, AuditLog, CallRecord};
+use crate::config::Settings;
 use crate::policy::{
     Call, Clock, Counters, OPEN_APP, Policy, PolicyError, RateHit, SystemClock, ToolInfo, Verdict,
 };
 use crate::runtime::Runtime;
-use crate::settings::Settings;
-use crate::state::{StateStore, Table};
+use crate::store::{StateStore, Table};
 use crate::tool::{ErrorKind, ToolDescriptor, ToolError};
 
 /// How often the policy file is checked for changes by default.

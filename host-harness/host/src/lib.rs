@@ -3,21 +3,21 @@
 //! fresh isolated instance, and serves the tools to AI clients through a
 //! gateway (policy, audit) over MCP, with Meta's webhooks and a state store.
 
+mod assemble;
 pub mod audit;
 pub mod caps;
+pub mod config;
 pub mod files;
 pub mod gateway;
-mod harness;
 pub mod mcp;
 pub mod policy;
 pub mod runtime;
-pub mod settings;
-pub mod state;
+pub mod store;
 pub mod tool;
 pub mod vault_file;
-pub mod webhook;
+pub mod webhook_endpoint;
 
-pub use harness::{Harness, HarnessBuilder};
+pub use assemble::{Connector, ConnectorBuilder};
 
 /// Installs the process-wide TLS crypto provider (ring) once.
 pub fn install_crypto_provider() {

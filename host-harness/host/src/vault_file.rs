@@ -7,8 +7,9 @@
 //! under the key, tells a wrong key apart from a damaged file.
 //!
 //! The 32-byte key comes from `WHATSAPP_VAULT_KEY` (64 hex digits) or from a
-//! key file created with mode 0600. Writes go to a temporary file that is
-//! synced and renamed over the vault, under an exclusive lock on
+//! key file created with mode 0600. Writes go through
+//! [`write_atomic`](crate::files::write_atomic) (a synced temporary file
+//! renamed over the vault, mode 0600) under an exclusive lock on
 //! `<vault>.lock`, so a crash leaves the old or the new vault, never a mix,
 //! and concurrent writers never lose each other's changes.
 
@@ -28,6 +29,7 @@ use zeroize::Zeroizing;
 
 use crate::caps::allowlist::Binding;
 use crate::caps::vault::{Credential, Kind, Secret};
+use crate::files::{self, Access, WriteStep};
 
 const FORMAT: &str = "whatsapp-connector-vault";
 const VERSION: u32 = 1;
@@ -41,30 +43,61 @@ pub enum VaultError {
         "the vault key does not open {path}: it was created with another key. Use the key it was \
          created with (WHATSAPP_VAULT_KEY or the key file), or move the vault aside to start over"
     )]
-    WrongKey { path: PathBuf },
+    /// The key opens another vault.
+    WrongKey {
+        /// The vault file.
+        path: PathBuf,
+    },
     #[error(
         "the vault {path} is damaged or was modified ({reason}); restore it from a backup or move \
          it aside and store the credentials again with `host-harness vault set`"
     )]
-    Tampered { path: PathBuf, reason: String },
+    /// The file does not authenticate or does not parse.
+    Tampered {
+        /// The vault file.
+        path: PathBuf,
+        /// What is wrong, without any secret.
+        reason: String,
+    },
     #[error("the vault {path} has format version {found}; this build reads version {VERSION}")]
-    UnsupportedVersion { path: PathBuf, found: u32 },
+    /// Written by a build with another format version.
+    UnsupportedVersion {
+        /// The vault file.
+        path: PathBuf,
+        /// The file's version.
+        found: u32,
+    },
     #[error(
         "WHATSAPP_VAULT_KEY must be 64 hex digits (32 bytes); generate one with `openssl rand -hex 32`"
     )]
+    /// `WHATSAPP_VAULT_KEY` or the key file is not 64 hex digits.
     BadKey,
     #[error(
         "the key file {path} is readable by other users (mode {mode:o}); run `chmod 600 {path}`"
     )]
-    KeyFileExposed { path: PathBuf, mode: u32 },
+    /// The key file is readable by others.
+    KeyFileExposed {
+        /// The key file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     #[error(
         "no vault key: set WHATSAPP_VAULT_KEY or create the key file {path} with `host-harness vault set`"
     )]
-    NoKey { path: PathBuf },
-    #[error("{context} {path}: {source}")]
-    Io {
-        context: &'static str,
+    /// Neither `WHATSAPP_VAULT_KEY` nor the key file exists.
+    NoKey {
+        /// The key file looked for.
         path: PathBuf,
+    },
+    #[error("{context} {path}: {source}")]
+    /// A file operation failed.
+    Io {
+        /// What was being done, e.g. `cannot write the vault`.
+        context: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
 }
@@ -90,7 +123,7 @@ impl VaultKey {
 
     /// `WHATSAPP_VAULT_KEY` if set, else the key file; with `create`, a missing
     /// key file is created with a fresh random key and mode 0600.
-    pub fn load(
+    pub(crate) fn load(
         env_key: Option<&str>,
         key_file: &Path,
         create: bool,
@@ -174,13 +207,7 @@ fn private_options() -> OpenOptions {
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), VaultError> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
-        .map_err(io("cannot create the directory", dir))
+    files::create_private_dir(dir).map_err(io("cannot create the directory", dir))
 }
 
 /// The file as stored: a header in the clear and one ciphertext.
@@ -223,10 +250,15 @@ struct Contents {
 /// Non-secret metadata, for `vault list`.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct CredentialMeta {
+    /// The credential's name (`whatsapp`, ...).
     pub name: String,
+    /// What kind of secret it is.
     pub kind: Kind,
+    /// The URL prefixes it may be sent to.
     pub bindings: Vec<String>,
+    /// The permissions the token was granted.
     pub scopes: Vec<String>,
+    /// Unix seconds after which it is refused, if it expires.
     pub expires_at: Option<u64>,
 }
 
@@ -249,6 +281,7 @@ pub struct VaultFile {
 }
 
 impl VaultFile {
+    /// The vault at `path`, opened with `key`.
     pub fn new(path: impl Into<PathBuf>, key: VaultKey) -> VaultFile {
         VaultFile {
             path: path.into(),
@@ -256,6 +289,7 @@ impl VaultFile {
         }
     }
 
+    /// Where the vault file is.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -415,231 +449,18 @@ impl VaultFile {
         envelope.ciphertext = B64.encode(ciphertext);
         let bytes = serde_json::to_vec_pretty(&envelope).expect("plain data serialises");
 
-        let dir = self
-            .path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".vault-")
-            .permissions(private_permissions())
-            .tempfile_in(dir)
-            .map_err(io("cannot create a temporary file in", dir))?;
-        tmp.write_all(&bytes)
-            .and_then(|()| tmp.as_file().sync_all())
-            .map_err(io("cannot write the vault", &self.path))?;
-        tmp.persist(&self.path)
-            .map_err(|e| io("cannot replace the vault", &self.path)(e.error))?;
-        // The rename is durable only once the directory entry is on disk.
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    }
-}
-
-fn private_permissions() -> std::fs::Permissions {
-    #[cfg(unix)]
-    {
-        std::os::unix::fs::PermissionsExt::from_mode(0o600)
-    }
-    #[cfg(not(unix))]
-    {
-        std::fs::metadata(".")
-            .map(|m| m.permissions())
-            .expect("cwd exists")
+        files::write_atomic_steps(&self.path, &[&bytes], Access::Private).map_err(
+            |(step, source)| match step {
+                WriteStep::CreateTemporary => io(
+                    "cannot create a temporary file in",
+                    files::parent_dir(&self.path),
+                )(source),
+                WriteStep::Write => io("cannot write the vault", &self.path)(source),
+                WriteStep::Replace => io("cannot replace the vault", &self.path)(source),
+            },
+        )
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
-    const TOKEN: &str = "EAAGtokenSECRETvalue123";
-
-    fn token(name: &str) -> Credential {
-        Credential {
-            name: name.into(),
-            kind: Kind::AccessToken,
-            secret: Secret::new(TOKEN),
-            bindings: vec![Binding::parse("https://graph.facebook.com/v23.0/").unwrap()],
-            scopes: vec!["whatsapp_business_messaging".into()],
-            expires_at: Some(2_000_000_000),
-        }
-    }
-
-    fn vault(dir: &Path) -> VaultFile {
-        VaultFile::new(dir.join("vault.json"), VaultKey::from_hex(KEY).unwrap())
-    }
-
-    #[test]
-    fn credentials_round_trip_and_the_file_holds_no_plaintext() {
-        let dir = tempfile::tempdir().unwrap();
-        let v = vault(dir.path());
-        v.update(|c| c.push(token("whatsapp"))).unwrap();
-        let loaded = v.load().unwrap();
-        assert_eq!(loaded.len(), 1);
-        assert_eq!(loaded[0].secret.expose(), TOKEN.as_bytes());
-        assert_eq!(
-            CredentialMeta::from(&loaded[0]),
-            CredentialMeta::from(&token("whatsapp"))
-        );
-        let raw = std::fs::read(dir.path().join("vault.json")).unwrap();
-        let text = String::from_utf8_lossy(&raw);
-        for needle in [
-            TOKEN,
-            "whatsapp_business_messaging",
-            "graph.facebook.com",
-            &B64.encode(TOKEN),
-        ] {
-            assert!(!text.contains(needle), "`{needle}` is readable in the file");
-        }
-    }
-
-    #[test]
-    fn a_missing_vault_is_empty() {
-        let dir = tempfile::tempdir().unwrap();
-        assert!(vault(dir.path()).load().unwrap().is_empty());
-    }
-
-    #[test]
-    fn a_wrong_key_is_named_as_such() {
-        let dir = tempfile::tempdir().unwrap();
-        vault(dir.path())
-            .update(|c| c.push(token("whatsapp")))
-            .unwrap();
-        let other = VaultFile::new(
-            dir.path().join("vault.json"),
-            VaultKey::from_hex(&"ab".repeat(32)).unwrap(),
-        );
-        let err = other.load().unwrap_err();
-        assert!(matches!(err, VaultError::WrongKey { .. }), "{err}");
-        assert!(err.to_string().contains("another key"));
-    }
-
-    #[test]
-    fn truncated_and_bit_flipped_files_are_refused_never_misread() {
-        let dir = tempfile::tempdir().unwrap();
-        let v = vault(dir.path());
-        v.update(|c| c.push(token("whatsapp"))).unwrap();
-        let path = dir.path().join("vault.json");
-        let good = std::fs::read(&path).unwrap();
-        for cut in [0, 1, good.len() / 2, good.len() - 2] {
-            std::fs::write(&path, &good[..cut]).unwrap();
-            let err = v.load().unwrap_err();
-            assert!(
-                matches!(err, VaultError::Tampered { .. }),
-                "cut at {cut}: {err}"
-            );
-        }
-        // Flip one bit in every byte of the ciphertext in turn (sampled).
-        let envelope: serde_json::Value = serde_json::from_slice(&good).unwrap();
-        let ct = B64
-            .decode(envelope["ciphertext"].as_str().unwrap())
-            .unwrap();
-        for i in (0..ct.len()).step_by(7) {
-            let mut flipped = ct.clone();
-            flipped[i] ^= 0x01;
-            let mut e = envelope.clone();
-            e["ciphertext"] = B64.encode(&flipped).into();
-            std::fs::write(&path, serde_json::to_vec(&e).unwrap()).unwrap();
-            assert!(
-                matches!(v.load().unwrap_err(), VaultError::Tampered { .. }),
-                "byte {i}"
-            );
-        }
-        // The header is authenticated too.
-        let mut e = envelope.clone();
-        e["nonce"] = B64.encode([0u8; 24]).into();
-        std::fs::write(&path, serde_json::to_vec(&e).unwrap()).unwrap();
-        assert!(matches!(v.load().unwrap_err(), VaultError::Tampered { .. }));
-        let mut e = envelope;
-        e["version"] = 2.into();
-        std::fs::write(&path, serde_json::to_vec(&e).unwrap()).unwrap();
-        assert!(matches!(
-            v.load().unwrap_err(),
-            VaultError::UnsupportedVersion { .. }
-        ));
-    }
-
-    #[test]
-    fn concurrent_writers_never_lose_a_credential() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("vault.json");
-        let threads: Vec<_> = (0..12)
-            .map(|i| {
-                let path = path.clone();
-                std::thread::spawn(move || {
-                    let v = VaultFile::new(path, VaultKey::from_hex(KEY).unwrap());
-                    v.update(|c| c.push(token(&format!("cred-{i}")))).unwrap();
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        let mut names: Vec<String> = vault(dir.path())
-            .load()
-            .unwrap()
-            .into_iter()
-            .map(|c| c.name)
-            .collect();
-        names.sort();
-        assert_eq!(names.len(), 12, "{names:?}");
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn the_vault_and_a_created_key_file_are_private_and_an_exposed_key_file_is_refused() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let key_file = dir.path().join("keys/vault.key");
-        let key = VaultKey::load(None, &key_file, true).unwrap();
-        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(&key_file), 0o600);
-        let v = VaultFile::new(dir.path().join("vault.json"), key);
-        v.update(|c| c.push(token("whatsapp"))).unwrap();
-        assert_eq!(mode(&dir.path().join("vault.json")), 0o600);
-        // Reloading the same key file opens the vault.
-        let again = VaultFile::new(
-            dir.path().join("vault.json"),
-            VaultKey::load(None, &key_file, false).unwrap(),
-        );
-        assert_eq!(again.load().unwrap().len(), 1);
-        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let err = VaultKey::load(None, &key_file, false).err().unwrap();
-        assert!(matches!(err, VaultError::KeyFileExposed { .. }), "{err}");
-    }
-
-    #[test]
-    fn the_environment_key_wins_and_must_be_well_formed() {
-        let dir = tempfile::tempdir().unwrap();
-        let missing = dir.path().join("none.key");
-        assert!(VaultKey::load(Some(KEY), &missing, false).is_ok());
-        assert!(matches!(
-            VaultKey::load(Some("short"), &missing, false)
-                .err()
-                .unwrap(),
-            VaultError::BadKey
-        ));
-        assert!(matches!(
-            VaultKey::load(None, &missing, false).err().unwrap(),
-            VaultError::NoKey { .. }
-        ));
-    }
-
-    #[test]
-    fn errors_never_contain_the_secret() {
-        let dir = tempfile::tempdir().unwrap();
-        let v = vault(dir.path());
-        v.update(|c| c.push(token("whatsapp"))).unwrap();
-        let path = dir.path().join("vault.json");
-        let mut bytes = std::fs::read(&path).unwrap();
-        let n = bytes.len();
-        bytes[n / 2] ^= 0x20;
-        std::fs::write(&path, bytes).unwrap();
-        let err = v.load().unwrap_err();
-        assert!(!format!("{err} {err:?}").contains(TOKEN));
-    }
-}
+mod tests;

@@ -20,10 +20,10 @@ use anyhow::Context as _;
 use serde_json::{Value, json};
 
 use super::bench_mcp::{self, Latency};
-use whatsapp_host::Harness;
+use whatsapp_host::Connector;
+use whatsapp_host::config::{EnvSecrets, Settings};
 use whatsapp_host::mcp::{self, McpServer};
 use whatsapp_host::runtime::{ComponentSource, Limits, load_component};
-use whatsapp_host::settings::{EnvSecrets, Settings};
 use whatsapp_sandbox::{Fault, FaultKind, Sandbox, SandboxConfig};
 
 /// How much work each measurement does.
@@ -100,7 +100,7 @@ pub async fn run(component: ComponentSource, options: BenchOptions) -> anyhow::R
     // Durable state on disk, as in production.
     settings.state.path = state_dir.path().join("state.redb").display().to_string();
     settings.runtime.max_instances = 1_024;
-    let harness = Harness::builder(settings.clone())
+    let harness = Connector::builder(settings.clone())
         .secrets(secrets)
         .component(component.clone())
         .build()

@@ -37,7 +37,7 @@ use crate::graph_admin::{
     self, AdminError, GraphAdmin, PhoneNumber, SCOPE_MANAGEMENT, SCOPE_MESSAGING, TokenInfo,
 };
 use whatsapp_host::caps::vault::{self, Credential, Kind, Secret};
-use whatsapp_host::settings::{EnvSecrets, Settings};
+use whatsapp_host::config::{EnvSecrets, Settings};
 
 /// The dialog's default host.
 pub const DEFAULT_DIALOG_BASE_URL: &str = "https://www.facebook.com";

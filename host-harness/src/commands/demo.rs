@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use whatsapp_host::Harness;
+use whatsapp_host::Connector;
+use whatsapp_host::config::{EnvSecrets, Settings};
 use whatsapp_host::runtime::ComponentSource;
-use whatsapp_host::settings::{EnvSecrets, Settings};
-use whatsapp_host::state::Table;
+use whatsapp_host::store::Table;
 use whatsapp_host::tool::{ErrorKind, ToolError};
-use whatsapp_host::webhook::{self, WebhookOptions, WebhookServer, Webhooks};
+use whatsapp_host::webhook_endpoint::{self, WebhookOptions, WebhookServer, Webhooks};
 use whatsapp_sandbox::{Sandbox, SandboxConfig, WebhookBehaviour};
 
 /// The customer in the story.
@@ -36,7 +36,7 @@ struct Row {
 }
 
 struct Story {
-    harness: Harness,
+    harness: Connector,
     sandbox: Sandbox,
     rows: Vec<Row>,
 }
@@ -200,12 +200,12 @@ fn message_id(sent: &Option<Value>) -> String {
 /// Runs the story; returns whether every step behaved as expected.
 pub async fn run(component: ComponentSource) -> anyhow::Result<bool> {
     // The webhook endpoint is bound first: its URL is the sandbox's callback.
-    let listener = webhook::bind(None, true)
+    let listener = webhook_endpoint::bind(None, true)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no webhook listener"))?;
     let sandbox = Sandbox::start(SandboxConfig {
         approval_delay: APPROVAL_DELAY,
-        webhook_callback: Some(webhook::callback_url(listener.local_addr()?)),
+        webhook_callback: Some(webhook_endpoint::callback_url(listener.local_addr()?)),
         webhooks: WebhookBehaviour {
             sent_after: Duration::from_millis(100),
             delivered_after: Duration::from_millis(400),
@@ -220,7 +220,7 @@ pub async fn run(component: ComponentSource) -> anyhow::Result<bool> {
     // Also gives the vault the sandbox's webhook secrets and, with webhooks
     // wired, sets the window policy to enforce.
     settings.point_at(super::sandbox::endpoint(&sandbox), &mut secrets);
-    let harness = Harness::builder(settings)
+    let harness = Connector::builder(settings)
         .secrets(secrets)
         .component(component)
         .build()

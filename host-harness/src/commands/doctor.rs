@@ -24,7 +24,7 @@ use crate::commands::vault::describe_expiry;
 use crate::graph_admin::{self, AdminError, GraphAdmin, TokenInfo};
 use whatsapp_host::caps::allowlist::Binding;
 use whatsapp_host::caps::vault::{self, Kind, Secret};
-use whatsapp_host::settings::{EnvSecrets, Settings};
+use whatsapp_host::config::{EnvSecrets, Settings};
 
 /// A token expiring sooner than this is a warning.
 pub const EXPIRY_WARNING_SECS: u64 = 7 * 86_400;

@@ -9,10 +9,10 @@ use base64::Engine as _;
 use clap::Subcommand;
 use rand::Rng as _;
 
-use whatsapp_host::Harness;
+use whatsapp_host::Connector;
+use whatsapp_host::config::Settings;
 use whatsapp_host::policy::{Policy, ToolInfo, hash_key};
 use whatsapp_host::runtime::ComponentSource;
-use whatsapp_host::settings::Settings;
 
 /// Keys shorter than this are refused: the file holds a fast hash, so a
 /// key must be too long to guess.
@@ -81,7 +81,7 @@ pub async fn run(
         }
         PolicyCommand::Check { file } => {
             let settings = Settings::load(config)?;
-            let harness = Harness::builder(settings)
+            let harness = Connector::builder(settings)
                 .component(component)
                 .in_memory_state()
                 .build()

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use whatsapp_host::caps::vault::Secret;
-use whatsapp_host::settings::{ApiEndpoint, EnvSecrets, Settings};
+use whatsapp_host::config::{ApiEndpoint, EnvSecrets, Settings};
 
 #[cfg(feature = "sandbox")]
 pub use whatsapp_sandbox::{Sandbox, SandboxConfig};

@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 use crate::graph_admin::{self, GraphAdmin, TokenInfo};
 use whatsapp_host::caps::allowlist::Binding;
 use whatsapp_host::caps::vault::{self, Credential, Kind, Secret};
-use whatsapp_host::settings::Settings;
+use whatsapp_host::config::Settings;
 use whatsapp_host::vault_file::CredentialMeta;
 
 /// The largest secret read from stdin.

@@ -15,7 +15,7 @@ use wasmtime::{ResourceLimiter, Result};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::runtime::bindings::{config, http as wit_http, kv, vault as wit_vault};
-use crate::state::{MAX_KEY_BYTES, MAX_VALUE_BYTES, StateStore, Table};
+use crate::store::{MAX_KEY_BYTES, MAX_VALUE_BYTES, StateStore, Table};
 
 /// Everything the component's imports reach, shared by all calls.
 pub struct Capabilities {
@@ -112,7 +112,7 @@ impl HostState {
     }
 
     fn now_unix() -> u64 {
-        crate::state::now_ms() / 1000
+        crate::store::now_ms() / 1000
     }
 }
 
@@ -314,7 +314,7 @@ fn check_key(key: &str) -> std::result::Result<(), kv::Error> {
     Ok(())
 }
 
-fn unavailable(e: crate::state::StateError) -> kv::Error {
+fn unavailable(e: crate::store::StateError) -> kv::Error {
     kv::Error::Unavailable(e.to_string())
 }
 

@@ -1,10 +1,4 @@
-//! The webhook endpoint: where Meta (or the sandbox) delivers webhooks.
-//!
-//! `GET /webhook` is the verification handshake and `POST /webhook` a delivery. Both go to the
-//! component's `webhooks.verify` with the exact raw body and the lower-case headers: the
-//! component checks the verify token and the `X-Hub-Signature-256` through vault handles, so
-//! neither secret ever enters it, and says what to answer. Bodies over the cap get 413 without
-//! reaching the component.
+//! The durable queue between the endpoint and the component.
 //!
 //! An authentic POST is stored durably (`Table::WebhookQueue`) before the 200 goes out, so what
 //! was acknowledged survives a crash right after. One background worker then passes the queued
@@ -20,39 +14,24 @@
 //! queue. Re-ingesting is safe: the component deduplicates.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use base64::Engine as _;
-use http::{HeaderMap, Method, StatusCode, Uri, header};
 use serde_json::json;
-use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
-use tokio::task::JoinHandle;
 
 use crate::caps::vault;
 use crate::runtime::Runtime;
-use crate::runtime::bindings::webhooks::WebhookRequest;
-use crate::state::{StateError, StateStore, Table, now_ms};
+use crate::store::{StateError, StateStore, Table, now_ms};
 
-/// The path Meta's callback URL must end with.
-pub const PATH: &str = "/webhook";
-/// Where `serve --webhook` listens when no address is given.
-pub const DEFAULT_ADDR: &str = "127.0.0.1:8766";
 /// Largest delivery accepted (Meta's payloads are a few KB).
-pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
+pub(crate) const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
 /// Where acknowledged deliveries wait for the component.
-pub const QUEUE_PREFIX: &str = "q/";
+pub(crate) const QUEUE_PREFIX: &str = "q/";
 /// Where deliveries that could not be applied are kept.
-pub const DEAD_LETTER_PREFIX: &str = "dead/";
+pub(crate) const DEAD_LETTER_PREFIX: &str = "dead/";
 const DEAD_LETTER_TTL_SECONDS: u32 = 30 * 86_400;
 /// How the component starts its error for a payload that can never be applied.
 const MALFORMED_PREFIX: &str = "webhook body is";
@@ -64,6 +43,7 @@ pub struct WebhookOptions {
     pub max_body_bytes: usize,
     /// Wait after the first failed ingest; doubles up to `retry_max`.
     pub retry_initial: Duration,
+    /// The longest wait between retries.
     pub retry_max: Duration,
     /// Failed ingests in a row before a delivery is moved to the dead letters.
     pub max_attempts: u32,
@@ -96,9 +76,9 @@ pub struct WebhookStats {
 }
 
 #[derive(Default)]
-struct Counters {
-    accepted: AtomicU64,
-    rejected: AtomicU64,
+pub(super) struct Counters {
+    pub(super) accepted: AtomicU64,
+    pub(super) rejected: AtomicU64,
     ingested: AtomicU64,
     retries: AtomicU64,
     dead_lettered: AtomicU64,
@@ -107,9 +87,13 @@ struct Counters {
 /// A delivery that could not be applied.
 #[derive(Clone, Debug)]
 pub struct DeadLetter {
+    /// `dead/<the queue key's suffix>`.
     pub key: String,
+    /// The last ingest error.
     pub reason: String,
+    /// Failed ingests before it was moved aside.
     pub attempts: u32,
+    /// The delivery as received.
     pub body: Vec<u8>,
 }
 
@@ -128,7 +112,8 @@ struct Inner {
     counters: Counters,
 }
 
-enum Outcome {
+/// What became of one queued delivery handed to the component.
+enum IngestOutcome {
     Applied,
     DeadLettered,
     Retry(String),
@@ -162,14 +147,19 @@ impl Webhooks {
         }
     }
 
-    /// `GET` and `POST` at `/webhook`, with the body cap.
-    pub fn router(&self) -> Router {
-        Router::new()
-            .route(PATH, get(handle).post(handle))
-            .layer(DefaultBodyLimit::max(self.inner.options.max_body_bytes))
-            .with_state(self.clone())
+    pub(super) fn runtime(&self) -> &Runtime {
+        &self.inner.runtime
     }
 
+    pub(super) fn options(&self) -> &WebhookOptions {
+        &self.inner.options
+    }
+
+    pub(super) fn counters(&self) -> &Counters {
+        &self.inner.counters
+    }
+
+    /// Counters since start.
     pub fn stats(&self) -> WebhookStats {
         let c = &self.inner.counters;
         WebhookStats {
@@ -192,6 +182,7 @@ impl Webhooks {
             .collect())
     }
 
+    /// The deliveries that could not be applied, kept 30 days.
     pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, StateError> {
         let mut out = Vec::new();
         for (key, value) in self
@@ -214,7 +205,7 @@ impl Webhooks {
     }
 
     /// Stores an authentic delivery; returns its queue key once it is on disk.
-    async fn enqueue(&self, body: Vec<u8>) -> Result<String, StateError> {
+    pub(super) async fn enqueue(&self, body: Vec<u8>) -> Result<String, StateError> {
         let seq = self.inner.seq.fetch_add(1, Ordering::Relaxed);
         let nonce: u32 = rand::random();
         let key = format!("{QUEUE_PREFIX}{:016}-{seq:08}-{nonce:08x}", now_ms());
@@ -228,7 +219,7 @@ impl Webhooks {
 
     /// Applies queued deliveries one at a time until `stop` turns true (or its sender is
     /// dropped). Starts with whatever the queue already holds.
-    pub async fn run_worker(&self, mut stop: watch::Receiver<bool>) {
+    pub(super) async fn run_worker(&self, mut stop: watch::Receiver<bool>) {
         let opts = &self.inner.options;
         let mut failures: HashMap<String, u32> = HashMap::new();
         let mut backoff = opts.retry_initial;
@@ -261,11 +252,11 @@ impl Webhooks {
                     break;
                 }
                 match self.ingest_one(&key, &body).await {
-                    Outcome::Applied | Outcome::DeadLettered => {
+                    IngestOutcome::Applied | IngestOutcome::DeadLettered => {
                         failures.remove(&key);
                         backoff = opts.retry_initial;
                     }
-                    Outcome::Retry(reason) => {
+                    IngestOutcome::Retry(reason) => {
                         let n = failures.entry(key.clone()).or_insert(0);
                         *n += 1;
                         if *n >= opts.max_attempts.max(1) {
@@ -297,7 +288,7 @@ impl Webhooks {
         tracing::debug!("webhook worker stopped");
     }
 
-    async fn ingest_one(&self, key: &str, body: &[u8]) -> Outcome {
+    async fn ingest_one(&self, key: &str, body: &[u8]) -> IngestOutcome {
         match self.inner.runtime.webhook_ingest(body).await {
             Ok(Ok(report)) => {
                 self.inner.counters.ingested.fetch_add(1, Ordering::Relaxed);
@@ -313,14 +304,14 @@ impl Webhooks {
                     // It will be applied again, which is harmless.
                     tracing::error!(key = %key, error = %e, "cannot remove an applied webhook from the queue");
                 }
-                Outcome::Applied
+                IngestOutcome::Applied
             }
             Ok(Err(reason)) if reason.starts_with(MALFORMED_PREFIX) => {
                 self.dead_letter(key, body, &reason, 1).await;
-                Outcome::DeadLettered
+                IngestOutcome::DeadLettered
             }
-            Ok(Err(reason)) => Outcome::Retry(reason),
-            Err(e) => Outcome::Retry(e.one_line()),
+            Ok(Err(reason)) => IngestOutcome::Retry(reason),
+            Err(e) => IngestOutcome::Retry(e.one_line()),
         }
     }
 
@@ -370,206 +361,4 @@ async fn wait_or_stop(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
         _ = stop.wait_for(|s| *s) => return true,
     }
     *stop.borrow()
-}
-
-fn text(status: StatusCode, body: impl Into<Bytes>) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        body.into(),
-    )
-        .into_response()
-}
-
-async fn handle(
-    State(hooks): State<Webhooks>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let counters = &hooks.inner.counters;
-    let request = WebhookRequest {
-        method: method.as_str().to_string(),
-        query: uri.query().unwrap_or("").to_string(),
-        // `http` keeps header names in lower case already.
-        headers: headers
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_string(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        body: body.to_vec(),
-    };
-    let verdict = match hooks.inner.runtime.webhook_verify(request).await {
-        Ok(v) => v,
-        Err(e) => {
-            tracing::warn!(error = %e.one_line(), "webhook verification could not run");
-            return text(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
-        }
-    };
-    let status = StatusCode::from_u16(verdict.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if verdict.accept && method == Method::POST {
-        match hooks.enqueue(body.to_vec()).await {
-            Ok(key) => {
-                counters.accepted.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(key = %key, bytes = body.len(), "webhook accepted");
-            }
-            Err(e) => {
-                // Not acknowledged, so Meta delivers it again later.
-                tracing::error!(error = %e, "cannot store a webhook; answering 503");
-                return text(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
-            }
-        }
-    } else if method == Method::POST || !status.is_success() {
-        counters.rejected.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(method = %method, status = status.as_u16(), "webhook request refused");
-    }
-    text(status, verdict.body)
-}
-
-/// The endpoint's listener when one is wanted: at `listen`, or for a sandbox run on a free
-/// loopback port (so the sandbox's webhooks flow with no setup).
-pub async fn bind(
-    listen: Option<SocketAddr>,
-    sandbox: bool,
-) -> anyhow::Result<Option<TcpListener>> {
-    let addr = match (listen, sandbox) {
-        (Some(addr), _) => addr,
-        (None, true) => SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-        (None, false) => return Ok(None),
-    };
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen for webhooks on {addr}: {e}"))?;
-    Ok(Some(listener))
-}
-
-/// `http://ADDR/webhook`, with a wildcard address replaced by loopback.
-pub fn callback_url(local: SocketAddr) -> String {
-    let ip = match local.ip() {
-        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    format!("http://{}{PATH}", SocketAddr::new(ip, local.port()))
-}
-
-/// Serves the endpoint on `listener` and runs the worker until `shutdown` completes.
-pub async fn serve(
-    hooks: Webhooks,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let worker = {
-        let hooks = hooks.clone();
-        tokio::spawn(async move { hooks.run_worker(stop_rx).await })
-    };
-    let app = hooks.router();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
-    let _ = stop_tx.send(true);
-    let _ = worker.await;
-    served?;
-    Ok(())
-}
-
-/// A running endpoint with its worker; `stop` ends both.
-pub struct WebhookServer {
-    hooks: Webhooks,
-    local: SocketAddr,
-    stop: watch::Sender<bool>,
-    task: JoinHandle<anyhow::Result<()>>,
-}
-
-impl WebhookServer {
-    pub async fn start(hooks: Webhooks, listener: TcpListener) -> anyhow::Result<WebhookServer> {
-        let local = listener.local_addr()?;
-        let (stop, mut rx) = watch::channel(false);
-        let task = tokio::spawn(serve(hooks.clone(), listener, async move {
-            let _ = rx.wait_for(|s| *s).await;
-        }));
-        Ok(WebhookServer {
-            hooks,
-            local,
-            stop,
-            task,
-        })
-    }
-
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local
-    }
-
-    /// The callback URL to give Meta (or the sandbox).
-    pub fn url(&self) -> String {
-        callback_url(self.local)
-    }
-
-    pub fn webhooks(&self) -> &Webhooks {
-        &self.hooks
-    }
-
-    /// Stops accepting, lets the worker finish the delivery it is applying, and waits.
-    pub async fn stop(self) -> anyhow::Result<()> {
-        let _ = self.stop.send(true);
-        self.task.await?
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_callback_url_names_loopback_for_a_wildcard_bind() {
-        assert_eq!(
-            callback_url("0.0.0.0:8766".parse().unwrap()),
-            "http://127.0.0.1:8766/webhook"
-        );
-        assert_eq!(
-            callback_url("[::]:8766".parse().unwrap()),
-            "http://[::1]:8766/webhook"
-        );
-        assert_eq!(
-            callback_url("10.1.2.3:9000".parse().unwrap()),
-            "http://10.1.2.3:9000/webhook"
-        );
-    }
-
-    #[tokio::test]
-    async fn an_endpoint_is_bound_when_asked_for_or_for_a_sandbox_run() {
-        assert!(bind(None, false).await.unwrap().is_none());
-        let l = bind(None, true).await.unwrap().unwrap();
-        let addr = l.local_addr().unwrap();
-        assert!(addr.ip().is_loopback() && addr.port() != 0);
-        let taken = addr;
-        let err = bind(Some(taken), false).await.unwrap_err().to_string();
-        assert!(err.contains(&taken.to_string()), "{err}");
-    }
-
-    #[test]
-    fn the_webhooks_section_of_the_settings_file_is_read() {
-        let s: crate::settings::Settings =
-            toml::from_str("[webhooks]\nlisten = \"127.0.0.1:9999\"\nmax_body_bytes = 2048")
-                .unwrap();
-        assert_eq!(s.webhooks.listen, Some("127.0.0.1:9999".parse().unwrap()));
-        assert_eq!(s.webhooks.max_body_bytes, 2048);
-        let d = crate::settings::Settings::default();
-        assert_eq!(d.webhooks.listen, None);
-        assert_eq!(d.webhooks.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
-        let mut s = crate::settings::Settings::default();
-        s.apply_env(|k| (k == "WHATSAPP_WEBHOOK_LISTEN").then(|| "0.0.0.0:8766".into()))
-            .unwrap();
-        assert_eq!(s.webhooks.listen, Some("0.0.0.0:8766".parse().unwrap()));
-        assert!(
-            s.apply_env(|k| (k == "WHATSAPP_WEBHOOK_LISTEN").then(|| "port 80".into()))
-                .is_err()
-        );
-    }
 }

@@ -1,8 +1,9 @@
-//! Durable host state in one embedded redb file (or in memory for tests).
+//! The store: durable host state in one embedded redb file (or in memory for
+//! tests and try-outs), configured by the `[state]` section.
 //!
 //! Tables: `kv` is the component's key-value store; `webhook_queue` holds
 //! acknowledged webhook deliveries until the component has ingested them;
-//! `host` is the harness's own bookkeeping (rate limits, ...).
+//! `host` is the host's own bookkeeping (rate limits, ...).
 //!
 //! Writes go through one writer thread that commits whatever is queued in a
 //! single durable transaction (group commit): every caller still waits for
@@ -19,8 +20,11 @@ use tokio::sync::oneshot;
 /// The tables a caller can address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Table {
+    /// The component's key-value store (the `kv` import).
     Kv,
+    /// Acknowledged webhook deliveries waiting for the component, and the dead letters.
     WebhookQueue,
+    /// The host's own bookkeeping (rate-limit counters, ...).
     Host,
 }
 
@@ -36,16 +40,26 @@ impl Table {
     const ALL: [Table; 3] = [Table::Kv, Table::WebhookQueue, Table::Host];
 }
 
-/// Largest key and value the component may store.
-pub const MAX_KEY_BYTES: usize = 512;
-pub const MAX_VALUE_BYTES: usize = 64 * 1024;
+/// Largest key the component may store.
+pub(crate) const MAX_KEY_BYTES: usize = 512;
+/// Largest value the component may store.
+pub(crate) const MAX_VALUE_BYTES: usize = 64 * 1024;
 
+/// Why the store could not answer.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
+    /// The file could not be created or opened (e.g. another process holds it).
     #[error("the state store at {path} cannot be opened: {reason}")]
-    Open { path: String, reason: String },
+    Open {
+        /// The store file.
+        path: String,
+        /// What went wrong, with the fix when there is one.
+        reason: String,
+    },
+    /// A read or a write failed.
     #[error("the state store failed: {0}")]
     Storage(String),
+    /// The writer thread is gone.
     #[error("the state store has shut down")]
     Closed,
 }
@@ -98,7 +112,7 @@ impl StateStore {
     }
 
     /// A store that lives only as long as the process.
-    pub fn in_memory() -> StateStore {
+    pub(crate) fn in_memory() -> StateStore {
         let db = Database::builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .expect("an in-memory database always opens");
@@ -169,7 +183,7 @@ impl StateStore {
     }
 
     /// Removes `key`; returns whether a live entry existed.
-    pub async fn delete(&self, table: Table, key: &str) -> Result<bool, StateError> {
+    pub(crate) async fn delete(&self, table: Table, key: &str) -> Result<bool, StateError> {
         self.submit(Op::Delete {
             table,
             key: key.to_string(),

@@ -1,0 +1,172 @@
+//! Settings: a TOML file, then environment variables on top.
+//!
+//! Each section lives in its own file with its struct, defaults, environment
+//! overrides and checks; this module only routes: it reads the file, hands
+//! the environment to each section, and asks each to validate. The section
+//! files depend on nothing here.
+//!
+//! ```toml
+//! [whatsapp]
+//! phone_number_id = "106540352242922"
+//! waba_id = "102290129340398"
+//! api_version = "v23.0"
+//! api_base_url = "https://graph.facebook.com"
+//! window_policy = "warn"            # off | warn | enforce
+//!
+//! [runtime]
+//! call_timeout_ms = 30000
+//! memory_limit_mib = 64
+//! max_instances = 256
+//!
+//! [http]
+//! connect_timeout_ms = 5000
+//! request_timeout_ms = 20000
+//! max_response_bytes = 4194304
+//!
+//! [state]
+//! path = "whatsapp-state.redb"      # ":memory:" keeps state in memory only
+//!
+//! [webhooks]
+//! listen = "127.0.0.1:8766"         # serve Meta's webhooks at http://ADDR/webhook (serve --webhook)
+//! max_body_bytes = 1048576
+//!
+//! [policy]
+//! path = "policy.toml"              # apps, tools and guardrails (serve --policy); reloaded on change
+//! reload_interval_ms = 1000
+//!
+//! [audit]
+//! path = "audit.jsonl"              # one JSON line per tool call; unset: no audit log
+//! max_bytes = 10485760              # rotate past this size
+//! keep = 5                          # rotated files kept
+//! include_bodies = false            # write the arguments (message bodies) too
+//! mask_recipients = true
+//!
+//! [vault]
+//! path = "~/.config/whatsapp-connector/vault.json"
+//! key_file = "~/.config/whatsapp-connector/vault.key"   # unless WHATSAPP_VAULT_KEY is set
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use serde::Deserialize;
+
+use crate::caps::allowlist::Binding;
+use crate::caps::vault::Vault;
+use crate::vault_file::{VaultError, VaultFile};
+
+mod audit;
+mod component;
+mod endpoint;
+mod http;
+mod policy;
+mod runtime;
+mod state;
+mod vault;
+mod webhooks;
+mod whatsapp;
+
+#[cfg(test)]
+mod tests;
+
+pub use audit::AuditSettings;
+pub use endpoint::{ApiEndpoint, EnvSecrets};
+pub use http::HttpSettings;
+pub use policy::PolicySettings;
+pub use runtime::RuntimeSettings;
+pub use state::StateSettings;
+pub use vault::{VaultSettings, default_grants};
+pub use webhooks::WebhookSettings;
+pub use whatsapp::{WhatsApp, WindowPolicy};
+
+/// Every section of the settings file; a missing section keeps its defaults.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// `[whatsapp]`: the account, API version and window policy.
+    pub whatsapp: WhatsApp,
+    /// `[runtime]`: per-call limits and the compile cache.
+    pub runtime: RuntimeSettings,
+    /// `[http]`: the component's outbound HTTP.
+    pub http: HttpSettings,
+    /// `[state]`: where the store lives.
+    pub state: StateSettings,
+    /// `[vault]`: the encrypted credential file and its key.
+    pub vault: VaultSettings,
+    /// `[webhooks]`: the webhook endpoint.
+    pub webhooks: WebhookSettings,
+    /// `[policy]`: the policy file.
+    pub policy: PolicySettings,
+    /// `[audit]`: the audit log.
+    pub audit: AuditSettings,
+}
+
+impl Settings {
+    /// Reads `path` (if given) and applies environment overrides.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Settings> {
+        let mut settings = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the config file {}", path.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("invalid config file {}", path.display()))?
+            }
+            None => Settings::default(),
+        };
+        settings.apply_env(|name| std::env::var(name).ok())?;
+        Ok(settings)
+    }
+
+    /// Applies the environment variables `get` returns; empty values are ignored.
+    pub(crate) fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        self.whatsapp.apply_env(&get)?;
+        self.webhooks.apply_env(&get)?;
+        self.policy.apply_env(&get);
+        self.audit.apply_env(&get);
+        self.state.apply_env(&get);
+        self.vault.apply_env(&get);
+        Ok(())
+    }
+
+    /// Points these settings (and `secrets`) at `endpoint`, with in-memory
+    /// state so nothing from a try-out lingers on disk.
+    pub fn point_at(&mut self, endpoint: ApiEndpoint, secrets: &mut EnvSecrets) {
+        self.whatsapp.point_at(&endpoint);
+        self.state.keep_in_memory();
+        // The endpoint's token comes with it, never from the user's vault.
+        self.vault.detach();
+        secrets.point_at(endpoint);
+    }
+
+    /// Checks values a typo would break, with the fix in the message.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.whatsapp.validate()?;
+        self.runtime.validate()
+    }
+
+    /// What the token is bound to: the API origin and the versioned path.
+    pub fn token_binding(&self) -> anyhow::Result<Binding> {
+        self.whatsapp.token_binding()
+    }
+
+    /// The non-secret settings the component reads through `config`.
+    pub(crate) fn component_config(&self) -> BTreeMap<String, String> {
+        component::component_config(&self.whatsapp, &self.runtime)
+    }
+
+    /// The vault file with its key; `create_key` makes a key file if none exists.
+    /// `WHATSAPP_VAULT_KEY` (64 hex digits) takes precedence over the key file.
+    pub fn vault_file(&self, create_key: bool) -> Result<VaultFile, VaultError> {
+        self.vault.file(create_key)
+    }
+
+    /// A runtime vault holding the vault file's credentials (when the file
+    /// exists); the environment's are added for the names it lacks when the
+    /// capabilities are assembled.
+    pub fn load_vault(&self) -> anyhow::Result<Arc<Vault>> {
+        self.vault.load()
+    }
+}

@@ -1,0 +1,84 @@
+//! `[vault]`: the encrypted credential file and its key.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+use crate::caps::vault::{self, Vault};
+use crate::vault_file::{VaultError, VaultFile, VaultKey};
+
+/// The `[vault]` section.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VaultSettings {
+    /// The encrypted vault file (env `WHATSAPP_VAULT_PATH`); empty: no vault file.
+    pub path: PathBuf,
+    /// Where the vault key lives when `WHATSAPP_VAULT_KEY` is not set (env
+    /// `WHATSAPP_VAULT_KEY_FILE`).
+    pub key_file: PathBuf,
+}
+
+impl Default for VaultSettings {
+    fn default() -> Self {
+        let dir = config_dir();
+        VaultSettings {
+            path: dir.join("vault.json"),
+            key_file: dir.join("vault.key"),
+        }
+    }
+}
+
+/// `$XDG_CONFIG_HOME/whatsapp-connector` (or `~/.config/...`).
+fn config_dir() -> PathBuf {
+    std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("whatsapp-connector")
+}
+
+impl VaultSettings {
+    pub(super) fn apply_env(&mut self, get: &impl Fn(&str) -> Option<String>) {
+        if let Some(v) = get("WHATSAPP_VAULT_PATH") {
+            self.path = v.into();
+        }
+        if let Some(v) = get("WHATSAPP_VAULT_KEY_FILE") {
+            self.key_file = v.into();
+        }
+    }
+
+    /// Use no vault file: the credentials come from elsewhere (an endpoint's own).
+    pub(super) fn detach(&mut self) {
+        self.path = PathBuf::new();
+    }
+
+    pub(super) fn file(&self, create_key: bool) -> Result<VaultFile, VaultError> {
+        let env_key = std::env::var("WHATSAPP_VAULT_KEY").ok().map(Zeroizing::new);
+        let key = VaultKey::load(
+            env_key.as_deref().map(String::as_str),
+            &self.key_file,
+            create_key,
+        )?;
+        Ok(VaultFile::new(&self.path, key))
+    }
+
+    pub(super) fn load(&self) -> anyhow::Result<Arc<Vault>> {
+        let vault = Arc::new(Vault::new(default_grants()));
+        // An empty path means no vault file (sandbox runs).
+        if !self.path.as_os_str().is_empty() && self.path.exists() {
+            for credential in self.file(false)?.load()? {
+                vault.insert(credential);
+            }
+        }
+        Ok(vault)
+    }
+}
+
+/// The credential names the connector component may open.
+pub fn default_grants() -> Vec<String> {
+    [vault::ACCESS_TOKEN, vault::APP_SECRET, vault::VERIFY_TOKEN]
+        .map(String::from)
+        .to_vec()
+}
