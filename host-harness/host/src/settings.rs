@@ -209,6 +209,7 @@ pub struct RuntimeSettings {
     pub cache_dir: Option<PathBuf>,
     pub cache: bool,
     /// Tests only: see `Limits::inspect_memory`.
+    #[cfg(feature = "testing")]
     #[serde(skip)]
     pub inspect_memory: bool,
 }
@@ -223,6 +224,7 @@ impl Default for RuntimeSettings {
             max_instances: limits.max_instances,
             cache_dir: None,
             cache: true,
+            #[cfg(feature = "testing")]
             inspect_memory: false,
         }
     }
@@ -453,6 +455,7 @@ impl Settings {
             memory_bytes: self.runtime.memory_limit_mib << 20,
             max_argument_bytes: self.runtime.max_argument_bytes,
             max_instances: self.runtime.max_instances.max(1),
+            #[cfg(feature = "testing")]
             inspect_memory: self.runtime.inspect_memory,
         }
     }
