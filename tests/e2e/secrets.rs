@@ -137,10 +137,12 @@ async fn a_token_without_a_required_scope_is_refused_before_any_instance_or_requ
         .build()
         .await
         .unwrap();
+    // The scope check is the gateway's: the runtime runs what reaches it.
     let runtime = harness.runtime();
+    let gateway = whatsapp_host::gateway::Gateway::open(runtime.clone());
     let before = runtime.instances_created();
-    let e = runtime
-        .call_tool("whatsapp_list_templates", "{}")
+    let e = gateway
+        .call_tool("default", "whatsapp_list_templates", "{}")
         .await
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Denied);
@@ -153,8 +155,9 @@ async fn a_token_without_a_required_scope_is_refused_before_any_instance_or_requ
     );
     assert!(sandbox.requests().is_empty());
     // A tool within the granted scope runs.
-    runtime
+    gateway
         .call_tool(
+            "default",
             "whatsapp_send_template",
             &json!({"to": CUSTOMER, "name": "hello_world", "language": "en_US"}).to_string(),
         )

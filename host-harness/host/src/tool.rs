@@ -6,11 +6,15 @@ use serde_json::Value;
 
 use crate::runtime::bindings::tools as wit;
 
+/// Whether a tool reads, writes or deletes; policies enable tools by category.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
+    /// Reads state; changes nothing.
     Read,
+    /// Sends messages or changes settings.
     Write,
+    /// Deletes something.
     Delete,
 }
 
@@ -18,21 +22,34 @@ pub enum Category {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Annotations {
+    /// The tool changes nothing.
     pub read_only_hint: bool,
+    /// The tool may overwrite or delete existing data.
     pub destructive_hint: bool,
+    /// Repeating the call with the same arguments has no further effect.
     pub idempotent_hint: bool,
+    /// The tool reaches outside the host (the WhatsApp Cloud API).
     pub open_world_hint: bool,
 }
 
+/// A tool as the component describes it, with its schemas parsed.
 #[derive(Clone, Debug, Serialize)]
 pub struct ToolDescriptor {
+    /// MCP tool name, for example `whatsapp_send_message`.
     pub name: String,
+    /// Human-readable title.
     pub title: String,
+    /// What the tool does and how to use it well; written for a model.
     pub description: String,
+    /// Read, write or delete.
     pub category: Category,
+    /// JSON Schema (2020-12) of the arguments; always an object.
     pub input_schema: Value,
+    /// JSON Schema (2020-12) of a successful result; always an object.
     pub output_schema: Value,
+    /// Behaviour hints.
     pub annotations: Annotations,
+    /// OAuth scopes the access token must have for this tool.
     pub scopes: Vec<String>,
 }
 
@@ -70,16 +87,25 @@ impl ToolDescriptor {
     }
 }
 
+/// The class of a tool failure: the component's classes plus the host's own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
+    /// The arguments broke a rule; nothing was sent.
     InvalidArguments,
+    /// No tool has this name (for this client).
     UnknownTool,
+    /// The Graph API answered with an error; `code` is Meta's error code.
     ApiError,
+    /// The request could not be completed on the wire and was not delivered.
     Transport,
+    /// The request may have reached WhatsApp but no answer came back.
     OutcomeUnknown,
+    /// The host refused the call (allowlist, credential, policy, scope).
     Denied,
+    /// The message or resource is not known.
     NotFound,
+    /// Local state or configuration is missing or broken.
     Internal,
     /// The call ran out of time (host deadline).
     Timeout,
@@ -90,17 +116,26 @@ pub enum ErrorKind {
 /// A failed tool call, as a model should see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ToolError {
+    /// The class of failure.
     pub kind: ErrorKind,
+    /// Meta's numeric error code, for API errors and errors shaped like them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<i64>,
+    /// Short title, for example `Re-engagement message`.
     pub title: String,
+    /// What happened, with specifics.
     pub details: String,
+    /// What to do next.
     pub hint: String,
+    /// Whether repeating the same call later may succeed.
     pub retryable: bool,
+    /// The argument at fault, as a JSON pointer-like path.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Meta's trace id, for support requests.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fbtrace_id: Option<String>,
+    /// HTTP status of the API response, when there was one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_status: Option<u16>,
     /// Which guardrail refused the call, for host-side denials.
@@ -109,6 +144,7 @@ pub struct ToolError {
 }
 
 impl ToolError {
+    /// A non-retryable error with only the required parts.
     pub fn new(
         kind: ErrorKind,
         title: impl Into<String>,
@@ -129,6 +165,7 @@ impl ToolError {
         }
     }
 
+    /// The same error, marked retryable or not.
     pub fn retryable(mut self, retryable: bool) -> ToolError {
         self.retryable = retryable;
         self

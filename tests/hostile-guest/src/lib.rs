@@ -126,7 +126,7 @@ impl Tools for Hostile {
                 let credential =
                     arg(&arguments, "name").ok_or_else(|| failure("name missing".into()))?;
                 Ok(match Credential::open(&credential) {
-                    Ok(c) => format!("{{\"opened\":\"{}\"}}", json_escape(&c.info().name)),
+                    Ok(_) => format!("{{\"opened\":\"{}\"}}", json_escape(&credential)),
                     Err(e) => format!("{{\"error\":\"{}\"}}", json_escape(&format!("{e:?}"))),
                 })
             }

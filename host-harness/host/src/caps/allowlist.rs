@@ -59,6 +59,7 @@ impl fmt::Display for Origin {
 /// An origin plus a path prefix: what a credential is bound to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Binding {
+    /// The origin the credential may be sent to.
     pub origin: Origin,
     /// Matches whole path segments: `/v23.0/` matches `/v23.0/123/messages`
     /// but `/v23` does not match `/v23.0`.
@@ -66,7 +67,8 @@ pub struct Binding {
 }
 
 impl Binding {
-    pub fn new(origin: Origin, path_prefix: &str) -> Binding {
+    /// `origin` and `path_prefix` (a leading `/` is added when missing).
+    fn new(origin: Origin, path_prefix: &str) -> Binding {
         let mut path_prefix = path_prefix.to_string();
         if !path_prefix.starts_with('/') {
             path_prefix.insert(0, '/');
@@ -110,6 +112,7 @@ pub struct Allowlist {
 }
 
 impl Allowlist {
+    /// The given origins, duplicates dropped.
     pub fn new(origins: impl IntoIterator<Item = Origin>) -> Allowlist {
         let mut list = Allowlist::default();
         for origin in origins {
@@ -120,11 +123,14 @@ impl Allowlist {
         list
     }
 
-    pub fn allows(&self, origin: &Origin) -> bool {
+    /// Whether requests to `origin` may be made.
+    pub(crate) fn allows(&self, origin: &Origin) -> bool {
         self.origins.contains(origin)
     }
 
-    pub fn origins(&self) -> &[Origin] {
+    /// The allowed origins, in the order given.
+    #[cfg(test)]
+    fn origins(&self) -> &[Origin] {
         &self.origins
     }
 }

@@ -25,6 +25,7 @@ pub struct RuntimeSettings {
     /// Whether compiled components are cached at all.
     pub cache: bool,
     /// Tests only: see `Limits::inspect_memory`.
+    #[cfg(feature = "testing")]
     #[serde(skip)]
     pub inspect_memory: bool,
 }
@@ -39,6 +40,7 @@ impl Default for RuntimeSettings {
             max_instances: limits.max_instances,
             cache_dir: None,
             cache: true,
+            #[cfg(feature = "testing")]
             inspect_memory: false,
         }
     }
@@ -59,6 +61,7 @@ impl RuntimeSettings {
             memory_bytes: self.memory_limit_mib << 20,
             max_argument_bytes: self.max_argument_bytes,
             max_instances: self.max_instances.max(1),
+            #[cfg(feature = "testing")]
             inspect_memory: self.inspect_memory,
         }
     }

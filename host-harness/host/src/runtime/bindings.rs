@@ -6,10 +6,10 @@ wasmtime::component::bindgen!({
     imports: { default: async | trappable },
     exports: { default: async },
     with: {
-        "whatsapp:connector/vault.credential": crate::caps::CredentialHandle,
+        "whatsapp:connector/vault.credential": crate::caps::credentials::CredentialHandle,
     },
 });
 
-pub use exports::whatsapp::connector::tools;
-pub use exports::whatsapp::connector::webhooks;
-pub use whatsapp::connector::{config, http, kv, vault};
+pub(crate) use exports::whatsapp::connector::tools;
+pub(crate) use exports::whatsapp::connector::webhooks;
+pub(crate) use whatsapp::connector::{config, http, kv, vault};

@@ -9,43 +9,28 @@
 //! write it can run native code in the host, like whoever can write the binary.
 
 use std::hash::{Hash, Hasher};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use anyhow::Context as _;
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use super::LoadReport;
+use crate::files::{Access, create_private_dir, write_atomic};
 
-/// Returns the component, compiled or loaded from the cache.
-pub fn load(
+/// Returns the component, compiled or loaded from the cache, and whether it
+/// was compiled.
+pub(crate) fn load(
     engine: &Engine,
     bytes: &[u8],
     cache_dir: Option<&Path>,
-) -> anyhow::Result<(Component, LoadReport)> {
-    let started = Instant::now();
+) -> anyhow::Result<(Component, bool)> {
     let Some(dir) = cache_dir else {
-        let component = compile(engine, bytes)?;
-        return Ok((
-            component,
-            LoadReport {
-                compiled: true,
-                load_time: started.elapsed(),
-            },
-        ));
+        return Ok((compile(engine, bytes)?, true));
     };
     let path = entry_path(engine, bytes, dir);
     if let Some(component) = read_entry(engine, &path) {
-        return Ok((
-            component,
-            LoadReport {
-                compiled: false,
-                load_time: started.elapsed(),
-            },
-        ));
+        return Ok((component, false));
     }
     let serialized = engine
         .precompile_component(bytes)
@@ -53,17 +38,10 @@ pub fn load(
         .context("the component could not be compiled")?;
     // SAFETY: these bytes were produced just now by `precompile_component` on this engine.
     let component = unsafe { Component::deserialize(engine, &serialized) }?;
-    let load_time = started.elapsed();
     if let Err(e) = write_entry(dir, &path, &serialized) {
         tracing::warn!(error = %e, dir = %dir.display(), "could not write the compiled-component cache");
     }
-    Ok((
-        component,
-        LoadReport {
-            compiled: true,
-            load_time,
-        },
-    ))
+    Ok((component, true))
 }
 
 fn compile(engine: &Engine, bytes: &[u8]) -> anyhow::Result<Component> {
@@ -73,7 +51,7 @@ fn compile(engine: &Engine, bytes: &[u8]) -> anyhow::Result<Component> {
 }
 
 /// `<dir>/<component sha256>-<engine hash>.cwasm`
-pub fn entry_path(engine: &Engine, bytes: &[u8], dir: &Path) -> PathBuf {
+fn entry_path(engine: &Engine, bytes: &[u8], dir: &Path) -> PathBuf {
     let component = hex::encode(Sha256::digest(bytes));
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
@@ -101,20 +79,8 @@ fn read_entry(engine: &Engine, path: &Path) -> Option<Component> {
 
 fn write_entry(dir: &Path, path: &Path, serialized: &[u8]) -> std::io::Result<()> {
     create_private_dir(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(&Sha256::digest(serialized))?;
-    tmp.write_all(serialized)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
+    let digest = Sha256::digest(serialized);
+    write_atomic(path, &[&digest, serialized], Access::Private)
 }
 
 #[cfg(test)]
@@ -122,7 +88,7 @@ mod tests {
     use super::*;
 
     fn engine() -> Engine {
-        super::super::engine(&super::super::Limits {
+        super::super::engine::engine(&super::super::Limits {
             max_instances: 4,
             ..Default::default()
         })
@@ -136,10 +102,10 @@ mod tests {
     fn the_second_load_comes_from_the_cache() {
         let dir = tempfile::tempdir().unwrap();
         let engine = engine();
-        let (_, first) = load(&engine, EMPTY_COMPONENT, Some(dir.path())).unwrap();
-        let (_, second) = load(&engine, EMPTY_COMPONENT, Some(dir.path())).unwrap();
-        assert!(first.compiled);
-        assert!(!second.compiled);
+        let (_, first_compiled) = load(&engine, EMPTY_COMPONENT, Some(dir.path())).unwrap();
+        let (_, second_compiled) = load(&engine, EMPTY_COMPONENT, Some(dir.path())).unwrap();
+        assert!(first_compiled);
+        assert!(!second_compiled);
     }
 
     #[test]
@@ -152,8 +118,8 @@ mod tests {
         let last = bytes.len() - 1;
         bytes[last] ^= 0xff;
         std::fs::write(&path, bytes).unwrap();
-        let (_, report) = load(&engine, EMPTY_COMPONENT, Some(dir.path())).unwrap();
-        assert!(report.compiled);
+        let (_, compiled) = load(&engine, EMPTY_COMPONENT, Some(dir.path())).unwrap();
+        assert!(compiled);
     }
 
     #[cfg(unix)]

@@ -10,8 +10,9 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 /// Longest line kept; a component cannot flood the log with one write.
 const MAX_LINE: usize = 4096;
 
+/// Where the component's stdout and stderr go: the log, line by line.
 #[derive(Clone, Default)]
-pub struct GuestLog;
+pub(crate) struct GuestLog;
 
 impl IsTerminal for GuestLog {
     fn is_terminal(&self) -> bool {

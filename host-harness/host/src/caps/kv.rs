@@ -1,0 +1,75 @@
+//! The `kv` capability: small durable state, in the component's own table
+//! of the host's state store.
+//!
+//! Context: the [`StateStore`], shared by all calls (and by the host's
+//! webhook queue and policy counters, in other tables). Keys and values are
+//! bounded here, before the store sees them.
+
+use wasmtime::Result;
+use wasmtime::component::{HasData, Linker};
+
+use crate::runtime::bindings::kv as wit;
+use crate::store::{MAX_KEY_BYTES, MAX_VALUE_BYTES, StateError, StateStore, Table};
+
+/// What one call's `kv` imports may use.
+pub(crate) struct KvView<'a> {
+    pub(crate) store: &'a StateStore,
+}
+
+fn check_key(key: &str) -> std::result::Result<(), wit::Error> {
+    if key.is_empty() || key.len() > MAX_KEY_BYTES || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(wit::Error::InvalidKey(format!(
+            "keys are 1 to {MAX_KEY_BYTES} printable ASCII characters without spaces"
+        )));
+    }
+    Ok(())
+}
+
+fn unavailable(e: StateError) -> wit::Error {
+    wit::Error::Unavailable(e.to_string())
+}
+
+impl wit::Host for KvView<'_> {
+    async fn get(
+        &mut self,
+        key: String,
+    ) -> Result<std::result::Result<Option<Vec<u8>>, wit::Error>> {
+        if let Err(e) = check_key(&key) {
+            return Ok(Err(e));
+        }
+        Ok(self.store.get(Table::Kv, &key).map_err(unavailable))
+    }
+
+    async fn set(
+        &mut self,
+        key: String,
+        value: Vec<u8>,
+        ttl_seconds: Option<u32>,
+    ) -> Result<std::result::Result<(), wit::Error>> {
+        if let Err(e) = check_key(&key) {
+            return Ok(Err(e));
+        }
+        if value.len() > MAX_VALUE_BYTES {
+            return Ok(Err(wit::Error::TooLarge(MAX_VALUE_BYTES as u64)));
+        }
+        Ok(self
+            .store
+            .set(Table::Kv, &key, value, ttl_seconds)
+            .await
+            .map_err(unavailable))
+    }
+}
+
+struct HasKv;
+
+impl HasData for HasKv {
+    type Data<'a> = KvView<'a>;
+}
+
+/// Links the `kv` interface; `view` gives a call's view from its store data.
+pub(crate) fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    view: fn(&mut T) -> KvView<'_>,
+) -> Result<()> {
+    wit::add_to_linker::<T, HasKv>(linker, view)
+}
