@@ -12,7 +12,6 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
-use super::http::AuthenticatedApp;
 use crate::gateway::{CallError, Gateway, ToolService};
 use crate::policy::OPEN_APP;
 use crate::runtime::Runtime;
@@ -37,6 +36,11 @@ delivery status of sent messages. Free-form messages (whatsapp_send_message, \
 whatsapp_send_media) reach a customer only within 24 hours of that customer's last message; \
 outside that window use whatsapp_send_template with an approved template. A failed call \
 returns isError with a one-line explanation and a hint on what to do next.";
+
+/// The app an HTTP request authenticated as, put in its extensions by the
+/// API-key check (`super::http`) and read here from the request's HTTP parts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct AuthenticatedApp(pub(crate) String);
 
 /// The MCP face of a loaded connector: serves the tools of a
 /// [`ToolService`] (the [`Gateway`], or a stub in tests). Cheap to clone

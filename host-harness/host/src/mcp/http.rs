@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 
 use axum::response::IntoResponse as _;
 
-use super::McpServer;
+use super::handler::{AuthenticatedApp, McpServer};
 use crate::gateway::ToolService;
 
 /// Where `serve --http` listens when no address is given.
@@ -71,11 +71,6 @@ fn host_literal(ip: IpAddr) -> String {
         IpAddr::V6(v6) => format!("[{v6}]"),
     }
 }
-
-/// The app an HTTP request authenticated as, put in its extensions by the
-/// API-key check and read by the handler from the request's HTTP parts.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct AuthenticatedApp(pub(crate) String);
 
 /// The axum router: the MCP endpoint at `/mcp`, nothing else. With a
 /// policy in force, every request must carry an app's key.
