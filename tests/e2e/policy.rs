@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use whatsapp_host::audit::{AuditConfig, rotated_path};
-use whatsapp_host::gateway::{Gateway, Reload};
+use whatsapp_host::gateway::{Gateway, Reload, ToolService as _};
 use whatsapp_host::mcp::{self, HttpOptions, McpServer};
 use whatsapp_host::policy::{ManualClock, Policy, TOOL_NOT_ENABLED, ToolInfo, hash_key, rate_key};
 use whatsapp_host::store::Table;
@@ -969,11 +969,11 @@ async fn a_valid_change_takes_effect_for_the_next_call_and_a_broken_file_leaves_
     // Not valid TOML either: the same.
     write(&path, "[[apps]\nname = ");
     assert!(gw.reload().is_err());
-    assert_eq!(gw.list_tools("send-only").len(), 3);
+    assert_eq!(gw.visible_tools("send-only").len(), 3);
     // A deleted file too.
     std::fs::remove_file(&path).unwrap();
     assert!(gw.reload().unwrap_err().to_string().contains("cannot read"));
-    assert_eq!(gw.list_tools("send-only").len(), 3);
+    assert_eq!(gw.visible_tools("send-only").len(), 3);
 }
 
 #[tokio::test]

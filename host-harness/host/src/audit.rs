@@ -34,6 +34,7 @@ use crate::tool::{ErrorKind, ToolError};
 /// Where and how to write the audit log.
 #[derive(Clone, Debug)]
 pub struct AuditConfig {
+    /// The log file (JSON lines).
     pub path: PathBuf,
     /// Rotate before a line would take the file past this size.
     pub max_bytes: u64,
@@ -46,6 +47,7 @@ pub struct AuditConfig {
 }
 
 impl AuditConfig {
+    /// Writes to `path`: 10 MiB files, 5 kept, no bodies, recipients masked.
     pub fn new(path: impl Into<PathBuf>) -> AuditConfig {
         AuditConfig {
             path: path.into(),
@@ -58,16 +60,16 @@ impl AuditConfig {
 }
 
 /// One call, as the gateway saw it.
-pub struct CallRecord<'a> {
-    pub time: Timestamp,
-    pub app: &'a str,
-    pub tool: &'a str,
+pub(crate) struct CallRecord<'a> {
+    pub(crate) time: Timestamp,
+    pub(crate) app: &'a str,
+    pub(crate) tool: &'a str,
     /// The arguments, when they could be read as JSON.
-    pub args: Option<&'a Value>,
-    pub result: &'a Result<Value, ToolError>,
+    pub(crate) args: Option<&'a Value>,
+    pub(crate) result: Result<&'a Value, &'a ToolError>,
     /// Whether the policy refused the call (then nothing ran).
-    pub denied: bool,
-    pub latency: Duration,
+    pub(crate) denied: bool,
+    pub(crate) latency: Duration,
 }
 
 #[derive(Serialize)]
@@ -102,7 +104,7 @@ pub struct AuditLog {
 
 impl AuditLog {
     /// Opens (creating if needed) the log file and starts the writer.
-    pub fn open(config: AuditConfig) -> anyhow::Result<AuditLog> {
+    pub(crate) fn open(config: AuditConfig) -> anyhow::Result<AuditLog> {
         if let Some(dir) = config.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| {
                 format!("cannot create the audit log directory {}", dir.display())
@@ -130,12 +132,8 @@ impl AuditLog {
         })
     }
 
-    pub fn config(&self) -> &AuditConfig {
-        &self.config
-    }
-
     /// Queues the line for `call`.
-    pub fn record(&self, call: &CallRecord<'_>) {
+    pub(crate) fn record(&self, call: &CallRecord<'_>) {
         let line = self.line(call);
         if let Some(queue) = self
             .queue
@@ -148,16 +146,15 @@ impl AuditLog {
     }
 
     /// The JSON line for `call` (no newline).
-    pub fn line(&self, call: &CallRecord<'_>) -> String {
+    pub(crate) fn line(&self, call: &CallRecord<'_>) -> String {
         let mask = self.config.mask_recipients;
         let (outcome, error) = match call.result {
             Ok(_) => ("ok", None),
-            Err(_) if call.denied => ("denied", call.result.as_ref().err()),
+            Err(e) if call.denied => ("denied", Some(e)),
             Err(e) => ("error", Some(e)),
         };
         let message_id = call
             .result
-            .as_ref()
             .ok()
             .and_then(|v| v.get("message_id"))
             .or_else(|| call.args.and_then(|a| a.get("message_id")))
@@ -215,7 +212,7 @@ impl AuditLog {
 
     /// Writes what is queued, flushes and stops the writer. Later records
     /// are dropped.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         drop(self.queue.lock().unwrap_or_else(|p| p.into_inner()).take());
         if let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = thread.join();
@@ -370,7 +367,7 @@ mod tests {
             app: "support-bot",
             tool: "whatsapp_send_message",
             args,
-            result,
+            result: result.as_ref(),
             denied,
             latency: Duration::from_micros(84_216),
         }

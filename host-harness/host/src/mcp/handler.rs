@@ -12,11 +12,10 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
-use super::http::AuthenticatedApp;
-use crate::gateway::Gateway;
-use crate::policy::{OPEN_APP, TOOL_NOT_ENABLED, UNKNOWN_APP};
+use crate::gateway::{CallError, Gateway, ToolService};
+use crate::policy::OPEN_APP;
 use crate::runtime::Runtime;
-use crate::tool::{ErrorKind, ToolDescriptor, ToolError};
+use crate::tool::{ToolDescriptor, ToolError};
 
 /// How long clients may cache `tools/list` and `server/discover` (2026-07-28).
 /// The tool set is fixed for the life of the process; a restart with another
@@ -38,16 +37,30 @@ whatsapp_send_media) reach a customer only within 24 hours of that customer's la
 outside that window use whatsapp_send_template with an approved template. A failed call \
 returns isError with a one-line explanation and a hint on what to do next.";
 
-/// The MCP face of a loaded connector. Cheap to clone (one `Arc`), so the
-/// HTTP transport can hand a copy to every session and stateless request.
-#[derive(Clone)]
-pub struct McpServer {
-    inner: Arc<Inner>,
+/// The app an HTTP request authenticated as, put in its extensions by the
+/// API-key check (`super::http`) and read here from the request's HTTP parts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct AuthenticatedApp(pub(crate) String);
+
+/// The MCP face of a loaded connector: serves the tools of a
+/// [`ToolService`] (the [`Gateway`], or a stub in tests). Cheap to clone
+/// (one `Arc`), so the HTTP transport can hand a copy to every session and
+/// stateless request.
+pub struct McpServer<S: ToolService = Gateway> {
+    inner: Arc<Inner<S>>,
 }
 
-struct Inner {
-    /// Policy, then the runtime, then the audit log.
-    gateway: Arc<Gateway>,
+impl<S: ToolService> Clone for McpServer<S> {
+    fn clone(&self) -> Self {
+        McpServer {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+struct Inner<S> {
+    /// The tools and the calls (the gateway: policy, runtime, audit log).
+    service: Arc<S>,
     /// The app for requests that carry no HTTP credentials (stdio). Over
     /// HTTP with a policy, each request's app comes from its API key.
     app: Option<String>,
@@ -59,16 +72,19 @@ struct Inner {
     info_meta: MetaObject,
 }
 
-impl McpServer {
+impl McpServer<Gateway> {
     /// Every tool, no policy: the `default` app.
     pub fn new(runtime: Arc<Runtime>) -> McpServer {
         McpServer::with_gateway(Arc::new(Gateway::open(runtime)), Some(OPEN_APP.to_string()))
     }
+}
 
+impl<S: ToolService> McpServer<S> {
     /// Serves `gateway`'s tools as `app` (stdio), or, with `None`, as the
-    /// app whose key each HTTP request carries.
-    pub fn with_gateway(gateway: Arc<Gateway>, app: Option<String>) -> McpServer {
-        let tools = gateway.runtime().tools().iter().map(to_mcp_tool).collect();
+    /// app whose key each HTTP request carries (without a policy, the
+    /// gateway's only app).
+    pub fn with_gateway(gateway: Arc<S>, app: Option<String>) -> McpServer<S> {
+        let tools = gateway.tools().iter().map(to_mcp_tool).collect();
         let mut info = Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION"));
         info.title = Some(SERVER_TITLE.to_string());
         let mut info_meta = MetaObject::default();
@@ -78,7 +94,7 @@ impl McpServer {
         );
         McpServer {
             inner: Arc::new(Inner {
-                gateway,
+                service: gateway,
                 app,
                 tools,
                 info,
@@ -92,12 +108,9 @@ impl McpServer {
         &self.inner.tools
     }
 
-    pub fn runtime(&self) -> &Arc<Runtime> {
-        self.inner.gateway.runtime()
-    }
-
-    pub fn gateway(&self) -> &Arc<Gateway> {
-        &self.inner.gateway
+    /// The tool service behind this server.
+    pub(crate) fn service(&self) -> &Arc<S> {
+        &self.inner.service
     }
 
     /// The app this request acts as: the one its API key names (HTTP), else
@@ -109,33 +122,30 @@ impl McpServer {
             if let Some(AuthenticatedApp(app)) = parts.extensions.get::<AuthenticatedApp>() {
                 return Ok(app.clone());
             }
-            if self.inner.gateway.requires_auth() {
+            if self.inner.service.requires_auth() {
                 return Err(ErrorData::invalid_request(
                     "this request carries no valid app key: send Authorization: Bearer <app key>",
                     None,
                 ));
             }
         }
-        match &self.inner.app {
-            Some(app) => Ok(app.clone()),
-            None if !self.inner.gateway.requires_auth() => Ok(OPEN_APP.to_string()),
-            None => Err(ErrorData::invalid_request(
-                "no app is selected for this connection",
-                None,
-            )),
-        }
+        let app = match &self.inner.app {
+            Some(app) => Some(app.clone()),
+            None if !self.inner.service.requires_auth() => self.inner.service.default_app(),
+            None => None,
+        };
+        app.ok_or_else(|| {
+            ErrorData::invalid_request("no app is selected for this connection", None)
+        })
     }
 
-    /// The tools `app` may see, in the component's order.
+    /// The tools `app` may see, in the component's order, as MCP lists them.
     fn tools_for(&self, app: &str) -> Vec<Tool> {
-        let policy = self.inner.gateway.policy();
-        let Some(app) = policy.app(app) else {
-            return Vec::new();
-        };
         self.inner
-            .tools
-            .iter()
-            .filter(|t| app.enabled(&t.name))
+            .service
+            .visible_tools(app)
+            .into_iter()
+            .filter_map(|d| self.inner.tools.iter().find(|t| t.name == d.name))
             .cloned()
             .collect()
     }
@@ -190,8 +200,7 @@ fn tool_error_result(e: &ToolError) -> CallToolResult {
 
 /// `-32602`: the tool does not exist, or this app may not see it (to the
 /// app it does not exist: it is absent from its `tools/list`).
-fn unknown_tool(name: &str, known: &[Tool], rule: Option<&str>) -> ErrorData {
-    let known: Vec<&str> = known.iter().map(|t| t.name.as_ref()).collect();
+fn unknown_tool(name: &str, known: &[String], rule: Option<&str>) -> ErrorData {
     let mut data = json!({ "tool": name, "known_tools": known });
     let message = match rule {
         Some(rule) => {
@@ -203,7 +212,7 @@ fn unknown_tool(name: &str, known: &[Tool], rule: Option<&str>) -> ErrorData {
     ErrorData::invalid_params(message, Some(data))
 }
 
-impl ServerHandler for McpServer {
+impl<S: ToolService> ServerHandler for McpServer<S> {
     fn get_info(&self) -> ServerConfig {
         let mut capabilities = ServerCapabilities::builder().enable_tools().build();
         if let Some(tools) = capabilities.tools.as_mut() {
@@ -246,7 +255,7 @@ impl ServerHandler for McpServer {
         let app = self.app_for(&context)?;
         let mut result = ListToolsResult::with_all_items(self.tools_for(&app));
         if is_modern(&context) {
-            result = if self.inner.gateway.requires_auth() {
+            result = if self.inner.service.requires_auth() {
                 // Each app has its own list, and a reload may change it.
                 result
                     .with_ttl_ms(POLICY_LIST_TTL_MS)
@@ -269,17 +278,12 @@ impl ServerHandler for McpServer {
 
     async fn call_tool(
         &self,
-        request: CallToolRequestParams,
+        mut request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        let arguments = request.arguments.take().unwrap_or_default();
         let name = request.name.as_ref();
         let app = self.app_for(&context)?;
-        let arguments = match &request.arguments {
-            Some(arguments) => serde_json::to_string(arguments).map_err(|e| {
-                ErrorData::invalid_params(format!("unreadable arguments: {e}"), None)
-            })?,
-            None => "{}".to_string(),
-        };
         let started = Instant::now();
         // Dropping the call future drops its wasm instance (and any request it
         // is waiting on), so a cancelled call stops here, not when it finishes.
@@ -289,7 +293,7 @@ impl ServerHandler for McpServer {
                 tracing::info!(tool = name, "tool call cancelled by the client");
                 return Err(ErrorData::invalid_request("request cancelled by the client", None));
             }
-            outcome = self.inner.gateway.call_tool(&app, name, &arguments) => outcome,
+            outcome = self.inner.service.call(&app, name, arguments) => outcome,
         };
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         let mut result = match outcome {
@@ -299,17 +303,14 @@ impl ServerHandler for McpServer {
                 // read only content blocks.
                 CallToolResult::structured(value)
             }
-            Err(e) if e.kind == ErrorKind::UnknownTool => {
-                return Err(unknown_tool(name, &self.tools_for(&app), None));
+            Err(CallError::UnknownTool { known, .. }) => {
+                return Err(unknown_tool(name, &known, None));
             }
-            Err(e)
-                if e.kind == ErrorKind::Denied
-                    && matches!(e.rule.as_deref(), Some(TOOL_NOT_ENABLED | UNKNOWN_APP)) =>
-            {
+            Err(CallError::NotEnabled { denial, known }) => {
                 tracing::info!(tool = name, app, "call to a tool this app may not use");
-                return Err(unknown_tool(name, &self.tools_for(&app), e.rule.as_deref()));
+                return Err(unknown_tool(name, &known, Some(&denial.rule)));
             }
-            Err(e) => {
+            Err(CallError::Denied(e) | CallError::Failed(e)) => {
                 tracing::info!(tool = name, elapsed_ms, error = %e.one_line(), "tool call failed");
                 tool_error_result(&e)
             }

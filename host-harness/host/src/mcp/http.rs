@@ -17,8 +17,8 @@ use tokio::net::TcpListener;
 
 use axum::response::IntoResponse as _;
 
-use super::McpServer;
-use crate::gateway::Gateway;
+use super::handler::{AuthenticatedApp, McpServer};
+use crate::gateway::ToolService;
 
 /// Where `serve --http` listens when no address is given.
 pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8765";
@@ -72,20 +72,19 @@ fn host_literal(ip: IpAddr) -> String {
     }
 }
 
-/// The app an HTTP request authenticated as, put in its extensions by the
-/// API-key check and read by the handler from the request's HTTP parts.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AuthenticatedApp(pub String);
-
 /// The axum router: the MCP endpoint at `/mcp`, nothing else. With a
 /// policy in force, every request must carry an app's key.
-pub fn router(server: McpServer, config: StreamableHttpServerConfig) -> axum::Router {
-    let gateway = server.gateway().clone();
-    let service: StreamableHttpService<McpServer, LocalSessionManager> = StreamableHttpService::new(
-        move || Ok(server.clone()),
-        Arc::new(LocalSessionManager::default()),
-        config,
-    );
+pub fn router<S: ToolService>(
+    server: McpServer<S>,
+    config: StreamableHttpServerConfig,
+) -> axum::Router {
+    let gateway = server.service().clone();
+    let service: StreamableHttpService<McpServer<S>, LocalSessionManager> =
+        StreamableHttpService::new(
+            move || Ok(server.clone()),
+            Arc::new(LocalSessionManager::default()),
+            config,
+        );
     let router = axum::Router::new().nest_service("/mcp", service);
     if !gateway.requires_auth() {
         return router;
@@ -99,8 +98,8 @@ pub fn router(server: McpServer, config: StreamableHttpServerConfig) -> axum::Ro
 
 /// `Authorization: Bearer <app key>` → the app, or 401 with a
 /// `WWW-Authenticate` challenge. The key never reaches the log.
-async fn require_app_key(
-    gateway: Arc<Gateway>,
+async fn require_app_key<S: ToolService>(
+    gateway: Arc<S>,
     mut request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
@@ -144,8 +143,8 @@ async fn require_app_key(
 
 /// Serves `/mcp` on `listener` until `shutdown` completes, then ends open
 /// sessions and streams so the process can exit.
-pub async fn serve_http(
-    server: McpServer,
+pub async fn serve_http<S: ToolService>(
+    server: McpServer<S>,
     listener: TcpListener,
     options: &HttpOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,

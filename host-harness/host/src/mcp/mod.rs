@@ -14,16 +14,20 @@
 
 mod handler;
 mod http;
+#[cfg(test)]
+mod tests;
 
 use rmcp::ServiceExt as _;
 use rmcp::service::{QuitReason, ServerInitializeError};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::gateway::ToolService;
+
 pub use handler::{LIST_TTL_MS, McpServer, POLICY_LIST_TTL_MS};
-pub use http::{AuthenticatedApp, DEFAULT_HTTP_ADDR, HttpOptions, http_config, router, serve_http};
+pub use http::{DEFAULT_HTTP_ADDR, HttpOptions, http_config, router, serve_http};
 
 /// Serves MCP over stdin/stdout until the client closes stdin.
-pub async fn serve_stdio(server: McpServer) -> anyhow::Result<()> {
+pub async fn serve_stdio<S: ToolService>(server: McpServer<S>) -> anyhow::Result<()> {
     // `stdio_pipes` reads pipes through the reactor, so EOF (or shutdown)
     // never leaves a blocking stdin read behind the runtime's exit.
     serve_io(server, rmcp::transport::stdio_pipes()).await
@@ -31,8 +35,9 @@ pub async fn serve_stdio(server: McpServer) -> anyhow::Result<()> {
 
 /// Serves MCP over any byte stream pair (stdio, or an in-memory duplex in
 /// tests and benchmarks) until the peer closes its side.
-pub async fn serve_io<R, W>(server: McpServer, io: (R, W)) -> anyhow::Result<()>
+pub async fn serve_io<S, R, W>(server: McpServer<S>, io: (R, W)) -> anyhow::Result<()>
 where
+    S: ToolService,
     R: AsyncRead + Send + Unpin + 'static,
     W: AsyncWrite + Send + Unpin + 'static,
 {

@@ -8,6 +8,7 @@
 /// Argument fields that name a recipient: compared as phone numbers.
 pub const RECIPIENT_FIELDS: [&str; 1] = ["to"];
 
+/// Whether rules compare `field` as a phone number.
 pub fn is_recipient_field(field: &str) -> bool {
     RECIPIENT_FIELDS.contains(&field)
 }

@@ -6,8 +6,8 @@ use jiff::tz::TimeZone;
 use regex::Regex;
 use serde_json::Value;
 
+use super::call::{Call, Counters, RateHit, rate_key};
 use super::phone;
-use super::{Call, Counters, RateHit, rate_key};
 
 /// A template with its settings, validated at load.
 #[derive(Debug)]
@@ -68,15 +68,15 @@ pub(crate) struct Failure {
     pub retryable: bool,
 }
 
-pub(crate) enum Outcome {
+pub(crate) enum RuleOutcome {
     Pass,
     /// Passes, and counts towards a rate limit if the whole call is allowed.
     Count(RateHit),
     Fail(Failure),
 }
 
-fn fail(reason: String, hint: String, field: Option<&str>) -> Outcome {
-    Outcome::Fail(Failure {
+fn fail(reason: String, hint: String, field: Option<&str>) -> RuleOutcome {
+    RuleOutcome::Fail(Failure {
         reason,
         hint,
         field: field.map(str::to_string),
@@ -184,7 +184,12 @@ fn days_text(days: &[bool; 7]) -> String {
 }
 
 impl Check {
-    pub(crate) fn check(&self, rule: &str, call: &Call<'_>, counters: &dyn Counters) -> Outcome {
+    pub(crate) fn check(
+        &self,
+        rule: &str,
+        call: &Call<'_>,
+        counters: &dyn Counters,
+    ) -> RuleOutcome {
         let args = call.args;
         match self {
             Check::AllowValues {
@@ -202,7 +207,7 @@ impl Check {
                 if *recipient {
                     return match recipient_digits(field, value) {
                         Err((reason, hint)) => fail(reason, hint, Some(field)),
-                        Ok(digits) if values.contains(&digits) => Outcome::Pass,
+                        Ok(digits) if values.contains(&digits) => RuleOutcome::Pass,
                         Ok(digits) => fail(
                             format!("+{digits} is not a recipient this app may message"),
                             "message only the recipients the operator allowed; ask the operator \
@@ -222,7 +227,7 @@ impl Check {
                     );
                 }
                 match found.iter().find(|v| !values.contains(*v)) {
-                    None => Outcome::Pass,
+                    None => RuleOutcome::Pass,
                     Some(bad) => fail(
                         format!("`{field}` = `{bad}` is not allowed"),
                         format!("use one of: {}", list(values)),
@@ -236,7 +241,7 @@ impl Check {
                 recipient,
             } => {
                 let Some(value) = arg(args, field) else {
-                    return Outcome::Pass;
+                    return RuleOutcome::Pass;
                 };
                 if *recipient {
                     return match recipient_digits(field, value) {
@@ -247,13 +252,13 @@ impl Check {
                             "do not message this recipient".into(),
                             Some(field),
                         ),
-                        Ok(_) => Outcome::Pass,
+                        Ok(_) => RuleOutcome::Pass,
                     };
                 }
                 let mut found = Vec::new();
                 scalars(value, &mut found);
                 match found.iter().find(|v| values.contains(*v)) {
-                    None => Outcome::Pass,
+                    None => RuleOutcome::Pass,
                     Some(bad) => fail(
                         format!("`{field}` = `{bad}` is blocked"),
                         format!("use a value other than `{bad}` for `{field}`"),
@@ -274,7 +279,7 @@ impl Check {
                             Some(field),
                         )
                     } else {
-                        Outcome::Pass
+                        RuleOutcome::Pass
                     }
                 }
                 None => {
@@ -291,7 +296,7 @@ impl Check {
                             );
                         }
                     }
-                    Outcome::Pass
+                    RuleOutcome::Pass
                 }
             },
             Check::KeywordBlock { field, matcher } => {
@@ -305,7 +310,7 @@ impl Check {
                         );
                     }
                 }
-                Outcome::Pass
+                RuleOutcome::Pass
             }
             Check::BlockPattern {
                 field,
@@ -321,7 +326,7 @@ impl Check {
                         );
                     }
                 }
-                Outcome::Pass
+                RuleOutcome::Pass
             }
             Check::RequirePrefix {
                 field,
@@ -338,7 +343,7 @@ impl Check {
                 if *recipient {
                     return match recipient_digits(field, value) {
                         Err((reason, hint)) => fail(reason, hint, Some(field)),
-                        Ok(digits) if digits.starts_with(prefix.as_str()) => Outcome::Pass,
+                        Ok(digits) if digits.starts_with(prefix.as_str()) => RuleOutcome::Pass,
                         Ok(digits) => fail(
                             format!("+{digits} does not start with +{prefix}"),
                             format!("message only numbers starting with +{prefix}"),
@@ -356,7 +361,7 @@ impl Check {
                     );
                 }
                 match found.iter().find(|v| !v.starts_with(prefix.as_str())) {
-                    None => Outcome::Pass,
+                    None => RuleOutcome::Pass,
                     Some(bad) => fail(
                         format!("`{field}` = `{bad}` does not start with `{prefix}`"),
                         format!("use a value of `{field}` that starts with `{prefix}`"),
@@ -373,7 +378,7 @@ impl Check {
                 let times = match counters.recent(&key) {
                     Ok(times) => times,
                     Err(e) => {
-                        return Outcome::Fail(Failure {
+                        return RuleOutcome::Fail(Failure {
                             reason: format!("the rate-limit count cannot be read ({e})"),
                             hint: "retry in a moment".into(),
                             field: None,
@@ -385,7 +390,7 @@ impl Check {
                 let since = now - window_ms;
                 let mut in_window: Vec<i64> = times.into_iter().filter(|t| *t > since).collect();
                 if in_window.len() < *max_calls as usize {
-                    return Outcome::Count(RateHit {
+                    return RuleOutcome::Count(RateHit {
                         key,
                         window_ms: *window_ms,
                     });
@@ -395,7 +400,7 @@ impl Check {
                 let wait_ms =
                     (in_window[in_window.len() - *max_calls as usize] + window_ms - now).max(1);
                 let wait_s = (wait_ms + 999) / 1000;
-                Outcome::Fail(Failure {
+                RuleOutcome::Fail(Failure {
                     reason: format!(
                         "`{}` may be called at most {max_calls} times per {window_text} by this \
                          app, and that many calls were made in the last {window_text}",
@@ -424,9 +429,9 @@ impl Check {
                     (days[today] && minute >= *start) || (days[yesterday] && minute < *end)
                 };
                 if open {
-                    return Outcome::Pass;
+                    return RuleOutcome::Pass;
                 }
-                Outcome::Fail(Failure {
+                RuleOutcome::Fail(Failure {
                     reason: format!(
                         "`{}` may be used only {} from {} to {} ({zone_name} time); it is now {} {} there",
                         call.tool,

@@ -5,6 +5,7 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::tool::{Category, ErrorKind};
 
 /// The connector's nine tools, as the policy sees them.
 fn tools() -> Vec<ToolInfo> {

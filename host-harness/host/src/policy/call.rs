@@ -1,0 +1,40 @@
+//! One call as the policy sees it, and the counters `rate_limit` reads.
+
+use jiff::Timestamp;
+use serde_json::Value;
+
+/// A `rate_limit` rule that let a call through: the gateway records the
+/// call under `key` once every rule has passed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RateHit {
+    pub(crate) key: String,
+    pub(crate) window_ms: i64,
+}
+
+/// Past calls, for `rate_limit`: the times (Unix ms) recorded under a key.
+pub(crate) trait Counters {
+    fn recent(&self, key: &str) -> Result<Vec<i64>, String>;
+}
+
+/// No counters at all: for policies without rate limits.
+pub(crate) struct NoCounters;
+
+impl Counters for NoCounters {
+    fn recent(&self, _key: &str) -> Result<Vec<i64>, String> {
+        Ok(Vec::new())
+    }
+}
+
+/// One call as the policy sees it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Call<'a> {
+    pub(crate) app: &'a str,
+    pub(crate) tool: &'a str,
+    pub(crate) args: &'a Value,
+    pub(crate) now: Timestamp,
+}
+
+/// The store key under which `rate_limit` rule `rule` counts `app`'s calls to `tool`.
+pub fn rate_key(rule: &str, app: &str, tool: &str) -> String {
+    format!("ratelimit/{rule}/{app}/{tool}")
+}
