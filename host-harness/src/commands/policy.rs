@@ -16,8 +16,9 @@ use whatsapp_host::settings::Settings;
 
 /// Keys shorter than this are refused: the file holds a fast hash, so a
 /// key must be too long to guess.
-pub const MIN_KEY_CHARS: usize = 16;
+pub(crate) const MIN_KEY_CHARS: usize = 16;
 
+/// `host-harness policy`'s subcommands.
 #[derive(Subcommand, Debug)]
 pub enum PolicyCommand {
     /// Print the `key_hash = "sha256:…"` line for an app key read from stdin
@@ -37,7 +38,7 @@ pub enum PolicyCommand {
 }
 
 /// A new random app key: `wa_` and 32 random bytes, base64url.
-pub fn generate_key() -> String {
+pub(crate) fn generate_key() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill(&mut bytes[..]);
     format!(
@@ -47,10 +48,11 @@ pub fn generate_key() -> String {
 }
 
 /// The line to put in an app's table.
-pub fn key_hash_line(key: &str) -> String {
+pub(crate) fn key_hash_line(key: &str) -> String {
     format!("key_hash = \"{}\"", hash_key(key))
 }
 
+/// Runs a `policy` subcommand.
 pub async fn run(
     config: Option<&Path>,
     component: ComponentSource,

@@ -9,7 +9,6 @@
 //! write it can run native code in the host, like whoever can write the binary.
 
 use std::hash::{Hash, Hasher};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -19,6 +18,7 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 use super::LoadReport;
+use crate::files::{Access, create_private_dir, write_atomic};
 
 /// Returns the component, compiled or loaded from the cache.
 pub fn load(
@@ -101,20 +101,8 @@ fn read_entry(engine: &Engine, path: &Path) -> Option<Component> {
 
 fn write_entry(dir: &Path, path: &Path, serialized: &[u8]) -> std::io::Result<()> {
     create_private_dir(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(&Sha256::digest(serialized))?;
-    tmp.write_all(serialized)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
+    let digest = Sha256::digest(serialized);
+    write_atomic(path, &[&digest, serialized], Access::Private)
 }
 
 #[cfg(test)]
