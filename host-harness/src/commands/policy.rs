@@ -9,10 +9,8 @@ use base64::Engine as _;
 use clap::Subcommand;
 use rand::Rng as _;
 
-use whatsapp_host::Harness;
 use whatsapp_host::policy::{Policy, ToolInfo, hash_key};
 use whatsapp_host::runtime::ComponentSource;
-use whatsapp_host::settings::Settings;
 
 /// Keys shorter than this are refused: the file holds a fast hash, so a
 /// key must be too long to guess.
@@ -82,12 +80,7 @@ pub async fn run(
             Ok(ExitCode::SUCCESS)
         }
         PolicyCommand::Check { file } => {
-            let settings = Settings::load(config)?;
-            let harness = Harness::builder(settings)
-                .component(component)
-                .in_memory_state()
-                .build()
-                .await?;
+            let harness = super::tools::inspection_harness(config, component).await?;
             let tools = ToolInfo::from_descriptors(harness.runtime().tools());
             match Policy::load(&file, &tools) {
                 Ok(policy) => {
