@@ -8,7 +8,7 @@ use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use host_harness::commands::connect::{self, ConnectError, FlowOptions, Subscription};
-use host_harness::graph_admin::{GraphAdmin, PhoneNumber};
+use host_harness::graph_admin::{Grant, GraphAdmin, PhoneNumber};
 use rand::RngCore as _;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
@@ -278,7 +278,14 @@ async fn a_code_used_once_already_is_reported_as_reused() {
                 let mut redirect_uri = redirect.clone();
                 redirect_uri.set_query(None);
                 thief
-                    .exchange_code(&app_id, &app_secret, redirect_uri.as_str(), &code)
+                    .exchange_token(
+                        &app_id,
+                        &app_secret,
+                        Grant::Code {
+                            code: &code,
+                            redirect_uri: redirect_uri.as_str(),
+                        },
+                    )
                     .await
                     .expect("the first exchange works");
                 browser().get(redirect).send().await.unwrap();

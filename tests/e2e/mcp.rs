@@ -579,7 +579,7 @@ async fn the_session_ends_promptly_when_the_client_closes_its_side() {
 #[tokio::test]
 async fn the_tools_list_benchmark_measures_both_eras() {
     let env = Env::new().await;
-    let report = host_harness::commands::bench_mcp::bench_tools_list(
+    let report = host_harness::commands::bench::mcp::bench_tools_list(
         McpServer::new(env.harness.runtime().clone()),
         50,
     )

@@ -198,7 +198,7 @@ fn message_id(sent: &Option<Value>) -> String {
 }
 
 /// Runs the story; returns whether every step behaved as expected.
-pub async fn run(component: ComponentSource) -> anyhow::Result<bool> {
+pub(crate) async fn run(component: ComponentSource) -> anyhow::Result<bool> {
     // The webhook endpoint is bound first: its URL is the sandbox's callback.
     let listener = webhook_endpoint::bind(None, true)
         .await?
@@ -219,7 +219,7 @@ pub async fn run(component: ComponentSource) -> anyhow::Result<bool> {
     let mut secrets = EnvSecrets::default();
     // Also gives the vault the sandbox's webhook secrets and, with webhooks
     // wired, sets the window policy to enforce.
-    settings.point_at(super::sandbox::endpoint(&sandbox), &mut secrets);
+    settings.point_at(super::sandbox::endpoint::endpoint(&sandbox), &mut secrets);
     let harness = Connector::builder(settings)
         .secrets(secrets)
         .component(component)

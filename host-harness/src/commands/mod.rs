@@ -2,12 +2,13 @@
 
 #[cfg(feature = "sandbox")]
 pub mod bench;
-#[cfg(feature = "sandbox")]
-pub mod bench_mcp;
+pub mod call;
 pub mod connect;
 #[cfg(feature = "sandbox")]
-pub mod demo;
+pub(crate) mod demo;
 pub mod doctor;
 pub mod policy;
 pub mod sandbox;
+pub mod serve;
+pub mod tools;
 pub mod vault;

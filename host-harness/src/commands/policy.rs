@@ -9,15 +9,14 @@ use base64::Engine as _;
 use clap::Subcommand;
 use rand::Rng as _;
 
-use whatsapp_host::Connector;
-use whatsapp_host::config::Settings;
 use whatsapp_host::policy::{Policy, ToolInfo, hash_key};
 use whatsapp_host::runtime::ComponentSource;
 
 /// Keys shorter than this are refused: the file holds a fast hash, so a
 /// key must be too long to guess.
-pub const MIN_KEY_CHARS: usize = 16;
+pub(crate) const MIN_KEY_CHARS: usize = 16;
 
+/// `host-harness policy`'s subcommands.
 #[derive(Subcommand, Debug)]
 pub enum PolicyCommand {
     /// Print the `key_hash = "sha256:…"` line for an app key read from stdin
@@ -37,7 +36,7 @@ pub enum PolicyCommand {
 }
 
 /// A new random app key: `wa_` and 32 random bytes, base64url.
-pub fn generate_key() -> String {
+pub(crate) fn generate_key() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill(&mut bytes[..]);
     format!(
@@ -47,10 +46,11 @@ pub fn generate_key() -> String {
 }
 
 /// The line to put in an app's table.
-pub fn key_hash_line(key: &str) -> String {
+pub(crate) fn key_hash_line(key: &str) -> String {
     format!("key_hash = \"{}\"", hash_key(key))
 }
 
+/// Runs a `policy` subcommand.
 pub async fn run(
     config: Option<&Path>,
     component: ComponentSource,
@@ -80,12 +80,7 @@ pub async fn run(
             Ok(ExitCode::SUCCESS)
         }
         PolicyCommand::Check { file } => {
-            let settings = Settings::load(config)?;
-            let harness = Connector::builder(settings)
-                .component(component)
-                .in_memory_state()
-                .build()
-                .await?;
+            let harness = super::tools::inspection_harness(config, component).await?;
             let tools = ToolInfo::from_descriptors(harness.runtime().tools());
             match Policy::load(&file, &tools) {
                 Ok(policy) => {

@@ -22,6 +22,7 @@ use whatsapp_host::vault_file::CredentialMeta;
 /// The largest secret read from stdin.
 const MAX_SECRET_BYTES: u64 = 64 * 1024;
 
+/// `host-harness vault`'s subcommands.
 #[derive(Subcommand, Debug)]
 pub enum VaultCommand {
     /// Store a secret read from stdin (never from the command line); an access token is
@@ -40,32 +41,33 @@ pub enum VaultCommand {
     },
 }
 
+/// `host-harness vault set`'s flags.
 #[derive(Args, Debug)]
 pub struct SetArgs {
     /// Credential name: `whatsapp` (access token), `whatsapp-app-secret`,
     /// `whatsapp-verify-token`, or any other name with --kind.
-    pub name: String,
+    pub(crate) name: String,
     /// What the secret is; inferred for the three well-known names.
     #[arg(long, value_enum)]
-    pub kind: Option<KindArg>,
+    pub(crate) kind: Option<KindArg>,
     /// A granted scope (repeatable); access tokens with --no-validate only (validation
     /// records the scopes Graph reports).
     #[arg(long = "scope", value_name = "SCOPE", requires = "no_validate")]
-    pub scopes: Vec<String>,
+    pub(crate) scopes: Vec<String>,
     /// Expiry in Unix seconds; access tokens with --no-validate only.
     #[arg(long, value_name = "UNIX", requires = "no_validate")]
-    pub expires_at: Option<u64>,
+    pub(crate) expires_at: Option<u64>,
     /// Where the host may send the token (repeatable), e.g.
     /// `https://graph.facebook.com/v23.0/`; default: the configured API base and version.
     #[arg(long = "bind", value_name = "URL")]
-    pub binds: Vec<String>,
+    pub(crate) binds: Vec<String>,
     /// Store an access token without asking Graph's debug_token about it.
     #[arg(long)]
-    pub no_validate: bool,
+    pub(crate) no_validate: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum KindArg {
+pub(crate) enum KindArg {
     AccessToken,
     AppSecret,
     VerifyToken,
@@ -82,7 +84,7 @@ impl From<KindArg> for Kind {
 }
 
 /// The kind of a well-known credential name.
-pub fn infer_kind(name: &str) -> Option<Kind> {
+pub(crate) fn infer_kind(name: &str) -> Option<Kind> {
     match name {
         vault::ACCESS_TOKEN => Some(Kind::AccessToken),
         vault::APP_SECRET => Some(Kind::AppSecret),
@@ -91,7 +93,7 @@ pub fn infer_kind(name: &str) -> Option<Kind> {
     }
 }
 
-pub fn kind_label(kind: Kind) -> &'static str {
+pub(crate) fn kind_label(kind: Kind) -> &'static str {
     match kind {
         Kind::AccessToken => "access token",
         Kind::AppSecret => "app secret",
@@ -100,7 +102,7 @@ pub fn kind_label(kind: Kind) -> &'static str {
 }
 
 /// Names are short and plain, so they can be printed and typed safely.
-pub fn check_name(name: &str) -> anyhow::Result<()> {
+pub(crate) fn check_name(name: &str) -> anyhow::Result<()> {
     if name.is_empty()
         || name.len() > 64
         || !name
@@ -196,7 +198,7 @@ fn set_echo(on: bool) -> bool {
 
 /// Trims surrounding whitespace (the newline a paste or `echo` adds) and
 /// checks the secret is usable. Errors never quote it.
-pub fn parse_secret(raw: &[u8], kind: Kind) -> anyhow::Result<Secret> {
+pub(crate) fn parse_secret(raw: &[u8], kind: Kind) -> anyhow::Result<Secret> {
     let start = raw
         .iter()
         .position(|b| !b.is_ascii_whitespace())
@@ -222,7 +224,11 @@ pub fn parse_secret(raw: &[u8], kind: Kind) -> anyhow::Result<Secret> {
 }
 
 /// Validates (for access tokens) and stores `secret`; returns what to tell the user.
-pub async fn set(settings: &Settings, args: &SetArgs, secret: Secret) -> anyhow::Result<String> {
+pub(crate) async fn set(
+    settings: &Settings,
+    args: &SetArgs,
+    secret: Secret,
+) -> anyhow::Result<String> {
     check_name(&args.name)?;
     let kind = resolve_kind(args)?;
     if kind != Kind::AccessToken
@@ -313,7 +319,10 @@ pub async fn set(settings: &Settings, args: &SetArgs, secret: Secret) -> anyhow:
 
 /// `debug_token` on a pasted token (authorised by the token itself): it
 /// must be valid and carry both WhatsApp scopes.
-pub async fn validate_token(graph: &GraphAdmin, token: &Secret) -> anyhow::Result<TokenInfo> {
+pub(crate) async fn validate_token(
+    graph: &GraphAdmin,
+    token: &Secret,
+) -> anyhow::Result<TokenInfo> {
     let info = match graph.debug_token(token, token).await {
         Ok(info) => info,
         Err(e) if e.code() == Some(190) => bail!(
@@ -356,7 +365,7 @@ pub async fn validate_token(graph: &GraphAdmin, token: &Secret) -> anyhow::Resul
 }
 
 /// `never`, `2026-11-20 10:00 UTC (in 42 days)`, `… (EXPIRED)`.
-pub fn describe_expiry(expires_at: Option<u64>, now: u64) -> String {
+pub(crate) fn describe_expiry(expires_at: Option<u64>, now: u64) -> String {
     match expires_at {
         None => "never".into(),
         Some(t) if t <= now => format!("{} (EXPIRED)", graph_admin::format_unix(t)),
@@ -375,7 +384,7 @@ pub fn describe_expiry(expires_at: Option<u64>, now: u64) -> String {
 }
 
 /// The stored credentials' metadata, as a table or JSON.
-pub fn list(settings: &Settings, as_json: bool) -> anyhow::Result<String> {
+pub(crate) fn list(settings: &Settings, as_json: bool) -> anyhow::Result<String> {
     let path = &settings.vault.path;
     let metas: Vec<CredentialMeta> = if path.exists() {
         settings
@@ -456,7 +465,7 @@ pub fn list(settings: &Settings, as_json: bool) -> anyhow::Result<String> {
 }
 
 /// Removes `name`; an error if it is not there.
-pub fn remove(settings: &Settings, name: &str) -> anyhow::Result<String> {
+pub(crate) fn remove(settings: &Settings, name: &str) -> anyhow::Result<String> {
     let path = &settings.vault.path;
     if !path.exists() {
         bail!(

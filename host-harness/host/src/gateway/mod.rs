@@ -28,11 +28,11 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 
 use crate::audit::{AuditConfig, AuditLog};
+use crate::config::Settings;
 use crate::policy::{
     Call, Clock, Layer, NoCounters, OPEN_APP, Policy, PolicyError, SystemClock, ToolInfo, Verdict,
 };
 use crate::runtime::Runtime;
-use crate::config::Settings;
 use crate::tool::{ToolDescriptor, ToolError};
 use arguments::Arguments;
 use rate_limit::StoreCounters;

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use sha2::{Digest as _, Sha256};
 
-use crate::policy::PolicyError;
 use crate::config::Settings;
+use crate::policy::PolicyError;
 
 /// How often the policy file is checked for changes by default.
 const DEFAULT_RELOAD_INTERVAL: Duration = Duration::from_secs(1);

@@ -1,100 +1,16 @@
-//! `host-harness doctor`: is this setup able to work? Each check says PASS,
-//! WARN, FAIL or SKIP, what it saw, and for anything but PASS how to fix it:
-//!
-//! 1. an access token is configured (vault or environment) and bound to the API;
-//! 2. Graph's `debug_token` says it is valid;
-//! 3. it does not expire within 7 days;
-//! 4. it has both WhatsApp scopes;
-//! 5. the configured WABA exists and the token reaches it;
-//! 6. the configured phone number exists and belongs to that WABA;
-//! 7. the token's app is subscribed to the WABA's webhooks (`subscribed_apps`).
-//!
-//! Works against the real API and the sandbox (`doctor --sandbox`). Output
-//! never contains a secret.
+//! The checks themselves, in order: each later one needs the earlier ones
+//! to pass, and is skipped (with the reason) when they do not.
 
-use std::path::Path;
-use std::process::ExitCode;
-
-use clap::Args;
-use serde::Serialize;
-use serde_json::json;
-
-use crate::commands::sandbox::LocalSandbox;
 use crate::commands::vault::describe_expiry;
 use crate::graph_admin::{self, AdminError, GraphAdmin, TokenInfo};
 use whatsapp_host::caps::allowlist::Binding;
 use whatsapp_host::caps::vault::{self, Kind, Secret};
 use whatsapp_host::config::{EnvSecrets, Settings};
 
+use super::report::Check;
+
 /// A token expiring sooner than this is a warning.
-pub const EXPIRY_WARNING_SECS: u64 = 7 * 86_400;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Status {
-    Pass,
-    Warn,
-    Fail,
-    /// Not run: an earlier check failed.
-    Skip,
-}
-
-impl Status {
-    pub fn label(self) -> &'static str {
-        match self {
-            Status::Pass => "PASS",
-            Status::Warn => "WARN",
-            Status::Fail => "FAIL",
-            Status::Skip => "SKIP",
-        }
-    }
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Check {
-    pub name: &'static str,
-    pub status: Status,
-    pub detail: String,
-    pub fix: Option<String>,
-}
-
-impl Check {
-    fn pass(name: &'static str, detail: impl Into<String>) -> Check {
-        Check {
-            name,
-            status: Status::Pass,
-            detail: detail.into(),
-            fix: None,
-        }
-    }
-
-    fn warn(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
-        Check {
-            name,
-            status: Status::Warn,
-            detail: detail.into(),
-            fix: Some(fix.into()),
-        }
-    }
-
-    fn fail(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
-        Check {
-            name,
-            status: Status::Fail,
-            detail: detail.into(),
-            fix: Some(fix.into()),
-        }
-    }
-
-    fn skip(name: &'static str, why: &str) -> Check {
-        Check {
-            name,
-            status: Status::Skip,
-            detail: format!("not checked: {why}"),
-            fix: None,
-        }
-    }
-}
+const EXPIRY_WARNING_SECS: u64 = 7 * 86_400;
 
 const CHECK_TOKEN: &str = "access token";
 const CHECK_VALID: &str = "token valid";
@@ -112,7 +28,11 @@ fn reconnect_fix(name: &str) -> String {
 }
 
 /// Runs every check. `secrets` are the environment's (or a sandbox's).
-pub async fn diagnose(settings: &Settings, credential: &str, secrets: &EnvSecrets) -> Vec<Check> {
+pub(crate) async fn diagnose(
+    settings: &Settings,
+    credential: &str,
+    secrets: &EnvSecrets,
+) -> Vec<Check> {
     let mut checks = Vec::new();
     let skip_rest = |checks: &mut Vec<Check>, from: usize, why: &str| {
         let names = [
@@ -576,114 +496,5 @@ fn access_fix(e: &AdminError, setting: &str, env: &str, granted: &[String]) -> S
             }
             s
         }
-    }
-}
-
-/// The checks as text: one line per check, its fix under it.
-pub fn render(checks: &[Check], target: &str) -> String {
-    let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
-    let mut out = format!("host-harness doctor: {target}\n\n");
-    for c in checks {
-        out.push_str(&format!(
-            "{}  {:<width$}  {}\n",
-            c.status.label(),
-            c.name,
-            c.detail
-        ));
-        if let Some(fix) = &c.fix {
-            out.push_str(&format!("      {:<width$}  fix: {fix}\n", ""));
-        }
-    }
-    let count = |s| checks.iter().filter(|c| c.status == s).count();
-    out.push_str(&format!(
-        "\n{} passed, {} warning(s), {} failed, {} skipped\n",
-        count(Status::Pass),
-        count(Status::Warn),
-        count(Status::Fail),
-        count(Status::Skip)
-    ));
-    out
-}
-
-#[derive(Args, Debug)]
-pub struct DoctorArgs {
-    /// Check against an in-process Cloud API sandbox instead of the configured API.
-    #[arg(long)]
-    pub sandbox: bool,
-    /// The vault name of the access token.
-    #[arg(long, default_value = vault::ACCESS_TOKEN)]
-    pub credential: String,
-    /// Print the checks as JSON.
-    #[arg(long)]
-    pub json: bool,
-}
-
-/// `host-harness doctor`: exit 1 when a check fails.
-pub async fn run(config: Option<&Path>, args: DoctorArgs) -> anyhow::Result<ExitCode> {
-    let mut settings = Settings::load(config)?;
-    let mut secrets = EnvSecrets::from_env();
-    let sandbox = if args.sandbox {
-        Some(LocalSandbox::start(None, &[], &mut settings, &mut secrets).await?)
-    } else {
-        None
-    };
-    let target = format!(
-        "{} {}{}",
-        settings.whatsapp.api_base_url,
-        settings.whatsapp.api_version,
-        if args.sandbox {
-            " (in-process sandbox)"
-        } else {
-            ""
-        }
-    );
-    let checks = diagnose(&settings, &args.credential, &secrets).await;
-    if let Some(sandbox) = sandbox {
-        sandbox.shutdown().await;
-    }
-    let failed = checks.iter().any(|c| c.status == Status::Fail);
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({
-                "target": target,
-                "ok": !failed,
-                "checks": checks,
-            }))?
-        );
-    } else {
-        print!("{}", render(&checks, &target));
-    }
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_rendering_puts_each_fix_under_its_check_and_counts_them() {
-        let checks = vec![
-            Check::pass("a", "fine"),
-            Check::warn("bb", "soon", "renew"),
-            Check::fail("c", "broken", "repair"),
-            Check::skip("d", "c failed"),
-        ];
-        let text = render(&checks, "http://x v23.0");
-        assert!(text.contains("PASS  a   fine\n"), "{text}");
-        assert!(
-            text.contains("WARN  bb  soon\n          fix: renew\n"),
-            "{text}"
-        );
-        assert!(text.contains("FAIL  c   broken\n"), "{text}");
-        assert!(text.contains("SKIP  d   not checked: c failed\n"), "{text}");
-        assert!(
-            text.contains("1 passed, 1 warning(s), 1 failed, 1 skipped"),
-            "{text}"
-        );
     }
 }

@@ -12,6 +12,8 @@
 //!
 //! The last line of output is one JSON object with the headline figures.
 
+pub mod mcp;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -19,25 +21,26 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use serde_json::{Value, json};
 
-use super::bench_mcp::{self, Latency};
+use self::mcp::Latency;
 use whatsapp_host::Connector;
 use whatsapp_host::config::{EnvSecrets, Settings};
-use whatsapp_host::mcp::{self, McpServer};
+use whatsapp_host::mcp::{McpServer, http_config, router};
 use whatsapp_host::runtime::{ComponentSource, Limits, load_component};
 use whatsapp_sandbox::{Fault, FaultKind, Sandbox, SandboxConfig};
 
 /// How much work each measurement does.
 #[derive(Clone, Copy, Debug)]
-pub struct BenchOptions {
-    pub overhead_calls: usize,
-    pub load_rounds: usize,
-    pub throughput_window: Duration,
-    pub live_instances: usize,
-    pub tools_list_requests: usize,
+pub(crate) struct BenchOptions {
+    overhead_calls: usize,
+    load_rounds: usize,
+    throughput_window: Duration,
+    live_instances: usize,
+    tools_list_requests: usize,
 }
 
 impl BenchOptions {
-    pub fn full() -> BenchOptions {
+    /// Every measurement at full size (a few minutes in a release build).
+    pub(crate) fn full() -> BenchOptions {
         BenchOptions {
             overhead_calls: 5_000,
             load_rounds: 5,
@@ -48,7 +51,7 @@ impl BenchOptions {
     }
 
     /// A smoke run: every measurement, little work (for CI).
-    pub fn quick() -> BenchOptions {
+    pub(crate) fn quick() -> BenchOptions {
         BenchOptions {
             overhead_calls: 200,
             load_rounds: 1,
@@ -66,14 +69,16 @@ const UPSTREAM_LATENCY: Duration = Duration::from_millis(100);
 
 /// One row of the throughput table.
 #[derive(Clone, Copy, Debug)]
-pub struct Throughput {
-    pub clients: usize,
-    pub requests_per_second: f64,
-    pub latency: Latency,
+struct Throughput {
+    requests_per_second: f64,
+    latency: Latency,
 }
 
 /// Runs every measurement, printing as it goes; returns the summary JSON.
-pub async fn run(component: ComponentSource, options: BenchOptions) -> anyhow::Result<Value> {
+pub(crate) async fn run(
+    component: ComponentSource,
+    options: BenchOptions,
+) -> anyhow::Result<Value> {
     if cfg!(debug_assertions) {
         println!(
             "note: this is a debug build; use `cargo run --release -p host-harness -- bench` for real figures"
@@ -96,7 +101,7 @@ pub async fn run(component: ComponentSource, options: BenchOptions) -> anyhow::R
     let state_dir = tempfile::tempdir()?;
     let mut settings = Settings::default();
     let mut secrets = EnvSecrets::default();
-    settings.point_at(super::sandbox::endpoint(&sandbox), &mut secrets);
+    settings.point_at(super::sandbox::endpoint::endpoint(&sandbox), &mut secrets);
     // Durable state on disk, as in production.
     settings.state.path = state_dir.path().join("state.redb").display().to_string();
     settings.runtime.max_instances = 1_024;
@@ -163,9 +168,9 @@ pub async fn run(component: ComponentSource, options: BenchOptions) -> anyhow::R
     // 3. Throughput: MCP over HTTP vs a native client straight to the sandbox.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let mcp_addr = listener.local_addr()?;
-    let router = mcp::router(
+    let router = router(
         McpServer::new(runtime.clone()),
-        mcp::http_config(mcp_addr, &Default::default()),
+        http_config(mcp_addr, &Default::default()),
     );
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
     let client = reqwest::Client::builder()
@@ -294,8 +299,7 @@ pub async fn run(component: ComponentSource, options: BenchOptions) -> anyhow::R
     );
 
     let tools_list =
-        bench_mcp::bench_tools_list(McpServer::new(runtime.clone()), options.tools_list_requests)
-            .await?;
+        mcp::bench_tools_list(McpServer::new(runtime.clone()), options.tools_list_requests).await?;
     println!(
         "\n5. tools/list in-process: modern {}; legacy {}",
         tools_list.modern, tools_list.legacy
@@ -358,7 +362,6 @@ where
     }
     let measured = started.elapsed().saturating_sub(warmup);
     Ok(Throughput {
-        clients,
         requests_per_second: samples.len() as f64 / measured.as_secs_f64(),
         latency: Latency::from_samples(samples),
     })

@@ -15,15 +15,20 @@ use whatsapp_host::mcp::{McpServer, serve_io};
 /// Round-trip times of one series of requests.
 #[derive(Clone, Copy, Debug)]
 pub struct Latency {
+    /// How many requests were timed.
     pub samples: usize,
+    /// The median.
     pub p50: Duration,
+    /// The 99th percentile.
     pub p99: Duration,
-    pub mean: Duration,
+    pub(crate) mean: Duration,
+    /// The slowest.
     pub max: Duration,
 }
 
 impl Latency {
-    pub fn from_samples(mut samples: Vec<Duration>) -> Latency {
+    /// The figures of `samples` (in any order).
+    pub(crate) fn from_samples(mut samples: Vec<Duration>) -> Latency {
         samples.sort_unstable();
         let n = samples.len().max(1);
         let at = |q: f64| {

@@ -1,37 +1,31 @@
 //! The in-process Cloud API sandbox behind `--sandbox`, `sandbox`, `demo`
-//! and `bench`. Builds without the `sandbox` feature keep the flags and say
+//! and `bench`: the one module that knows whether this build has one.
+//! Builds without the `sandbox` feature keep the commands and flags and say
 //! plainly that they have no sandbox, instead of failing to parse them.
 
-use std::net::SocketAddr;
+#[cfg(feature = "sandbox")]
+pub(crate) mod endpoint;
+#[cfg(all(test, not(feature = "sandbox")))]
+mod tests;
 
-use whatsapp_host::caps::vault::Secret;
-use whatsapp_host::config::{ApiEndpoint, EnvSecrets, Settings};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use whatsapp_host::config::{EnvSecrets, Settings};
+use whatsapp_host::runtime::ComponentSource;
 
 #[cfg(feature = "sandbox")]
-pub use whatsapp_sandbox::{Sandbox, SandboxConfig};
+pub use endpoint::endpoint;
+#[cfg(feature = "sandbox")]
+use whatsapp_sandbox::{Sandbox, SandboxConfig};
 
 /// What a build without the sandbox answers to a command that needs one.
 pub const NOT_BUILT: &str = "this build of host-harness has no Cloud API sandbox (it was built \
 without the `sandbox` feature); use a default build (`cargo build -p host-harness`) for \
 `--sandbox`, `sandbox`, `demo` and `bench`";
 
-/// The sandbox an [`ApiEndpoint`] describes: its URL, account and secrets.
-#[cfg(feature = "sandbox")]
-pub fn endpoint(sandbox: &Sandbox) -> ApiEndpoint {
-    let cfg = sandbox.config();
-    ApiEndpoint {
-        base_url: sandbox.base_url(),
-        phone_number_id: cfg.phone_number_id.clone(),
-        waba_id: cfg.waba_id.clone(),
-        access_token: Secret::new(cfg.access_token.clone()),
-        app_secret: Secret::new(cfg.app_secret.clone()),
-        verify_token: Secret::new(cfg.verify_token.clone()),
-        delivers_webhooks: sandbox.webhook_callback().is_some(),
-    }
-}
-
 /// A sandbox started for one command, or (without the feature) never one.
-pub struct LocalSandbox {
+pub(crate) struct LocalSandbox {
     #[cfg(feature = "sandbox")]
     inner: Sandbox,
     #[cfg(not(feature = "sandbox"))]
@@ -42,7 +36,7 @@ impl LocalSandbox {
     /// Starts a sandbox that delivers webhooks to `webhook_callback` (if
     /// any), with `inbound_from` having written to the business just now,
     /// and points `settings` and `secrets` at it.
-    pub async fn start(
+    pub(crate) async fn start(
         webhook_callback: Option<String>,
         inbound_from: &[String],
         settings: &mut Settings,
@@ -68,7 +62,8 @@ impl LocalSandbox {
         }
     }
 
-    pub fn base_url(&self) -> String {
+    /// The sandbox's `http://127.0.0.1:PORT`.
+    pub(crate) fn base_url(&self) -> String {
         #[cfg(feature = "sandbox")]
         return self.inner.base_url();
         #[cfg(not(feature = "sandbox"))]
@@ -76,7 +71,7 @@ impl LocalSandbox {
     }
 
     /// Asks the webhook endpoint to answer Meta's verification handshake.
-    pub async fn verify_webhook(&self) -> anyhow::Result<()> {
+    pub(crate) async fn verify_webhook(&self) -> anyhow::Result<()> {
         #[cfg(feature = "sandbox")]
         return self.inner.verify_webhook().await;
         #[cfg(not(feature = "sandbox"))]
@@ -84,14 +79,18 @@ impl LocalSandbox {
     }
 
     /// A customer writes to the business now (a signed inbound webhook).
-    pub fn simulate_inbound(&self, from: &str, text: &str) {
+    pub(crate) fn simulate_inbound(&self, from: &str, text: &str) {
         #[cfg(feature = "sandbox")]
         self.inner.simulate_inbound(from, text);
         #[cfg(not(feature = "sandbox"))]
-        match self.never {}
+        {
+            let _ = (from, text);
+            match self.never {}
+        }
     }
 
-    pub async fn shutdown(self) {
+    /// Stops the sandbox.
+    pub(crate) async fn shutdown(self) {
         #[cfg(feature = "sandbox")]
         self.inner.shutdown().await;
         #[cfg(not(feature = "sandbox"))]
@@ -100,12 +99,52 @@ impl LocalSandbox {
 }
 
 /// `host-harness sandbox`: the sandbox alone on `addr`, until Ctrl-C.
-pub async fn run_standalone(addr: SocketAddr) -> anyhow::Result<()> {
+pub async fn run_standalone(addr: SocketAddr) -> anyhow::Result<ExitCode> {
     #[cfg(feature = "sandbox")]
-    return whatsapp_sandbox::run_standalone(SandboxConfig::default(), addr).await;
+    {
+        whatsapp_sandbox::run_standalone(SandboxConfig::default(), addr).await?;
+        Ok(ExitCode::SUCCESS)
+    }
     #[cfg(not(feature = "sandbox"))]
     {
         let _ = addr;
+        anyhow::bail!(NOT_BUILT)
+    }
+}
+
+/// `host-harness demo`: exits 1 when a step of the story fails.
+pub async fn run_demo(component: ComponentSource) -> anyhow::Result<ExitCode> {
+    #[cfg(feature = "sandbox")]
+    {
+        let ok = super::demo::run(component).await?;
+        Ok(if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        })
+    }
+    #[cfg(not(feature = "sandbox"))]
+    {
+        let _ = component;
+        anyhow::bail!(NOT_BUILT)
+    }
+}
+
+/// `host-harness bench`: every measurement, or a short smoke run with `quick`.
+pub async fn run_bench(component: ComponentSource, quick: bool) -> anyhow::Result<ExitCode> {
+    #[cfg(feature = "sandbox")]
+    {
+        let options = if quick {
+            super::bench::BenchOptions::quick()
+        } else {
+            super::bench::BenchOptions::full()
+        };
+        super::bench::run(component, options).await?;
+        Ok(ExitCode::SUCCESS)
+    }
+    #[cfg(not(feature = "sandbox"))]
+    {
+        let _ = (component, quick);
         anyhow::bail!(NOT_BUILT)
     }
 }
