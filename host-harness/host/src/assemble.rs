@@ -165,7 +165,7 @@ mod tests {
 
     #[test]
     fn capabilities_take_the_environment_secrets_only_for_names_the_vault_lacks() {
-        crate::install_crypto_provider();
+        crate::caps::http::install_crypto_provider();
         let mut settings = Settings::default();
         settings.state.keep_in_memory();
         settings.whatsapp.api_base_url = "http://127.0.0.1:9000".into();

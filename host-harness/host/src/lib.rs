@@ -3,6 +3,8 @@
 //! fresh isolated instance, and serves the tools to AI clients through a
 //! gateway (policy, audit) over MCP, with Meta's webhooks and a state store.
 
+#![deny(missing_docs)]
+
 mod assemble;
 pub mod audit;
 pub mod caps;
@@ -18,12 +20,4 @@ pub mod vault_file;
 pub mod webhook_endpoint;
 
 pub use assemble::{Connector, ConnectorBuilder};
-
-/// Installs the process-wide TLS crypto provider (ring) once.
-pub fn install_crypto_provider() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // Fails only if another provider was installed first, which is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
+pub use caps::http::install_crypto_provider;

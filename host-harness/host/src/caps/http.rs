@@ -70,7 +70,7 @@ impl OutboundHttp {
     /// A client that reaches only `allowlist`, within `limits`, and never
     /// follows redirects.
     pub fn new(allowlist: Allowlist, limits: HttpLimits) -> anyhow::Result<OutboundHttp> {
-        crate::install_crypto_provider();
+        install_crypto_provider();
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(limits.connect_timeout)
@@ -383,6 +383,16 @@ pub(crate) fn add_to_linker<T: Send + 'static>(
     view: fn(&mut T) -> HttpView<'_>,
 ) -> wasmtime::Result<()> {
     wit::add_to_linker::<T, HasHttp>(linker, view)
+}
+
+/// Installs the process-wide TLS crypto provider (ring) once: reqwest is
+/// built without one, so every client in the process needs it first.
+pub fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Fails only if another provider was installed first, which is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
 }
 
 #[cfg(test)]

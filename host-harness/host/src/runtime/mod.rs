@@ -12,7 +12,7 @@ mod failures;
 mod guest_log;
 mod instance;
 #[cfg(feature = "testing")]
-mod testing;
+pub mod testing;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,8 +31,6 @@ use engine::{EPOCH_TICK, EpochTicker};
 use instance::CallData;
 
 pub use engine::{ComponentSource, Limits};
-#[cfg(feature = "testing")]
-pub use testing::{IdleInstance, LoadReport, load_component};
 
 /// A loaded connector, ready to serve calls concurrently.
 pub struct Runtime {

@@ -25,7 +25,8 @@ use self::mcp::Latency;
 use whatsapp_host::Connector;
 use whatsapp_host::config::{EnvSecrets, Settings};
 use whatsapp_host::mcp::{McpServer, http_config, router};
-use whatsapp_host::runtime::{ComponentSource, Limits, load_component};
+use whatsapp_host::runtime::testing::load_component;
+use whatsapp_host::runtime::{ComponentSource, Limits};
 use whatsapp_sandbox::{Fault, FaultKind, Sandbox, SandboxConfig};
 
 /// How much work each measurement does.
