@@ -199,7 +199,8 @@ impl Wired {
     }
 }
 
-/// A `statuses` webhook in the documented envelope (§3.3-3.4).
+/// A `statuses` webhook in the documented envelope
+/// (https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components).
 fn status_payload(env: &Env, id: &str, status: &str, ts: u64, errors: Option<Value>) -> Value {
     let mut s = json!({
         "id": id, "status": status, "timestamp": ts.to_string(), "recipient_id": CUSTOMER_DIGITS,
