@@ -1,0 +1,1 @@
+//! Adversarial cases: at_rest.

@@ -1,0 +1,1 @@
+//! Adversarial cases: text_rules.

@@ -1,0 +1,1 @@
+//! Fidelity cases: interactive.
