@@ -6,6 +6,7 @@
 //! | `msgst/<wamid>` | webhook ingest only | `{events: [{status, timestamp}], recipient_id?, recipient_user_id?, pricing?, conversation?, errors: [...], biz_opaque_callback_data?}` |
 //! | `win/<digits or BSUID>` | webhook ingest | `{last_inbound}` (Unix seconds; only the time, never content) |
 //! | `tpl/<name>/<language>` | ingest, create_template, list_templates | `{status, reason?, template_id?, updated_at, source}` |
+//! | `tpltext/<name>/<language>` | list_templates, ingest (`message_template_components_update`) | `{body?, header?}`: the template's text, so the host's policy judges a send as the recipient will read it |
 //! | `wa/<digits sent>` | a send whose `wa_id` differs from `to` | `{wa_id}` (so the window of `wa_id` is found) |
 //!
 //! The send and the webhook ingest write different keys, so the two writers
@@ -40,6 +41,11 @@ pub(crate) fn alias_key(to: &str) -> String {
 
 pub(crate) fn template_key(name: &str, language: &str) -> String {
     format!("tpl/{name}/{language}")
+}
+
+/// The host's policy reads this key (see the table above): keep both in step.
+pub(crate) fn template_text_key(name: &str, language: &str) -> String {
+    format!("tpltext/{name}/{language}")
 }
 
 /// Reads a JSON value; `Ok(None)` when missing. A corrupt value is an error.

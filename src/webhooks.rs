@@ -187,6 +187,9 @@ pub fn ingest(host: &dyn Host, body: &[u8]) -> Result<IngestReport, String> {
                 "message_template_status_update" => {
                     ingest_template_update(host, value, entry_time.unwrap_or(now), &mut report)?
                 }
+                "message_template_components_update" => {
+                    ingest_template_text(host, value, &mut report)?
+                }
                 _ => report.ignored += 1,
             }
         }
@@ -410,6 +413,34 @@ fn ingest_template_update(
     }) {
         rec.insert("template_id".into(), Value::from(id));
     }
+    store::write_json(host, &key, &Value::Object(rec), Some(store::TPL_TTL))?;
+    report.template_updates += 1;
+    Ok(())
+}
+
+/// An edited template's text, kept for the host's rules (as
+/// `whatsapp_list_templates` keeps it). Payload:
+/// https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/message_template_components_update
+fn ingest_template_text(
+    host: &dyn Host,
+    value: &Value,
+    report: &mut IngestReport,
+) -> Result<(), String> {
+    let text = |k: &str| value.get(k).and_then(Value::as_str);
+    let name = text("message_template_name").filter(|n| safe_id(n));
+    let language = text("message_template_language").filter(|l| safe_id(l));
+    let (Some(name), Some(language), Some(body)) =
+        (name, language, text("message_template_element"))
+    else {
+        report.ignored += 1;
+        return Ok(());
+    };
+    let mut rec = Map::new();
+    rec.insert("body".into(), Value::from(body));
+    if let Some(header) = text("message_template_title") {
+        rec.insert("header".into(), Value::from(header));
+    }
+    let key = store::template_text_key(name, language);
     store::write_json(host, &key, &Value::Object(rec), Some(store::TPL_TTL))?;
     report.template_updates += 1;
     Ok(())

@@ -38,11 +38,17 @@ pub(crate) struct Window {
 /// `now < last_inbound + 24 h`; exactly 24 h after is closed. With no record:
 /// closed when webhooks feed the store, unknown otherwise.
 ///
-/// When nothing is recorded under `user` (the number as sent) but an earlier
-/// send learnt that WhatsApp knows the number under another id (`wa_id`, as
-/// with Brazil's extra 9), the window of that id is used.
+/// When nothing is recorded under `user` (the number as sent), the window of
+/// its other spelling is used (Brazil's extra 9, Mexico's 1, Argentina's 9:
+/// [`crate::phone::aliases`]), and then that of the id an earlier send learnt
+/// WhatsApp knows the number under (`wa_id`).
 pub(crate) fn lookup(host: &dyn Host, user: &str, now: i64, webhooks_configured: bool) -> Window {
     let mut record = store::read_json(host, &store::window_key(user));
+    for alias in crate::phone::aliases(user).iter().skip(1) {
+        if let Ok(None) = record {
+            record = store::read_json(host, &store::window_key(alias));
+        }
+    }
     if let Ok(None) = record
         && let Ok(Some(alias)) = store::read_json(host, &store::alias_key(user))
         && let Some(wa_id) = alias.get("wa_id").and_then(Value::as_str)

@@ -64,6 +64,21 @@ fn list_templates_sends_fields_limit_and_encoded_filters() {
 }
 
 #[test]
+fn list_templates_keeps_each_templates_text_for_the_hosts_rules() {
+    let host = FakeHost::new();
+    host.respond(200, LIST);
+    call(&host, "whatsapp_list_templates", json!({})).unwrap();
+    assert_eq!(
+        host.kv_json("tpltext/order_update/en_US").unwrap(),
+        json!({"body": "Hi {{1}}, order {{2}} ships {{3}}.", "header": "Order {{1}}"})
+    );
+    assert_eq!(
+        host.kv_json("tpltext/welcome/en").unwrap(),
+        json!({"body": "Hello {{first_name}}, use {{code}} or {{first_name}}"})
+    );
+}
+
+#[test]
 fn list_templates_defaults_to_25_and_has_no_cursor_on_the_last_page() {
     let host = FakeHost::new();
     host.respond(

@@ -350,6 +350,22 @@ fn template_status_updates_keep_the_newest() {
 }
 
 #[test]
+fn an_edited_templates_text_is_kept_for_the_hosts_rules() {
+    let host = FakeHost::new();
+    let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "time": NOW_S, "changes": [
+        {"field": "message_template_components_update", "value": {
+            "message_template_id": 1192339204654487u64, "message_template_name": "order_update",
+            "message_template_language": "en_US", "message_template_element": "Hi {{1}}, order {{2}} left.",
+            "message_template_title": "Order {{1}}", "message_template_footer": "Thanks"}}]}]});
+    let r = ingest(&host, body.to_string().as_bytes()).unwrap();
+    assert_eq!(r.template_updates, 1);
+    assert_eq!(
+        host.kv_json("tpltext/order_update/en_US").unwrap(),
+        json!({"body": "Hi {{1}}, order {{2}} left.", "header": "Order {{1}}"})
+    );
+}
+
+#[test]
 fn ingest_ignores_untracked_fields_and_rejects_bad_json() {
     let host = FakeHost::new();
     let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [

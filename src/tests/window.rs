@@ -153,3 +153,42 @@ fn the_window_of_a_differing_wa_id_is_found_after_a_first_send() {
     .unwrap();
     assert_eq!(out["window"]["state"], "open");
 }
+
+#[test]
+fn the_window_of_another_spelling_of_the_same_number_is_found_before_any_send() {
+    // WhatsApp delivers each pair to one account, so an inbound message
+    // under one spelling opens the window for the other.
+    for (inbound, to) in [
+        ("551187654321", "+55 11 98765-4321"),
+        ("5511987654321", "+55 11 8765-4321"),
+        ("5215512345678", "+52 55 1234 5678"),
+        ("5491123456789", "+54 11 2345 6789"),
+    ] {
+        let host = FakeHost::new();
+        host.set("window-policy", "enforce");
+        host.put_json(&format!("win/{inbound}"), &json!({"last_inbound": NOW_S - 60}));
+        host.respond(200, &send_ok());
+        let out = call(
+            &host,
+            "whatsapp_send_message",
+            json!({"to": to, "text": "oi"}),
+        )
+        .unwrap();
+        assert_eq!(out["window"]["state"], "open", "{to}");
+    }
+}
+
+#[test]
+fn a_number_that_only_looks_like_another_spelling_keeps_its_own_closed_window() {
+    let host = FakeHost::new();
+    host.set("window-policy", "enforce");
+    // A landline (3…) has no mobile 9 spelling: its window is not this one.
+    host.put_json("win/5511934567890", &json!({"last_inbound": NOW_S - 60}));
+    let e = call(
+        &host,
+        "whatsapp_send_message",
+        json!({"to": "+55 11 3456-7890", "text": "oi"}),
+    )
+    .unwrap_err();
+    assert_eq!(e.code, Some(131047));
+}

@@ -133,6 +133,7 @@ pub(crate) fn list_templates(host: &dyn Host, args: &Args) -> Result<Value, Tool
         .collect();
     for t in &templates {
         refresh_template_status(host, t, now);
+        remember_template_text(host, t);
     }
     let mut out = Map::new();
     out.insert("count".into(), Value::from(templates.len()));
@@ -303,4 +304,27 @@ fn refresh_template_status(host: &dyn Host, t: &Value, now: i64) {
         rec.insert("reason".into(), Value::from(r));
     }
     let _ = store::write_json(host, &key, &Value::Object(rec), Some(store::TPL_TTL));
+}
+
+/// Keeps the template's body and header text (when changed), so that rules
+/// judge a send of it as rendered for the recipient.
+fn remember_template_text(host: &dyn Host, t: &Value) {
+    let (Some(name), Some(language)) = (str_of(t, "name"), str_of(t, "language")) else {
+        return;
+    };
+    if name.is_empty() || language.is_empty() {
+        return;
+    }
+    let mut rec = Map::new();
+    for (from, to) in [("body_text", "body"), ("header_text", "header")] {
+        if let Some(text) = str_of(t, from) {
+            rec.insert(to.into(), Value::from(text));
+        }
+    }
+    let rec = Value::Object(rec);
+    let key = store::template_text_key(name, language);
+    if store::read_json(host, &key).ok().flatten().as_ref() == Some(&rec) {
+        return;
+    }
+    let _ = store::write_json(host, &key, &rec, Some(store::TPL_TTL));
 }

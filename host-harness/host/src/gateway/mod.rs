@@ -249,11 +249,17 @@ impl Gateway {
             };
             judged = object;
         }
+        // A template's known text, so text rules judge the send as rendered.
+        let template = policy
+            .has_rules(app, name)
+            .then(|| crate::policy::known_template(&self.runtime.capabilities().state, name, judged))
+            .flatten();
         let call = Call {
             app,
             tool: name,
             args: judged,
             now: recorder.time,
+            template: template.as_ref(),
         };
         let verdict = if policy.has_rate_limits(app, name) {
             let _guard = self.rate_lock.lock().await;

@@ -3,6 +3,8 @@
 use jiff::Timestamp;
 use serde_json::Value;
 
+use super::seen::KnownTemplate;
+
 /// A `rate_limit` rule that let a call through: the gateway records the
 /// call under `key` once every rule has passed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,6 +34,9 @@ pub(crate) struct Call<'a> {
     pub(crate) tool: &'a str,
     pub(crate) args: &'a Value,
     pub(crate) now: Timestamp,
+    /// The text of the template a send names, when known: text rules then
+    /// judge the body as rendered.
+    pub(crate) template: Option<&'a KnownTemplate>,
 }
 
 /// The store key under which `rate_limit` rule `rule` counts `app`'s calls to `tool`.

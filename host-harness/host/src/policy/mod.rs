@@ -7,19 +7,25 @@
 //! first deny wins, in this order: is the tool enabled for the app → global
 //! rules in file order → the app's rules in file order.
 //!
+//! Text rules judge what the recipient will read ([`text`], [`seen`]):
+//! invisible characters dropped, NFKC, confusable skeletons for keywords;
+//! every string and number of the message and its rendering, never the
+//! recipient unless a rule names `to`. Recipients compare as WhatsApp
+//! does: the Brazilian, Mexican and Argentinian spellings of one number
+//! are one number (`whatsapp_connector::phone::aliases`).
+//!
 //! This module is pure: it parses and validates a policy against the
 //! component's tools and evaluates calls. Counters for `rate_limit` come in
-//! through [`Counters`] and the time through the caller; the gateway
-//! (`crate::gateway`) supplies both and records allowed calls.
+//! through [`Counters`], the time and a template's known text through the
+//! caller; the gateway (`crate::gateway`) supplies them and records allowed
+//! calls.
 //!
 //! ```toml
 //! # Rules for every app.
 //! [[rules]]
 //! id = "no-card-numbers"
-//! template = "block_pattern"
+//! template = "block_card_numbers"
 //! tools = ["write"]                 # tool names, categories (read, write, delete) or "*"
-//! pattern = '\b(?:\d[ -]?){13,16}\b'
-//! description = "payment card numbers"
 //!
 //! [[apps]]
 //! name = "support-bot"
@@ -39,8 +45,12 @@ mod clock;
 mod error;
 mod load;
 mod model;
+mod outcome;
 pub(crate) mod phone;
 mod rules;
+mod seen;
+mod text;
+mod text_checks;
 #[cfg(test)]
 mod tests;
 
@@ -52,6 +62,7 @@ pub use clock::ManualClock;
 pub(crate) use clock::SystemClock;
 pub use error::{PolicyError, Problem};
 pub(crate) use model::Verdict;
+pub(crate) use seen::known_template;
 pub use model::{
     App, Denial, Layer, OPEN_APP, Policy, TOOL_NOT_ENABLED, ToolInfo, UNKNOWN_APP, hash_key,
 };

@@ -22,12 +22,13 @@ pub const TOOL_NOT_ENABLED: &str = "tool-not-enabled";
 pub const UNKNOWN_APP: &str = "unknown-app";
 
 /// The templates a rule can use.
-pub(crate) const TEMPLATES: [&str; 8] = [
+pub(crate) const TEMPLATES: [&str; 9] = [
     "allow_values",
     "block_values",
     "content_length",
     "keyword_block",
     "block_pattern",
+    "block_card_numbers",
     "require_prefix",
     "rate_limit",
     "time_window",

@@ -20,7 +20,7 @@ pub fn normalise(input: &str) -> Result<String, String> {
     whatsapp_connector::phone::normalise(input).map_err(|(details, _hint)| details)
 }
 
-pub use whatsapp_connector::phone::normalise_prefix;
+pub use whatsapp_connector::phone::{aliases, normalise_prefix};
 
 /// A recipient as the audit log shows it: `+1650*****34` (country code and
 /// area kept for triage, the subscriber part hidden). Anything that is not

@@ -7,7 +7,11 @@ use regex::Regex;
 use serde_json::Value;
 
 use super::call::{Call, Counters, RateHit, rate_key};
+pub(crate) use super::outcome::RuleOutcome;
+use super::outcome::{Failure, fail};
 use super::phone;
+use super::text::normalise;
+use super::text_checks::{self, Keywords};
 
 /// A template with its settings, validated at load.
 #[derive(Debug)]
@@ -27,10 +31,11 @@ pub(crate) enum Check {
     /// At most `max` characters: in `field` (all its text together), or in
     /// every text value of the arguments.
     ContentLength { field: Option<String>, max: usize },
-    /// None of the keywords, case-insensitively, in `field` or any text.
+    /// None of the keywords, case-insensitively and as look-alikes, in
+    /// `field` or any text.
     KeywordBlock {
         field: Option<String>,
-        matcher: Regex,
+        keywords: Keywords,
     },
     /// `pattern` must not match `field` or any text.
     BlockPattern {
@@ -38,6 +43,8 @@ pub(crate) enum Check {
         matcher: Regex,
         description: String,
     },
+    /// No payment card number in `field` or any text.
+    BlockCardNumbers { field: Option<String> },
     /// The field must start with `prefix` (recipients: digits after `+`).
     RequirePrefix {
         field: String,
@@ -61,81 +68,22 @@ pub(crate) enum Check {
     },
 }
 
-pub(crate) struct Failure {
-    pub reason: String,
-    pub hint: String,
-    pub field: Option<String>,
-    pub retryable: bool,
-}
-
-pub(crate) enum RuleOutcome {
-    Pass,
-    /// Passes, and counts towards a rate limit if the whole call is allowed.
-    Count(RateHit),
-    Fail(Failure),
-}
-
-fn fail(reason: String, hint: String, field: Option<&str>) -> RuleOutcome {
-    RuleOutcome::Fail(Failure {
-        reason,
-        hint,
-        field: field.map(str::to_string),
-        retryable: false,
-    })
-}
-
 /// Present and not null.
 fn arg<'a>(args: &'a Value, field: &str) -> Option<&'a Value> {
     args.get(field).filter(|v| !v.is_null())
 }
 
-/// Every scalar in `value` as text (strings as they are, numbers and
-/// booleans as JSON writes them), depth first.
+/// Every scalar in `value` as text (strings normalised as the recipient
+/// reads them, numbers and booleans as JSON writes them), depth first.
 fn scalars(value: &Value, out: &mut Vec<String>) {
     match value {
-        Value::String(s) => out.push(s.clone()),
+        Value::String(s) => out.push(normalise(s)),
         Value::Number(n) => out.push(n.to_string()),
         Value::Bool(b) => out.push(b.to_string()),
         Value::Array(items) => items.iter().for_each(|v| scalars(v, out)),
         Value::Object(map) => map.values().for_each(|v| scalars(v, out)),
         Value::Null => {}
     }
-}
-
-/// Every string in `value` (object keys are names, not text: left out).
-fn texts<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
-    match value {
-        Value::String(s) => out.push(s),
-        Value::Array(items) => items.iter().for_each(|v| texts(v, out)),
-        Value::Object(map) => map.values().for_each(|v| texts(v, out)),
-        _ => {}
-    }
-}
-
-/// (where, text) pairs a text rule looks at: `field` only, or every string
-/// of every argument.
-fn texts_of<'a>(args: &'a Value, field: Option<&'a str>) -> Vec<(&'a str, &'a str)> {
-    let mut out = Vec::new();
-    let mut push = |name: &'a str, value: &'a Value| {
-        let mut found = Vec::new();
-        texts(value, &mut found);
-        out.extend(found.into_iter().map(|t| (name, t)));
-    };
-    match field {
-        Some(field) => {
-            if let Some(v) = arg(args, field) {
-                push(field, v);
-            }
-        }
-        None => {
-            if let Some(map) = args.as_object() {
-                for (name, v) in map {
-                    push(name, v);
-                }
-            }
-        }
-    }
-    out
 }
 
 /// The values of a recipient field as E.164 digits, or why it cannot be read.
@@ -266,67 +214,25 @@ impl Check {
                     ),
                 }
             }
-            Check::ContentLength { field, max } => match field {
-                Some(field) => {
-                    let n: usize = texts_of(args, Some(field))
-                        .iter()
-                        .map(|(_, t)| t.chars().count())
-                        .sum();
-                    if n > *max {
-                        fail(
-                            format!("`{field}` has {n} characters; at most {max} are allowed"),
-                            format!("shorten `{field}` to {max} characters or fewer"),
-                            Some(field),
-                        )
-                    } else {
-                        RuleOutcome::Pass
-                    }
-                }
-                None => {
-                    for (name, text) in texts_of(args, None) {
-                        let n = text.chars().count();
-                        if n > *max {
-                            return fail(
-                                format!(
-                                    "a text in `{name}` has {n} characters; at most {max} are \
-                                     allowed in any text"
-                                ),
-                                format!("shorten it to {max} characters or fewer"),
-                                Some(name),
-                            );
-                        }
-                    }
-                    RuleOutcome::Pass
-                }
-            },
-            Check::KeywordBlock { field, matcher } => {
-                for (name, text) in texts_of(args, field.as_deref()) {
-                    if let Some(m) = matcher.find(text) {
-                        let word = m.as_str();
-                        return fail(
-                            format!("`{name}` contains the blocked word `{word}`"),
-                            format!("rephrase without `{word}`"),
-                            Some(name),
-                        );
-                    }
-                }
-                RuleOutcome::Pass
+            Check::ContentLength { field, max } => {
+                text_checks::content_length(args, field.as_deref(), *max)
+            }
+            Check::KeywordBlock { field, keywords } => {
+                text_checks::keyword_block(args, field.as_deref(), call.template, keywords)
             }
             Check::BlockPattern {
                 field,
                 matcher,
                 description,
-            } => {
-                for (name, text) in texts_of(args, field.as_deref()) {
-                    if matcher.is_match(text) {
-                        return fail(
-                            format!("`{name}` contains {description}, which is not allowed"),
-                            format!("remove {description} from `{name}` and try again"),
-                            Some(name),
-                        );
-                    }
-                }
-                RuleOutcome::Pass
+            } => text_checks::block_pattern(
+                args,
+                field.as_deref(),
+                call.template,
+                matcher,
+                description,
+            ),
+            Check::BlockCardNumbers { field } => {
+                text_checks::block_card_numbers(args, field.as_deref(), call.template)
             }
             Check::RequirePrefix {
                 field,
@@ -343,7 +249,14 @@ impl Check {
                 if *recipient {
                     return match recipient_digits(field, value) {
                         Err((reason, hint)) => fail(reason, hint, Some(field)),
-                        Ok(digits) if digits.starts_with(prefix.as_str()) => RuleOutcome::Pass,
+                        // Either spelling of a number WhatsApp aliases will do.
+                        Ok(digits)
+                            if phone::aliases(&digits)
+                                .iter()
+                                .any(|d| d.starts_with(prefix.as_str())) =>
+                        {
+                            RuleOutcome::Pass
+                        }
                         Ok(digits) => fail(
                             format!("+{digits} does not start with +{prefix}"),
                             format!("message only numbers starting with +{prefix}"),

@@ -116,6 +116,7 @@ fn decide_as(
             tool,
             args: &args,
             now,
+            template: None,
         },
         counters,
     )
@@ -776,7 +777,7 @@ keywords = ["refund", "Straße", "a.b"]
         ),
         "words",
     );
-    assert!(d.reason.contains("`Refund`"), "{}", d.reason);
+    assert!(d.reason.contains("`refund`"), "{}", d.reason);
     assert_eq!(d.field.as_deref(), Some("body_parameters"));
 }
 
@@ -1234,4 +1235,279 @@ fn denied_by_is_none_for_allowed_calls() {
         )),
         None
     );
+}
+
+// ---- text as the recipient reads it (normalisation, renderings) ---------------
+
+fn decide_with_template(policy: &Policy, args: Value, body: &str) -> Verdict {
+    let known = seen::KnownTemplate {
+        body: Some(body.into()),
+        header: None,
+    };
+    policy.evaluate(
+        &Call {
+            app: "bot",
+            tool: "whatsapp_send_template",
+            args: &args,
+            now: noon(),
+            template: Some(&known),
+        },
+        &NoCounters,
+    )
+}
+
+const REFUND_AND_CARDS: &str = r#"
+[[rules]]
+id = "no-refunds"
+template = "keyword_block"
+tools = ["write"]
+keywords = ["refund"]
+
+[[rules]]
+id = "no-cards"
+template = "block_card_numbers"
+tools = ["write"]
+"#;
+
+fn refund_and_cards() -> Policy {
+    let text = format!("{REFUND_AND_CARDS}\n[[apps]]\nname = \"bot\"\ntools = [\"*\"]\n");
+    Policy::parse(&text, "test.toml", &tools()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn keyword_block_sees_through_invisible_characters_and_look_alike_letters() {
+    let policy = refund_and_cards();
+    for disguised in [
+        "re\u{ad}fund",
+        "re\u{200b}fund",
+        "r\u{435}fund",
+        "ＲＥＦＵＮＤ",
+        "\u{2066}re\u{2069}fund",
+        "re\u{fe0f}fu\u{200d}nd please",
+    ] {
+        let d = assert_denied(
+            decide(&policy, "whatsapp_send_message", send_text(disguised)),
+            "no-refunds",
+        );
+        assert!(d.reason.contains("`refund`"), "{}", d.reason);
+    }
+}
+
+fn send_text(text: &str) -> Value {
+    json!({"to": "+16505551234", "text": text})
+}
+
+#[test]
+fn ordinary_text_in_several_languages_passes_the_text_rules() {
+    let policy = refund_and_cards();
+    for text in [
+        "Your order #48213 ships on 2026-12-01; call +1 650 555 1234 with questions.",
+        "Fund transfers take 1-2 days. Return label attached.",
+        "Grüße aus München – Ihre Bestellung ist unterwegs.",
+        "Привет! Ваш заказ в пути.",
+        "¡Hola! Tu pedido 1234 5678 llegará mañana.",
+        "مرحبا، طلبك في الطريق",
+        "注文は発送されました。",
+        "Tracking: 1Z999AA10123456784",
+        "IBAN DE89 3704 0044 0532 0130 00",
+        "Last four digits of your card: 1111",
+    ] {
+        assert_allowed(decide(&policy, "whatsapp_send_message", send_text(text)));
+    }
+}
+
+#[test]
+fn card_numbers_are_refused_however_they_are_split_and_never_echoed() {
+    let policy = refund_and_cards();
+    let tpl = |extra: Value| {
+        let mut args = json!({"to": "+16505551234", "name": "n", "language": "en"});
+        args.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        args
+    };
+    for (tool, args) in [
+        ("whatsapp_send_message", send_text("4111.1111.1111.1111")),
+        (
+            "whatsapp_send_message",
+            send_text("4111\u{200b}1111\u{200b}1111\u{200b}1111"),
+        ),
+        (
+            "whatsapp_send_template",
+            tpl(json!({"body_parameters": ["4111 1111", "1111 1111"]})),
+        ),
+        (
+            "whatsapp_send_template",
+            tpl(json!({"body_parameters": {"a": "4111 1111", "b": "1111 1111"}})),
+        ),
+        (
+            "whatsapp_send_template",
+            tpl(json!({"components": [{"type": "button", "sub_type": "flow", "index": "0",
+                "parameters": [{"type": "action", "action": {"flow_action_data": {"card": 4111111111111111u64}}}]}]})),
+        ),
+        (
+            "whatsapp_send_media",
+            json!({"to": "+16505551234", "media_type": "document", "media_id": "1",
+                   "caption": "4111 1111", "filename": "1111 1111.pdf"}),
+        ),
+    ] {
+        let d = assert_denied(decide(&policy, tool, args.clone()), "no-cards");
+        assert!(!d.reason.contains("1111"), "{}", d.reason);
+        assert!(!d.hint.contains("4111"), "{}", d.hint);
+    }
+}
+
+#[test]
+fn rules_on_no_field_never_look_at_the_recipient() {
+    let policy = with_app_rules(
+        r#"
+[[apps.rules]]
+id = "no-cards"
+template = "block_card_numbers"
+tools = ["write"]
+
+[[apps.rules]]
+id = "old-card-regex"
+template = "block_pattern"
+tools = ["write"]
+pattern = '\b(?:\d[ -]?){13,16}\b'
+"#,
+    );
+    for to in ["+4915123456789", "+4111111111111111", "+5511987654321"] {
+        assert_allowed(decide(&policy, "whatsapp_send_message", send(to)));
+    }
+}
+
+#[test]
+fn a_rule_naming_a_field_sees_only_that_field_and_its_rendering() {
+    let policy = with_app_rules(
+        r#"
+[[apps.rules]]
+id = "header-cards"
+template = "block_card_numbers"
+tools = ["whatsapp_send_template"]
+field = "header_parameters"
+"#,
+    );
+    let args = |header: &str| {
+        json!({"to": "+16505551234", "name": "n", "language": "en",
+               "header_parameters": [header], "body_parameters": ["4111 1111", "1111 1111"]})
+    };
+    assert_allowed(decide(&policy, "whatsapp_send_template", args("Hello")));
+    let d = assert_denied(
+        decide(&policy, "whatsapp_send_template", args("4111-1111-1111-1111")),
+        "header-cards",
+    );
+    assert_eq!(d.field.as_deref(), Some("header_parameters"));
+}
+
+#[test]
+fn a_known_template_is_judged_with_its_parameters_substituted_but_its_own_text_is_not() {
+    let policy = refund_and_cards();
+    let args = |params: Value| {
+        json!({"to": "+16505551234", "name": "n", "language": "en", "body_parameters": params})
+    };
+    // Split so that no parameter holds the word; the recipient reads it.
+    let d = assert_denied(
+        decide_with_template(&policy, args(json!(["re", "fund"])), "Your {{1}}{{2}} is ready"),
+        "no-refunds",
+    );
+    assert!(d.reason.contains("as the recipient reads it"), "{}", d.reason);
+    assert_allowed(decide(&policy, "whatsapp_send_template", args(json!(["re", "fund"]))));
+    // Named placeholders too.
+    assert_denied(
+        decide_with_template(
+            &policy,
+            args(json!({"a": "ref", "b": "und"})),
+            "{{ a }}{{b}} approved",
+        ),
+        "no-refunds",
+    );
+    // The template's own approved text may hold the word.
+    assert_allowed(decide_with_template(
+        &policy,
+        args(json!(["#1234"])),
+        "Your refund for order {{1}} was sent.",
+    ));
+}
+
+#[test]
+fn text_values_and_prefixes_compare_normalised_text() {
+    let policy = with_app_rules(
+        r#"
+[[apps.rules]]
+id = "no-such-template"
+template = "block_values"
+tools = ["whatsapp_delete_template"]
+field = "name"
+values = ["refund_notice"]
+
+[[apps.rules]]
+id = "acme-only"
+template = "require_prefix"
+tools = ["whatsapp_send_template"]
+field = "name"
+prefix = "acme_"
+"#,
+    );
+    assert_denied(
+        decide(
+            &policy,
+            "whatsapp_delete_template",
+            json!({"name": "refund\u{ad}_notice"}),
+        ),
+        "no-such-template",
+    );
+    assert_allowed(decide(
+        &policy,
+        "whatsapp_send_template",
+        json!({"to": "+16505551234", "name": "\u{200b}acme_hello", "language": "en"}),
+    ));
+}
+
+/// Pairs WhatsApp delivers to one account (Brazil's 9, Mexico's 1,
+/// Argentina's 9), as the component's alias rules define them.
+const ALIASES: &[(&str, &str)] = &[
+    ("+55 11 98765-4321", "+55 11 8765-4321"),
+    ("+52 1 55 1234 5678", "+52 55 1234 5678"),
+    ("+54 9 11 2345 6789", "+54 11 2345 6789"),
+];
+
+#[test]
+fn recipient_rules_treat_both_spellings_of_an_aliased_number_as_one() {
+    for (a, b) in ALIASES {
+        for (listed, sent) in [(a, b), (b, a)] {
+            let rules = format!(
+                r#"
+[[apps.rules]]
+id = "blocked"
+template = "block_values"
+tools = {SENDS}
+field = "to"
+values = ["{listed}"]
+"#
+            );
+            let policy = with_app_rules(&rules);
+            assert_denied(
+                decide(&policy, "whatsapp_send_message", send(sent)),
+                "blocked",
+            );
+            let allow = with_app_rules(&rules.replace("block_values", "allow_values"));
+            assert_allowed(decide(&allow, "whatsapp_send_message", send(sent)));
+            let prefix = whatsapp_connector::phone::normalise(listed).unwrap();
+            let prefixed = with_app_rules(&format!(
+                "[[apps.rules]]\nid = \"p\"\ntemplate = \"require_prefix\"\ntools = {SENDS}\nfield = \"to\"\nprefix = \"+{prefix}\""
+            ));
+            assert_allowed(decide(&prefixed, "whatsapp_send_message", send(sent)));
+        }
+    }
+    // A different subscriber is not an alias.
+    let policy = with_app_rules(&format!(
+        "[[apps.rules]]\nid = \"blocked\"\ntemplate = \"block_values\"\ntools = {SENDS}\nfield = \"to\"\nvalues = [\"+55 11 3456-7890\"]"
+    ));
+    assert_allowed(decide(
+        &policy,
+        "whatsapp_send_message",
+        send("+55 11 93456-7890"),
+    ));
 }

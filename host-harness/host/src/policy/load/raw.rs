@@ -83,6 +83,7 @@ pub(super) fn settings_of(template: &str) -> (&'static [&'static str], &'static 
         "content_length" => (&["max"], &["field"]),
         "keyword_block" => (&["keywords"], &["field", "whole_words"]),
         "block_pattern" => (&["pattern"], &["field", "description"]),
+        "block_card_numbers" => (&[], &["field"]),
         "require_prefix" => (&["field", "prefix"], &[]),
         "rate_limit" => (&["max_calls", "window"], &[]),
         "time_window" => (&["start", "end", "timezone"], &["days"]),

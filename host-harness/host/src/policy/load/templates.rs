@@ -9,6 +9,8 @@ use super::raw::TemplateSettings;
 use super::values::{parse_days, parse_hhmm, parse_window};
 use crate::policy::phone;
 use crate::policy::rules::Check;
+use crate::policy::text::{normalise, skeleton};
+use crate::policy::text_checks::Keywords;
 
 /// The check a rule of `template` makes with the settings `s`. `None` when
 /// a required setting is missing (reported already by the caller) or a
@@ -48,9 +50,8 @@ pub(super) fn build_check(
                 };
                 if recipient {
                     match phone::normalise(&text) {
-                        Ok(digits) => {
-                            values.insert(digits);
-                        }
+                        // Both spellings of a number WhatsApp aliases.
+                        Ok(digits) => values.extend(phone::aliases(&digits)),
                         Err(why) => {
                             return bad(
                                 format!(
@@ -63,7 +64,7 @@ pub(super) fn build_check(
                         }
                     }
                 } else {
-                    values.insert(text);
+                    values.insert(normalise(&text));
                 }
             }
             Some(if template == "allow_values" {
@@ -101,9 +102,17 @@ pub(super) fn build_check(
                     "list the words to block, e.g. keywords = [\"refund\", \"lawsuit\"]",
                 );
             }
-            let alternatives = keywords
+            let written: Vec<String> = keywords.iter().map(|k| k.trim().to_string()).collect();
+            let skeletons: Vec<String> = written.iter().map(|k| skeleton(k)).collect();
+            if skeletons.iter().any(String::is_empty) {
+                return bad(
+                    "a keyword is made only of invisible characters".into(),
+                    "list visible words to block, e.g. keywords = [\"refund\"]",
+                );
+            }
+            let alternatives = skeletons
                 .iter()
-                .map(|k| regex::escape(k.trim()))
+                .map(|k| regex::escape(k))
                 .collect::<Vec<_>>()
                 .join("|");
             let pattern = if s.whole_words.unwrap_or(false) {
@@ -111,14 +120,15 @@ pub(super) fn build_check(
             } else {
                 format!("(?:{alternatives})")
             };
-            match RegexBuilder::new(&pattern)
-                .case_insensitive(true)
-                .size_limit(1 << 22)
-                .build()
-            {
+            // Skeletons are of lower-cased text: matching is case-insensitive.
+            match RegexBuilder::new(&pattern).size_limit(1 << 22).build() {
                 Ok(matcher) => Some(Check::KeywordBlock {
                     field: s.field,
-                    matcher,
+                    keywords: Keywords {
+                        written,
+                        skeletons,
+                        matcher,
+                    },
                 }),
                 Err(e) => bad(
                     format!("the keywords cannot be matched: {e}"),
@@ -146,6 +156,7 @@ pub(super) fn build_check(
                 ),
             }
         }
+        "block_card_numbers" => Some(Check::BlockCardNumbers { field: s.field }),
         "require_prefix" => {
             let field = s.field?;
             let prefix = s.prefix?;
@@ -167,7 +178,7 @@ pub(super) fn build_check(
                     }
                 }
             } else {
-                prefix
+                normalise(&prefix)
             };
             Some(Check::RequirePrefix {
                 field,
