@@ -97,20 +97,21 @@ fn alias_of(digits: &str) -> Option<String> {
     let in_range = |c: u8, lo: u8, hi: u8| (lo..=hi).contains(&c);
     match (b.len(), b.get(..2)?) {
         // Brazil: 55 AA 9 XXXXXXXX, area code digits 1-9, mobile 6-9.
-        (13, b"55") if in_range(b[2], b'1', b'9') && in_range(b[3], b'1', b'9') => {
-            (b[4] == b'9' && in_range(b[5], b'6', b'9'))
-                .then(|| format!("{}{}", &digits[..4], &digits[5..]))
-        }
+        (13, b"55") if in_range(b[2], b'1', b'9') && in_range(b[3], b'1', b'9') => (b[4] == b'9'
+            && in_range(b[5], b'6', b'9'))
+        .then(|| format!("{}{}", &digits[..4], &digits[5..])),
         (12, b"55") if in_range(b[2], b'1', b'9') && in_range(b[3], b'1', b'9') => {
             in_range(b[4], b'6', b'9').then(|| format!("{}9{}", &digits[..4], &digits[4..]))
         }
         // Mexico: 52 1 + 10 digits; national numbers start with 2-9.
-        (13, b"52") => (b[2] == b'1' && in_range(b[3], b'2', b'9'))
-            .then(|| format!("52{}", &digits[3..])),
+        (13, b"52") => {
+            (b[2] == b'1' && in_range(b[3], b'2', b'9')).then(|| format!("52{}", &digits[3..]))
+        }
         (12, b"52") => in_range(b[2], b'2', b'9').then(|| format!("521{}", &digits[2..])),
         // Argentina: 54 9 + 10 digits; area codes start with 1-3.
-        (13, b"54") => (b[2] == b'9' && in_range(b[3], b'1', b'3'))
-            .then(|| format!("54{}", &digits[3..])),
+        (13, b"54") => {
+            (b[2] == b'9' && in_range(b[3], b'1', b'3')).then(|| format!("54{}", &digits[3..]))
+        }
         (12, b"54") => in_range(b[2], b'1', b'3').then(|| format!("549{}", &digits[2..])),
         _ => None,
     }

@@ -166,7 +166,10 @@ fn the_window_of_another_spelling_of_the_same_number_is_found_before_any_send() 
     ] {
         let host = FakeHost::new();
         host.set("window-policy", "enforce");
-        host.put_json(&format!("win/{inbound}"), &json!({"last_inbound": NOW_S - 60}));
+        host.put_json(
+            &format!("win/{inbound}"),
+            &json!({"last_inbound": NOW_S - 60}),
+        );
         host.respond(200, &send_ok());
         let out = call(
             &host,

@@ -119,7 +119,10 @@ impl Server {
     async fn assert_sent(&self, tool: &str, arguments: Value) -> Value {
         self.env.sandbox.clear_requests();
         let result = self.call(tool, arguments.clone()).await;
-        assert_eq!(result["isError"], false, "{arguments} was refused: {result}");
+        assert_eq!(
+            result["isError"], false,
+            "{arguments} was refused: {result}"
+        );
         assert!(!self.env.requests().is_empty(), "{arguments} sent nothing");
         result
     }
@@ -205,7 +208,10 @@ async fn a_card_number_split_by_separators_or_over_parameters_is_refused_without
     ];
     for (tool, args) in attacks {
         let refusal = s.assert_refused("no-card-numbers", tool, args).await;
-        assert!(!refusal.contains("1111"), "the refusal echoes the digits: {refusal}");
+        assert!(
+            !refusal.contains("1111"),
+            "the refusal echoes the digits: {refusal}"
+        );
     }
 }
 

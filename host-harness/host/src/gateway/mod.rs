@@ -252,7 +252,9 @@ impl Gateway {
         // A template's known text, so text rules judge the send as rendered.
         let template = policy
             .has_rules(app, name)
-            .then(|| crate::policy::known_template(&self.runtime.capabilities().state, name, judged))
+            .then(|| {
+                crate::policy::known_template(&self.runtime.capabilities().state, name, judged)
+            })
             .flatten();
         let call = Call {
             app,

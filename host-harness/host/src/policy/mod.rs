@@ -49,10 +49,10 @@ mod outcome;
 pub(crate) mod phone;
 mod rules;
 mod seen;
-mod text;
-mod text_checks;
 #[cfg(test)]
 mod tests;
+mod text;
+mod text_checks;
 
 pub use call::rate_key;
 pub(crate) use call::{Call, Counters, NoCounters, RateHit};
@@ -62,7 +62,7 @@ pub use clock::ManualClock;
 pub(crate) use clock::SystemClock;
 pub use error::{PolicyError, Problem};
 pub(crate) use model::Verdict;
-pub(crate) use seen::known_template;
 pub use model::{
     App, Denial, Layer, OPEN_APP, Policy, TOOL_NOT_ENABLED, ToolInfo, UNKNOWN_APP, hash_key,
 };
+pub(crate) use seen::known_template;

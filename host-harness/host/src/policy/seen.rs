@@ -107,7 +107,11 @@ pub(crate) fn values<'a>(args: &'a Value, field: Option<&'a str>) -> Vec<(&'a st
 }
 
 /// What a text rule on `field` (or on no field) looks at.
-pub(crate) fn seen(args: &Value, field: Option<&str>, template: Option<&KnownTemplate>) -> Vec<Seen> {
+pub(crate) fn seen(
+    args: &Value,
+    field: Option<&str>,
+    template: Option<&KnownTemplate>,
+) -> Vec<Seen> {
     let mut out: Vec<Seen> = values(args, field)
         .into_iter()
         .map(|(name, text)| Seen::value(name, text))
@@ -215,7 +219,9 @@ fn renderings(name: &str, value: &Value, template: Option<&KnownTemplate>) -> Ve
                 let (Some(text), Some(params)) = (text_for(part), c.get("parameters")) else {
                     continue;
                 };
-                out.push(rendered(substitute(text, |key| component_parameter(params, key))));
+                out.push(rendered(substitute(text, |key| {
+                    component_parameter(params, key)
+                })));
             }
         }
         _ => {}

@@ -1342,8 +1342,10 @@ fn card_numbers_are_refused_however_they_are_split_and_never_echoed() {
         ),
         (
             "whatsapp_send_template",
-            tpl(json!({"components": [{"type": "button", "sub_type": "flow", "index": "0",
-                "parameters": [{"type": "action", "action": {"flow_action_data": {"card": 4111111111111111u64}}}]}]})),
+            tpl(
+                json!({"components": [{"type": "button", "sub_type": "flow", "index": "0",
+                "parameters": [{"type": "action", "action": {"flow_action_data": {"card": 4111111111111111u64}}}]}]}),
+            ),
         ),
         (
             "whatsapp_send_media",
@@ -1395,7 +1397,11 @@ field = "header_parameters"
     };
     assert_allowed(decide(&policy, "whatsapp_send_template", args("Hello")));
     let d = assert_denied(
-        decide(&policy, "whatsapp_send_template", args("4111-1111-1111-1111")),
+        decide(
+            &policy,
+            "whatsapp_send_template",
+            args("4111-1111-1111-1111"),
+        ),
         "header-cards",
     );
     assert_eq!(d.field.as_deref(), Some("header_parameters"));
@@ -1404,16 +1410,26 @@ field = "header_parameters"
 #[test]
 fn a_known_template_is_judged_with_its_parameters_substituted_but_its_own_text_is_not() {
     let policy = refund_and_cards();
-    let args = |params: Value| {
-        json!({"to": "+16505551234", "name": "n", "language": "en", "body_parameters": params})
-    };
+    let args = |params: Value| json!({"to": "+16505551234", "name": "n", "language": "en", "body_parameters": params});
     // Split so that no parameter holds the word; the recipient reads it.
     let d = assert_denied(
-        decide_with_template(&policy, args(json!(["re", "fund"])), "Your {{1}}{{2}} is ready"),
+        decide_with_template(
+            &policy,
+            args(json!(["re", "fund"])),
+            "Your {{1}}{{2}} is ready",
+        ),
         "no-refunds",
     );
-    assert!(d.reason.contains("as the recipient reads it"), "{}", d.reason);
-    assert_allowed(decide(&policy, "whatsapp_send_template", args(json!(["re", "fund"]))));
+    assert!(
+        d.reason.contains("as the recipient reads it"),
+        "{}",
+        d.reason
+    );
+    assert_allowed(decide(
+        &policy,
+        "whatsapp_send_template",
+        args(json!(["re", "fund"])),
+    ));
     // Named placeholders too.
     assert_denied(
         decide_with_template(

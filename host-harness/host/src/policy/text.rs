@@ -53,7 +53,10 @@ pub(crate) fn is_default_ignorable(c: char) -> bool {
 /// and superscripts become their plain form).
 pub(crate) fn normalise(text: &str) -> String {
     let visible: String = text.chars().filter(|c| !is_default_ignorable(*c)).collect();
-    visible.nfkc().filter(|c| !is_default_ignorable(*c)).collect()
+    visible
+        .nfkc()
+        .filter(|c| !is_default_ignorable(*c))
+        .collect()
 }
 
 /// The form keyword rules compare: [`normalise`]d, lower-cased, then the
@@ -102,7 +105,11 @@ fn digit_runs(text: &str) -> Vec<Vec<Vec<u8>>> {
             if !run.is_empty() {
                 runs.push(std::mem::take(&mut run));
             }
-            gap = if c.is_alphanumeric() { MAX_GAP } else { gap + 1 };
+            gap = if c.is_alphanumeric() {
+                MAX_GAP
+            } else {
+                gap + 1
+            };
         } else {
             gap += 1;
         }
@@ -132,7 +139,7 @@ fn luhn(digits: &[u8]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 #[cfg(test)]
@@ -183,26 +190,30 @@ mod tests {
             "4111-1111-1111-1111",
             "card: 4111 - 1111 - 1111 - 1111 thanks",
             "4111 1111 1111 1111, 1 more",
-            "378282246310005",       // 15 digits (Amex)
-            "6011 0009 9013 9424",   // Discover
+            "378282246310005",         // 15 digits (Amex)
+            "6011 0009 9013 9424",     // Discover
             "6304 0000 0000 0000 018", // 19 digits
             "the number is 5555555555554444.",
         ] {
             assert!(has_card_number(text), "{text:?}");
             assert!(has_card_number(&normalise(text)), "{text:?}");
         }
-        assert!(has_card_number(&normalise("4111\u{200b}1111\u{200b}1111\u{200b}1111")));
-        assert!(has_card_number(&normalise("４１１１１１１１１１１１１１１１")));
+        assert!(has_card_number(&normalise(
+            "4111\u{200b}1111\u{200b}1111\u{200b}1111"
+        )));
+        assert!(has_card_number(&normalise(
+            "４１１１１１１１１１１１１１１１"
+        )));
     }
 
     #[test]
     fn other_numbers_are_not_card_numbers() {
         for text in [
-            "4111 1111 1111 1112",   // fails the Luhn check
-            "411111111111",          // 12 digits
+            "4111 1111 1111 1112", // fails the Luhn check
+            "411111111111",        // 12 digits
             "Order 1234 ships on 2026-12-01, call 650 555 1234",
             "+49 151 23456789",
-            "4111 1111 a 1111 1111", // a letter ends the number
+            "4111 1111 a 1111 1111",   // a letter ends the number
             "41111111111111111111111", // too long to be one
         ] {
             assert!(!has_card_number(text), "{text:?}");

@@ -96,7 +96,10 @@ pub(crate) fn block_pattern(
 ) -> RuleOutcome {
     for s in seen(args, field, template) {
         let (text, supplied) = s.form(normalise);
-        if matcher.find_iter(&text).any(|m| counts(m.range(), &supplied)) {
+        if matcher
+            .find_iter(&text)
+            .any(|m| counts(m.range(), &supplied))
+        {
             return fail(
                 format!("{} contains {description}, which is not allowed", s.place),
                 format!("remove {description} from it and try again"),
