@@ -143,8 +143,6 @@ async fn at_trace_level_neither_stderr_nor_the_audit_log_reveals_a_recipient_a_w
         "trace",
         "serve",
         "--sandbox",
-        "--inbound-from",
-        CUSTOMER,
         "--policy",
     ]);
     cmd.arg(&policy);
@@ -152,8 +150,8 @@ async fn at_trace_level_neither_stderr_nor_the_audit_log_reveals_a_recipient_a_w
         cmd,
         &[
             (
-                "whatsapp_send_message",
-                json!({"to": CUSTOMER, "text": BODY}),
+                "whatsapp_send_template",
+                json!({"to": CUSTOMER, "name": "hello_world", "language": "en_US"}),
             ),
             (
                 "whatsapp_send_message",
@@ -165,7 +163,7 @@ async fn at_trace_level_neither_stderr_nor_the_audit_log_reveals_a_recipient_a_w
     let sent = &replies[0]["result"]["structuredContent"];
     let wamid = sent["message_id"]
         .as_str()
-        .expect("a message id")
+        .unwrap_or_else(|| panic!("no message id in {replies:?}"))
         .to_string();
     let denied = &replies[1]["result"];
     assert_eq!(denied["isError"], true, "{denied}");
@@ -250,12 +248,12 @@ async fn with_include_recipients_the_audit_log_keeps_numbers_and_ids_as_they_are
     let mut cmd = binary(dir.path());
     cmd.env("WHATSAPP_AUDIT_LOG", &audit)
         .env("WHATSAPP_AUDIT_INCLUDE_RECIPIENTS", "true")
-        .args(["serve", "--sandbox", "--inbound-from", CUSTOMER]);
+        .args(["serve", "--sandbox"]);
     let (replies, _) = stdio_session(
         cmd,
         &[(
-            "whatsapp_send_message",
-            json!({"to": CUSTOMER, "text": BODY}),
+            "whatsapp_send_template",
+            json!({"to": CUSTOMER, "name": "hello_world", "language": "en_US"}),
         )],
     )
     .await;
