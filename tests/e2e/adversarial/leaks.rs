@@ -106,7 +106,6 @@ async fn stdio_session(mut cmd: Command, calls: &[(&str, Value)]) -> (Vec<Value>
             .unwrap();
         replies.push(serde_json::from_str::<Value>(&line).expect("a JSON-RPC reply"));
     }
-    drop(send);
     drop(stdin);
     let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
         .await
