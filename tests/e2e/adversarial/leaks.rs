@@ -266,3 +266,24 @@ async fn with_include_recipients_the_audit_log_keeps_numbers_and_ids_as_they_are
     assert_eq!(line["recipient"], CUSTOMER);
     assert!(line.get("message_ref").is_none());
 }
+
+#[tokio::test]
+async fn log_bodies_lets_requests_into_the_log_with_their_numbers_still_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = binary(dir.path());
+    cmd.args(["--log", "trace", "--log-bodies", "serve", "--sandbox"]);
+    let (_, stderr) = stdio_session(
+        cmd,
+        &[(
+            "whatsapp_send_message",
+            json!({"to": BLOCKED, "text": BODY}),
+        )],
+    )
+    .await;
+    assert!(
+        stderr.contains(BODY),
+        "the request was logged with --log-bodies"
+    );
+    assert!(stderr.contains("+44********56"), "{stderr}");
+    assert!(!stderr.contains(BLOCKED_DIGITS));
+}
