@@ -7,3 +7,4 @@
 
 pub mod commands;
 pub mod graph_admin;
+pub mod logging;

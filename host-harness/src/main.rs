@@ -32,6 +32,11 @@ struct Global {
     /// logs). Default: `warn`; `sandbox` also logs what a client needs to reach it.
     #[arg(long, global = true, env = "RUST_LOG")]
     log: Option<String>,
+    /// Let the crates that log requests (MCP messages with their arguments, HTTP frames)
+    /// log them at debug and trace; without it they are held to info whatever --log says.
+    /// Phone numbers and message ids are masked in every log line either way.
+    #[arg(long, global = true)]
+    log_bodies: bool,
 }
 
 #[derive(Subcommand)]
@@ -60,6 +65,9 @@ enum Command {
     /// Apps, tools and guardrails: hash an app key, check a policy file.
     #[command(subcommand)]
     Policy(commands::policy::PolicyCommand),
+    /// The audit log: `audit ref WAMID` prints the `message_ref` written for a message id.
+    #[command(subcommand)]
+    Audit(commands::audit::AuditCommand),
     /// Measure call overhead, cold start, MCP throughput vs a native client, and
     /// memory per instance against the sandbox (use a release build); ends with a JSON line.
     Bench {
@@ -75,7 +83,10 @@ fn main() -> ExitCode {
         Command::Sandbox { .. } => "warn,whatsapp_sandbox=info",
         _ => "warn",
     };
-    init_logging(cli.global.log.as_deref().unwrap_or(default_filter));
+    host_harness::logging::init(
+        cli.global.log.as_deref().unwrap_or(default_filter),
+        cli.global.log_bodies,
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -93,15 +104,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
 }
 
 fn source(global: &Global) -> ComponentSource {
@@ -129,6 +131,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Connect(args) => commands::connect::run(config, args).await,
         Command::Doctor(args) => commands::doctor::run(config, args).await,
         Command::Policy(command) => commands::policy::run(config, source(&global), command).await,
+        Command::Audit(command) => {
+            commands::audit::run(config, command)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench { quick } => commands::sandbox::run_bench(source(&global), quick).await,
     }
 }

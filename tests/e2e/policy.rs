@@ -1062,8 +1062,10 @@ async fn the_audit_log_has_one_masked_line_per_call_without_bodies_or_secrets() 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit/audit.jsonl");
     let text = with_key(&recipe("restrict-recipients"), "team-notifier", SEND_KEY);
+    let config = AuditConfig::new(&path);
+    let ref_key = config.ref_key.clone();
     let gw = Gateway::with_policy(env.harness.runtime().clone(), policy(&env, &text))
-        .with_audit_config(AuditConfig::new(&path))
+        .with_audit_config(config)
         .unwrap();
     let body = "The secret body of the message";
     let sent = gw
@@ -1118,7 +1120,7 @@ async fn the_audit_log_has_one_masked_line_per_call_without_bodies_or_secrets() 
         "error_kind",
         "error_code",
         "latency_ms",
-        "message_id",
+        "message_ref",
         "recipient",
     ];
     expected.sort_unstable();
@@ -1126,14 +1128,15 @@ async fn the_audit_log_has_one_masked_line_per_call_without_bodies_or_secrets() 
     assert_eq!(lines[0]["app"], "team-notifier");
     assert_eq!(lines[0]["decision"], "allow");
     assert_eq!(lines[0]["outcome"], "ok");
-    assert_eq!(lines[0]["message_id"], sent["message_id"]);
-    assert_eq!(lines[0]["recipient"], "+1650*****34");
+    let wamid = sent["message_id"].as_str().unwrap();
+    assert_eq!(lines[0]["message_ref"], ref_key.reference(wamid).as_str());
+    assert_eq!(lines[0]["recipient"], "+1********34");
     assert!(lines[0]["latency_ms"].as_f64().unwrap() > 0.0);
     assert!(lines[0]["time"].as_str().unwrap().ends_with('Z'));
     assert_eq!(lines[1]["decision"], "deny");
     assert_eq!(lines[1]["rule"], "team-phones-only");
     assert_eq!(lines[1]["outcome"], "denied");
-    assert_eq!(lines[1]["recipient"], "+1650*****00");
+    assert_eq!(lines[1]["recipient"], "+1********00");
     assert_eq!(lines[2]["rule"], TOOL_NOT_ENABLED);
     assert_eq!(lines[2]["tool"], "whatsapp_delete_template");
     assert_eq!(lines[3]["decision"], "allow");
@@ -1142,12 +1145,12 @@ async fn the_audit_log_has_one_masked_line_per_call_without_bodies_or_secrets() 
         lines[3]["error_code"],
         failed.code.map_or(Value::Null, Value::from)
     );
-    assert_eq!(lines[3]["recipient"], "+4420******58");
+    assert_eq!(lines[3]["recipient"], "+44********58");
     let raw = std::fs::read_to_string(&path).unwrap();
     for secret in [env.token(), SEND_KEY.to_string(), hash_key(SEND_KEY)] {
         assert!(!raw.contains(&secret), "the audit log holds a secret");
     }
-    for private in [body, "5551234", "16505551234", "79460958"] {
+    for private in [body, "5551234", "16505551234", "79460958", wamid] {
         assert!(!raw.contains(private), "the audit log holds {private:?}");
     }
 }

@@ -245,6 +245,7 @@ async fn sigterm_with_calls_in_flight_loses_nothing() {
         .env("WHATSAPP_STATE_PATH", &state)
         .env("WHATSAPP_AUDIT_LOG", &audit)
         .env("WHATSAPP_VAULT_PATH", dir.path().join("no-vault.json"))
+        .env("WHATSAPP_VAULT_KEY_FILE", dir.path().join("vault.key"))
         .env(
             "XDG_CACHE_HOME",
             crate::common::cache_dir()
@@ -343,9 +344,19 @@ async fn sigterm_with_calls_in_flight_loses_nothing() {
         );
     }
     // ...and in the audit log.
+    // ...and in the audit log, under the ref the operator's command gives.
     let lines = std::fs::read_to_string(&audit).unwrap();
     for id in &ids {
-        assert!(lines.contains(id.as_str()), "{id} not audited:\n{lines}");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_host-harness"))
+            .args(["audit", "ref", id.as_str()])
+            .env("WHATSAPP_VAULT_KEY_FILE", dir.path().join("vault.key"))
+            .output()
+            .unwrap();
+        let reference = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            !reference.trim().is_empty() && lines.contains(reference.trim()),
+            "{id} not audited:\n{lines}"
+        );
     }
     // New connections are refused once it is gone.
     assert!(client.post(&url).send().await.is_err());

@@ -13,6 +13,7 @@ pub mod files;
 pub mod gateway;
 pub mod mcp;
 pub mod policy;
+pub mod redact;
 pub mod runtime;
 pub mod store;
 pub mod tool;

@@ -163,6 +163,16 @@ impl VaultKey {
         }
     }
 
+    /// A 32-byte key for `purpose`, derived from the vault key (HMAC-SHA256
+    /// of the purpose under it): stable for as long as the vault key is, and
+    /// telling nothing about the vault key or other purposes' keys.
+    pub fn derive(&self, purpose: &str) -> Zeroizing<[u8; 32]> {
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_ref()).expect("any key length");
+        mac.update(purpose.as_bytes());
+        Zeroizing::new(mac.finalize().into_bytes().into())
+    }
+
     fn key_id(&self) -> String {
         let mut mac =
             <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_ref()).expect("any key length");

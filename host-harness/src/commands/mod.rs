@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod audit;
 #[cfg(feature = "sandbox")]
 pub mod bench;
 pub mod call;

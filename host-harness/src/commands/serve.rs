@@ -46,6 +46,11 @@ pub struct ServeArgs {
     /// send `Authorization: Bearer <app key>`.
     #[arg(long, value_name = "FILE")]
     pub(crate) policy: Option<PathBuf>,
+    /// With --http on an address that is not loopback: serve even though no app has a key
+    /// (anyone who reaches the address may use every tool the policy allows). Warns at start
+    /// and on every tools/list.
+    #[arg(long, requires = "http")]
+    pub(crate) allow_unauthenticated: bool,
     /// stdio: the policy's app to act as (default: its only app, or all tools without a policy).
     #[arg(long, value_name = "NAME", conflicts_with = "http")]
     pub(crate) app: Option<String>,
@@ -127,6 +132,9 @@ pub async fn run(
             );
         }
     }
+    if let Some(addr) = args.http {
+        exposure_check(addr, &gateway, args.allow_unauthenticated)?;
+    }
     let watcher = gateway.watch(whatsapp_host::gateway::reload_interval(harness.settings()));
     // stdio acts as one app; over HTTP each request's key picks its app.
     let app = match args.http {
@@ -181,6 +189,38 @@ pub async fn run(
         sandbox.shutdown().await;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses an HTTP server beyond loopback that anyone could use: one needs a
+/// policy whose apps have keys, or `--allow-unauthenticated` (then a warning
+/// now and on every `tools/list`). The Host and Origin checks do not stop
+/// this: a non-browser client chooses its own `Host`.
+fn exposure_check(addr: SocketAddr, gateway: &Gateway, allow: bool) -> anyhow::Result<()> {
+    let keyed =
+        gateway.policy_file().is_some() && gateway.policy().apps().iter().any(|a| a.has_key());
+    if addr.ip().is_loopback() || keyed {
+        return Ok(());
+    }
+    if !allow {
+        anyhow::bail!(
+            "refusing to serve MCP on {addr} without authentication: it is not a loopback \
+             address, and {}. Give a policy whose apps have keys (`--policy FILE` with a \
+             `key_hash` from `host-harness policy hash-key --generate`), listen on loopback \
+             (`--http 127.0.0.1:8765`), or pass --allow-unauthenticated to serve everyone anyway",
+            if gateway.policy_file().is_some() {
+                "no app in the policy has a key_hash"
+            } else {
+                "there is no policy"
+            }
+        );
+    }
+    tracing::warn!(
+        %addr,
+        "serving MCP without authentication on a non-loopback address \
+         (--allow-unauthenticated): anyone who reaches it can use every tool"
+    );
+    gateway.mark_unauthenticated();
+    Ok(())
 }
 
 /// Ctrl-C or SIGTERM: how an HTTP server is asked to stop.

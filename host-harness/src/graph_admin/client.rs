@@ -71,6 +71,7 @@ impl GraphAdmin {
     pub(crate) fn from_settings(
         settings: &whatsapp_host::config::Settings,
     ) -> anyhow::Result<GraphAdmin> {
+        settings.whatsapp.check_api_transport()?;
         GraphAdmin::new(
             &settings.whatsapp.api_base_url,
             &settings.whatsapp.api_version,

@@ -12,6 +12,7 @@
 //! api_version = "v23.0"
 //! api_base_url = "https://graph.facebook.com"
 //! window_policy = "warn"            # off | warn | enforce
+//! allow_insecure_http = false      # true: accept http:// api_base_url on a host that is not loopback
 //!
 //! [runtime]
 //! call_timeout_ms = 30000
@@ -39,7 +40,8 @@
 //! max_bytes = 10485760              # rotate past this size
 //! keep = 5                          # rotated files kept
 //! include_bodies = false            # write the arguments (message bodies) too
-//! mask_recipients = true
+//! include_recipients = false        # true: full numbers and message ids (default: masked
+//!                                   # numbers, message ids as keyed `message_ref`s)
 //!
 //! [vault]
 //! path = "~/.config/whatsapp-connector/vault.json"
@@ -71,7 +73,7 @@ mod whatsapp;
 #[cfg(test)]
 mod tests;
 
-pub use audit::AuditSettings;
+pub use audit::{AuditSettings, message_ref_key};
 pub use endpoint::{ApiEndpoint, EnvSecrets};
 pub use http::HttpSettings;
 pub use policy::PolicySettings;
@@ -125,7 +127,7 @@ impl Settings {
         self.whatsapp.apply_env(&get)?;
         self.webhooks.apply_env(&get)?;
         self.policy.apply_env(&get);
-        self.audit.apply_env(&get);
+        self.audit.apply_env(&get)?;
         self.state.apply_env(&get);
         self.vault.apply_env(&get);
         Ok(())

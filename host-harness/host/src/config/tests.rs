@@ -68,3 +68,38 @@ fn the_webhooks_section_of_the_settings_file_is_read() {
             .is_err()
     );
 }
+
+#[test]
+fn plain_http_to_a_host_that_is_not_loopback_is_refused_unless_allowed() {
+    for url in [
+        "http://graph.example.com",
+        "http://10.0.0.5:8089",
+        "http://[2001:db8::1]/",
+    ] {
+        let mut s = Settings::default();
+        s.whatsapp.api_base_url = url.into();
+        let err = s.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("cleartext") && err.contains("allow_insecure_http"),
+            "{url}: {err}"
+        );
+        s.apply_env(|k| (k == "WHATSAPP_ALLOW_INSECURE_HTTP").then(|| "true".into()))
+            .unwrap();
+        s.validate().unwrap();
+    }
+    for url in [
+        "https://graph.facebook.com",
+        "http://127.0.0.1:8089",
+        "http://localhost:9",
+        "http://[::1]:80",
+    ] {
+        let mut s = Settings::default();
+        s.whatsapp.api_base_url = url.into();
+        s.validate().unwrap();
+    }
+    let s: Settings = toml::from_str(
+        "[whatsapp]\napi_base_url = \"http://10.0.0.5\"\nallow_insecure_http = true",
+    )
+    .unwrap();
+    s.validate().unwrap();
+}

@@ -31,6 +31,10 @@ pub struct WhatsApp {
     pub message_history_fallback: bool,
     /// Set when Meta's webhooks reach this host (`serve --webhook`).
     pub webhooks_configured: bool,
+    /// Accept an `http://` `api_base_url` on a host that is not loopback
+    /// (env `WHATSAPP_ALLOW_INSECURE_HTTP`): the token would cross the
+    /// network in cleartext.
+    pub allow_insecure_http: bool,
 }
 
 impl Default for WhatsApp {
@@ -43,6 +47,7 @@ impl Default for WhatsApp {
             window_policy: WindowPolicy::default(),
             message_history_fallback: false,
             webhooks_configured: false,
+            allow_insecure_http: false,
         }
     }
 }
@@ -102,6 +107,13 @@ impl WhatsApp {
         if let Some(v) = get("WHATSAPP_WINDOW_POLICY") {
             self.window_policy = WindowPolicy::parse(&v)?;
         }
+        if let Some(v) = get("WHATSAPP_ALLOW_INSECURE_HTTP") {
+            self.allow_insecure_http = match v.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" => true,
+                "0" | "false" | "no" => false,
+                other => bail!("WHATSAPP_ALLOW_INSECURE_HTTP `{other}` must be true or false"),
+            };
+        }
         Ok(())
     }
 
@@ -125,6 +137,7 @@ impl WhatsApp {
             )
         })?;
         Origin::of(&base).map_err(|e| anyhow::anyhow!("api_base_url: {e}"))?;
+        self.check_api_transport()?;
         for (name, value) in [
             ("phone_number_id", &self.phone_number_id),
             ("waba_id", &self.waba_id),
@@ -136,6 +149,25 @@ impl WhatsApp {
             }
         }
         Ok(())
+    }
+
+    /// Refuses an `http://` API base URL whose host is not loopback, unless
+    /// `allow_insecure_http`: the access token goes in every request's
+    /// `Authorization` header, readable by anyone on the path.
+    pub fn check_api_transport(&self) -> anyhow::Result<()> {
+        let Ok(base) = url::Url::parse(&self.api_base_url) else {
+            return Ok(()); // `validate` names the bad URL.
+        };
+        if base.scheme() != "http" || self.allow_insecure_http || is_loopback_host(&base) {
+            return Ok(());
+        }
+        bail!(
+            "api_base_url `{}` is plain http on a host that is not loopback: the access token \
+             would cross the network in cleartext. Use https://, or set \
+             `[whatsapp] allow_insecure_http = true` (WHATSAPP_ALLOW_INSECURE_HTTP=true) if the \
+             network path is trusted",
+            self.api_base_url
+        )
     }
 
     /// Takes the endpoint's URL and account.
@@ -156,5 +188,18 @@ impl WhatsApp {
     pub(super) fn token_binding(&self) -> anyhow::Result<Binding> {
         let base = self.api_base_url.trim_end_matches('/');
         Binding::parse(&format!("{base}/{}/", self.api_version)).map_err(|e| anyhow::anyhow!(e))
+    }
+}
+
+/// `localhost`, `127.0.0.0/8` or `::1`.
+fn is_loopback_host(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }

@@ -22,6 +22,7 @@ mod scope;
 mod service;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -32,6 +33,7 @@ use crate::config::Settings;
 use crate::policy::{
     Call, Clock, Layer, NoCounters, OPEN_APP, Policy, PolicyError, SystemClock, ToolInfo, Verdict,
 };
+use crate::redact;
 use crate::runtime::Runtime;
 use crate::tool::{ToolDescriptor, ToolError};
 use arguments::Arguments;
@@ -53,6 +55,9 @@ pub struct Gateway {
     clock: Arc<dyn Clock>,
     /// Serialises check-and-record for rate-limited calls.
     rate_lock: tokio::sync::Mutex<()>,
+    /// Served beyond loopback without app keys (`serve --allow-unauthenticated`):
+    /// every `tools/list` says so in the log.
+    unauthenticated: AtomicBool,
 }
 
 impl Gateway {
@@ -95,6 +100,7 @@ impl Gateway {
             audit: None,
             clock: Arc::new(SystemClock),
             rate_lock: tokio::sync::Mutex::new(()),
+            unauthenticated: AtomicBool::new(false),
         }
     }
 
@@ -110,15 +116,8 @@ impl Gateway {
             Some(path) => Gateway::with_policy_file(runtime, path)?,
             None => Gateway::open(runtime),
         };
-        if let Some(path) = &settings.audit.path {
-            let a = &settings.audit;
-            gateway = gateway.with_audit_config(AuditConfig {
-                path: path.clone(),
-                max_bytes: a.max_bytes,
-                keep: a.keep,
-                include_bodies: a.include_bodies,
-                mask_recipients: a.mask_recipients,
-            })?;
+        if let Some(config) = settings.audit.config(&settings.vault)? {
+            gateway = gateway.with_audit_config(config)?;
         }
         Ok(gateway)
     }
@@ -128,6 +127,12 @@ impl Gateway {
     pub fn with_audit_config(mut self, config: AuditConfig) -> anyhow::Result<Gateway> {
         self.audit = Some(AuditLog::open(config)?);
         Ok(self)
+    }
+
+    /// Marks this gateway as served to the network without app keys: each
+    /// `tools/list` then logs a warning, so the exposure is not forgotten.
+    pub fn mark_unauthenticated(&self) {
+        self.unauthenticated.store(true, Ordering::Relaxed);
     }
 
     /// Takes the time from `clock` (for rate limits, time windows and the audit log).
@@ -277,7 +282,9 @@ impl Gateway {
             policy.evaluate(&call, &NoCounters)
         };
         if let Verdict::Deny(denial) = verdict {
-            tracing::info!(app, tool = name, rule = %denial.rule, layer = %denial.layer, "tool call denied by policy");
+            // The reason may quote a number the client sent: masked here; the client gets it as sent.
+            tracing::info!(app, tool = name, rule = %denial.rule, layer = %denial.layer,
+                reason = %redact::scrub(&denial.reason), "tool call denied by policy");
             let e = match denial.layer {
                 Layer::Enablement => CallError::NotEnabled {
                     known: Gateway::known_tools(&policy, app),
@@ -399,6 +406,13 @@ impl ToolService for Gateway {
     }
 
     fn visible_tools(&self, app: &str) -> Vec<&ToolDescriptor> {
+        // Only `tools/list` asks for this: the place to repeat the warning.
+        if self.unauthenticated.load(Ordering::Relaxed) {
+            tracing::warn!(
+                "tools/list served without authentication to a non-loopback address \
+                 (--allow-unauthenticated): anyone who reaches it can use every tool"
+            );
+        }
         self.visible_under(&self.policy(), app)
     }
 

@@ -22,16 +22,54 @@ pub fn normalise(input: &str) -> Result<String, String> {
 
 pub use whatsapp_connector::phone::{aliases, normalise_prefix};
 
-/// A recipient as the audit log shows it: `+1650*****34` (country code and
-/// area kept for triage, the subscriber part hidden). Anything that is not
-/// a phone number is hidden entirely.
+/// A recipient as the audit log and the logs show it: the country code and
+/// the last two digits, every other digit a `*` (`+1*********34`). At least
+/// [`MIN_HIDDEN_DIGITS`] digits are always hidden: when the country code and
+/// last two would leave fewer, the last two are hidden as well (`+290*****`).
+/// Anything that is not a phone number is hidden entirely.
 pub fn mask(input: &str) -> String {
     match normalise(input) {
-        Ok(digits) => {
-            let n = digits.len();
-            format!("+{}{}{}", &digits[..4], "*".repeat(n - 6), &digits[n - 2..])
-        }
+        Ok(digits) => mask_digits(&digits),
         Err(_) => "*".repeat(input.chars().count().clamp(1, 16)),
+    }
+}
+
+/// Digits always hidden by [`mask`]: 10^5 candidates per visible pattern
+/// at the least, so a masked number cannot be guessed by trying a few.
+pub const MIN_HIDDEN_DIGITS: usize = 5;
+
+/// [`mask`] for E.164 digits already normalised (no `+`).
+pub(crate) fn mask_digits(digits: &str) -> String {
+    let n = digits.len();
+    let cc = country_code_len(digits).min(n);
+    let tail = if n >= cc + 2 + MIN_HIDDEN_DIGITS {
+        2
+    } else {
+        0
+    };
+    let hidden = n - cc - tail;
+    format!(
+        "+{}{}{}",
+        &digits[..cc],
+        "*".repeat(hidden),
+        &digits[n - tail..]
+    )
+}
+
+/// Length of the ITU-T E.164 country code `digits` start with: 1 and 7 are
+/// one digit, the two-digit codes are listed, every other code has three.
+fn country_code_len(digits: &str) -> usize {
+    const TWO_DIGIT: [&str; 44] = [
+        "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45", "46",
+        "47", "48", "49", "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "63",
+        "64", "65", "66", "81", "82", "84", "86", "90", "91", "92", "93", "94", "95", "98",
+    ];
+    if digits.starts_with('1') || digits.starts_with('7') {
+        1
+    } else if TWO_DIGIT.iter().any(|cc| digits.starts_with(cc)) {
+        2
+    } else {
+        3
     }
 }
 
@@ -78,10 +116,43 @@ mod tests {
     }
 
     #[test]
-    fn masking_keeps_the_country_and_area_and_the_last_two_digits() {
-        assert_eq!(mask("+1 (650) 555-1234"), "+1650*****34");
-        assert_eq!(mask("4915123456789"), "+4915*******89");
-        assert_eq!(mask("12345678"), "+1234**78");
+    fn masking_shows_at_most_the_country_code_and_the_last_two_digits_for_every_length() {
+        // (number, mask): lengths 7 to 15 with one-, two- and three-digit country codes.
+        let table = [
+            ("6831234", "*******"), // 7 digits: not an international number at all
+            ("16505512", "+1*****12"),
+            ("49301234", "+49******"),
+            ("29012345", "+290*****"),
+            ("165055512", "+1******12"),
+            ("443012345", "+44*****45"),
+            ("1650555123", "+1*******23"),
+            ("4930123456", "+49******56"),
+            ("5012345678", "+501*****78"),
+            ("16505551234", "+1********34"),
+            ("44791112345", "+44*******45"),
+            ("35312345678", "+353******78"),
+            ("491511234567", "+49********67"),
+            ("4915123456789", "+49*********89"),
+            ("55119876543210", "+55**********10"),
+            ("861391234567890", "+86***********90"),
+            ("880123456789012", "+880**********12"),
+        ];
+        for (number, expected) in table {
+            let masked = mask(number);
+            assert_eq!(masked, expected, "{number}");
+            let visible: String = masked.chars().filter(char::is_ascii_digit).collect();
+            let cc = country_code_len(number);
+            assert!(
+                visible.len() <= cc + 2,
+                "{number}: {masked} shows more than the country code and two digits"
+            );
+            let hidden = masked.chars().filter(|c| *c == '*').count();
+            if normalise(number).is_ok() {
+                assert!(hidden >= MIN_HIDDEN_DIGITS, "{number}: {masked}");
+                assert_eq!(visible.len() + hidden, number.len(), "{number}: {masked}");
+            }
+        }
+        assert_eq!(mask("+1 (650) 555-1234"), "+1********34");
         assert_eq!(mask("not a number"), "************");
     }
 

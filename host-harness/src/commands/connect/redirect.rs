@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::Html;
 use rand::RngCore as _;
 use subtle::ConstantTimeEq as _;
@@ -71,9 +72,11 @@ pub(super) async fn bind(addr: SocketAddr) -> Result<(TcpListener, String), Conn
     Ok((listener, format!("http://{local}/callback")))
 }
 
-/// Serves `/callback` on `listener` until the first redirect arrives (or
-/// `timeout` passes), calling `announce` once the listener is up, and
-/// returns the code if the redirect approves the flow of `state`.
+/// Serves `/callback` on `listener` until the redirect for this flow's
+/// `state` arrives (or `timeout` passes), calling `announce` once the
+/// listener is up, and returns the code if the redirect approves the flow.
+/// Requests without our `state` (any local page can reach the listener)
+/// get an error page and are ignored: the flow keeps waiting.
 pub(super) async fn receive_code(
     listener: TcpListener,
     state: &str,
@@ -112,32 +115,27 @@ pub(super) fn check_callback(
     expected_state: &str,
 ) -> Result<Secret, ConnectError> {
     let p = &callback.params;
-    let state_ok = p
-        .get("state")
-        .is_some_and(|s| bool::from(s.as_bytes().ct_eq(expected_state.as_bytes())));
-    if let Some(error) = p.get("error") {
+    let state_ok = state_matches(callback, expected_state);
+    // Printed in the terminal: whatever sent them chose these texts.
+    let text = |name: &str, absent: &str| {
+        p.get(name)
+            .map_or_else(|| absent.to_string(), |v| printable(v))
+    };
+    if p.contains_key("error") {
+        let error = text("error", "");
         // A denial with a state must carry ours; one without is harmless and still reported.
         if p.contains_key("state") && !state_ok {
             return Err(ConnectError::StateMismatch);
         }
-        let description = p
-            .get("error_description")
-            .cloned()
-            .unwrap_or_else(|| "no description".into());
+        let description = text("error_description", "no description");
         if error == "access_denied" {
             return Err(ConnectError::ConsentDenied {
-                error: error.clone(),
-                reason: p
-                    .get("error_reason")
-                    .cloned()
-                    .unwrap_or_else(|| "not given".into()),
+                error,
+                reason: text("error_reason", "not given"),
                 description,
             });
         }
-        return Err(ConnectError::AuthorizationFailed {
-            error: error.clone(),
-            description,
-        });
+        return Err(ConnectError::AuthorizationFailed { error, description });
     }
     if !state_ok {
         return Err(ConnectError::StateMismatch);
@@ -146,6 +144,41 @@ pub(super) fn check_callback(
         Some(code) => Ok(Secret::new(code.as_bytes().to_vec())),
         None => Err(ConnectError::NoCode),
     }
+}
+
+/// Whether the callback carries `expected_state` (compared in constant time).
+fn state_matches(callback: &Callback, expected_state: &str) -> bool {
+    callback
+        .params
+        .get("state")
+        .is_some_and(|s| bool::from(s.as_bytes().ct_eq(expected_state.as_bytes())))
+}
+
+/// The longest text from the callback printed.
+const MAX_PRINTED_CHARS: usize = 300;
+
+/// `text` safe to print in a terminal: no control characters (escape
+/// sequences, carriage returns, bells), no invisible or direction-changing
+/// format characters, at most [`MAX_PRINTED_CHARS`] characters.
+pub(super) fn printable(text: &str) -> String {
+    let invisible = |c: char| {
+        matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+    };
+    let mut out: String = text
+        .chars()
+        .filter(|c| !c.is_control() && !invisible(*c))
+        .take(MAX_PRINTED_CHARS)
+        .collect();
+    if text
+        .chars()
+        .filter(|c| !c.is_control() && !invisible(*c))
+        .count()
+        > MAX_PRINTED_CHARS
+    {
+        out.push('…');
+    }
+    out
 }
 
 #[derive(Clone)]
@@ -157,8 +190,19 @@ struct CallbackState {
 async fn callback_page(
     State(st): State<CallbackState>,
     Query(params): Query<HashMap<String, String>>,
-) -> Html<&'static str> {
+) -> (StatusCode, Html<&'static str>) {
     let cb = Callback { params };
+    if !state_matches(&cb, &st.state) {
+        tracing::warn!("connect: ignored a request to the callback without this flow's state");
+        return (
+            StatusCode::BAD_REQUEST,
+            Html(
+                "<!DOCTYPE html><html><body><h1>Not this sign-in</h1>\
+                 <p>This request does not belong to the running <code>host-harness connect</code>; \
+                 it was ignored. Finish the sign-in in the window that command opened.</p></body></html>",
+            ),
+        );
+    }
     let page = match check_callback(&cb, &st.state) {
         Ok(_) => {
             "<!DOCTYPE html><html><body><h1>Authorization received</h1>\
@@ -173,7 +217,7 @@ async fn callback_page(
              <p>See your terminal for the reason.</p></body></html>"
         }
     };
-    // Only the first redirect counts; later ones find the channel full or closed.
+    // Only the first redirect with our state counts; later ones find the channel full or closed.
     let _ = st.tx.try_send(cb);
-    Html(page)
+    (StatusCode::OK, Html(page))
 }

@@ -1,6 +1,8 @@
 use super::config_file::{set_whatsapp_ids, write_ids};
 use super::errors::{ConnectError, code_exchange_error};
-use super::redirect::{Callback, authorization_url, check_callback, random_state};
+use super::redirect::{
+    Callback, authorization_url, bind, check_callback, printable, random_state, receive_code,
+};
 use crate::graph_admin::AdminError;
 use whatsapp_host::config::Settings;
 
@@ -125,4 +127,100 @@ fn writing_ids_creates_or_updates_the_file_atomically() {
         1,
         "no temp file left"
     );
+}
+
+/// Starts the callback listener for `state` and returns its URL and the
+/// flow's outcome.
+async fn listen(
+    state: &'static str,
+    timeout_ms: u64,
+) -> (
+    String,
+    tokio::task::JoinHandle<Result<whatsapp_host::caps::vault::Secret, ConnectError>>,
+) {
+    whatsapp_host::install_crypto_provider();
+    let (listener, uri) = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let flow = tokio::spawn(async move {
+        receive_code(
+            listener,
+            state,
+            std::time::Duration::from_millis(timeout_ms),
+            || {},
+        )
+        .await
+    });
+    (uri, flow)
+}
+
+#[tokio::test]
+async fn requests_without_the_flows_state_get_an_error_page_and_the_flow_keeps_waiting() {
+    let (uri, flow) = listen("our-state", 60_000).await;
+    let client = reqwest::Client::new();
+    for query in [
+        "error=access_denied&error_description=gotcha",
+        "error=access_denied&state=another",
+        "code=stolen&state=another",
+        "code=no-state",
+    ] {
+        let page = client.get(format!("{uri}?{query}")).send().await.unwrap();
+        assert_eq!(page.status(), 400, "{query}");
+        assert!(page.text().await.unwrap().contains("ignored"), "{query}");
+        assert!(!flow.is_finished(), "{query} ended the flow");
+    }
+    let page = client
+        .get(format!("{uri}?code=the-code&state=our-state"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let code = flow
+        .await
+        .unwrap()
+        .expect("the flow takes its own redirect");
+    assert_eq!(code.expose(), b"the-code");
+}
+
+#[tokio::test]
+async fn only_foreign_requests_until_the_timeout_end_in_a_timeout() {
+    let (uri, flow) = listen("our-state", 1_500).await;
+    let page = reqwest::get(format!("{uri}?error=access_denied"))
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 400);
+    assert!(matches!(flow.await.unwrap(), Err(ConnectError::Timeout(_))));
+}
+
+#[tokio::test]
+async fn texts_from_the_callback_reach_the_terminal_without_control_characters() {
+    let (uri, flow) = listen("our-state", 60_000).await;
+    let hostile = "\u{1b}]0;owned\u{7}\u{1b}[2J\rfake prompt\u{202e}txt.exe\u{9b}31m";
+    let url = url::Url::parse_with_params(
+        &uri,
+        [
+            ("error", "access_denied"),
+            ("error_reason", hostile),
+            ("error_description", hostile),
+            ("state", "our-state"),
+        ],
+    )
+    .unwrap();
+    let page = reqwest::get(url).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let message = flow.await.unwrap().unwrap_err().to_string();
+    assert!(message.contains("fake prompt"), "{message}");
+    assert!(
+        !message.chars().any(|c| c.is_control() || c == '\u{202e}'),
+        "{message:?}"
+    );
+}
+
+#[test]
+fn printable_text_is_bounded_and_keeps_ordinary_characters() {
+    assert_eq!(
+        printable("Permissions error: déjà vu"),
+        "Permissions error: déjà vu"
+    );
+    assert_eq!(printable("a\nb\u{1b}[31mc"), "ab[31mc");
+    let long = printable(&"x".repeat(1000));
+    assert_eq!(long.chars().count(), 301);
 }

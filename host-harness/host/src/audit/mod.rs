@@ -4,12 +4,15 @@
 //! ```json
 //! {"time":"2026-11-04T12:00:00.123Z","app":"support-bot","tool":"whatsapp_send_message",
 //!  "decision":"allow","rule":null,"outcome":"ok","error_kind":null,"error_code":null,
-//!  "latency_ms":84.2,"message_id":"wamid.HBgL…","recipient":"+1650*****34"}
+//!  "latency_ms":84.2,"message_ref":"5c1f…","recipient":"+1********34"}
 //! ```
 //!
-//! Recipients are masked unless `mask_recipients = false`; message bodies
+//! Recipients are masked ([`phone::mask`]) and message ids written as a
+//! keyed digest ([`MessageRefKey`]; a `wamid.` spells its recipient's
+//! number) unless recipients are included (`[audit] include_recipients`):
+//! then `recipient` is the number and `message_id` the id. Message bodies
 //! (the arguments) are written only with `include_bodies = true`, and then
-//! with recipients masked too. Nothing secret reaches this code: the host
+//! with recipients masked and message ids as refs too. Nothing secret reaches this code: the host
 //! never gives tokens to the component, API keys are checked before a call
 //! gets here and only the app's name is kept, and error details (which may
 //! quote what the API said) are left out: the kind and code are enough to
@@ -31,6 +34,10 @@ use serde_json::{Map, Value};
 use crate::policy::phone;
 use crate::tool::{ErrorKind, ToolError};
 
+mod message_ref;
+
+pub use message_ref::MessageRefKey;
+
 /// Where and how to write the audit log.
 #[derive(Clone, Debug)]
 pub struct AuditConfig {
@@ -42,12 +49,16 @@ pub struct AuditConfig {
     pub keep: usize,
     /// Write the call's arguments (message bodies) too.
     pub include_bodies: bool,
-    /// Mask recipients (`+1650*****34`); on by default.
+    /// Mask recipients (`+1********34`) and write message ids as refs; on by default.
     pub mask_recipients: bool,
+    /// The key message refs are computed with.
+    pub ref_key: MessageRefKey,
 }
 
 impl AuditConfig {
-    /// Writes to `path`: 10 MiB files, 5 kept, no bodies, recipients masked.
+    /// Writes to `path`: 10 MiB files, 5 kept, no bodies, recipients masked,
+    /// message refs under a random key (stable only within this process; the
+    /// settings give one derived from the vault key).
     pub fn new(path: impl Into<PathBuf>) -> AuditConfig {
         AuditConfig {
             path: path.into(),
@@ -55,6 +66,7 @@ impl AuditConfig {
             keep: 5,
             include_bodies: false,
             mask_recipients: true,
+            ref_key: MessageRefKey::random(),
         }
     }
 }
@@ -83,7 +95,11 @@ struct Line<'a> {
     error_kind: Option<ErrorKind>,
     error_code: Option<i64>,
     latency_ms: f64,
-    message_id: Option<&'a str>,
+    /// Outer `None`: not written; inner: `null` when the call has no id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_id: Option<Option<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_ref: Option<Option<String>>,
     recipient: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     arguments: Option<Value>,
@@ -173,8 +189,16 @@ impl AuditLog {
         let arguments = self
             .config
             .include_bodies
-            .then(|| call.args.map(|a| masked(a, mask)))
+            .then(|| call.args.map(|a| self.masked(a)))
             .flatten();
+        let (message_id, message_ref) = if mask {
+            (
+                None,
+                Some(message_id.map(|id| self.config.ref_key.reference(id))),
+            )
+        } else {
+            (Some(message_id), None)
+        };
         let line = Line {
             time: call.time.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
             app: call.app,
@@ -189,7 +213,9 @@ impl AuditLog {
             error_kind: error.map(|e| e.kind),
             error_code: error.and_then(|e| e.code),
             latency_ms: (call.latency.as_secs_f64() * 1e6).round() / 1e3,
+            // Always present (null without an id), under one name or the other.
             message_id,
+            message_ref,
             recipient,
             arguments,
         };
@@ -226,23 +252,36 @@ impl Drop for AuditLog {
     }
 }
 
-/// The arguments with recipient fields masked (when `mask`).
-fn masked(args: &Value, mask: bool) -> Value {
-    let Some(map) = args.as_object() else {
-        return args.clone();
-    };
-    let out: Map<String, Value> = map
-        .iter()
-        .map(|(k, v)| {
-            let v = match (mask && phone::is_recipient_field(k), v) {
-                (true, Value::String(s)) => Value::String(phone::mask(s)),
-                (true, _) => Value::String("*".into()),
-                (false, v) => v.clone(),
-            };
-            (k.clone(), v)
-        })
-        .collect();
-    Value::Object(out)
+impl AuditLog {
+    /// The arguments with recipient fields masked and message ids as refs
+    /// (when masking), at any depth.
+    fn masked(&self, args: &Value) -> Value {
+        if !self.config.mask_recipients {
+            return args.clone();
+        }
+        self.masked_value(None, args)
+    }
+
+    fn masked_value(&self, field: Option<&str>, value: &Value) -> Value {
+        match value {
+            Value::String(s) if field.is_some_and(phone::is_recipient_field) => {
+                Value::String(phone::mask(s))
+            }
+            _ if field.is_some_and(phone::is_recipient_field) => Value::String("*".into()),
+            Value::String(s) if s.trim_start().starts_with("wamid.") => {
+                Value::String(format!("ref:{}", self.config.ref_key.reference(s)))
+            }
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|v| self.masked_value(None, v)).collect())
+            }
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), self.masked_value(Some(k), v)))
+                    .collect::<Map<String, Value>>(),
+            ),
+            other => other.clone(),
+        }
+    }
 }
 
 fn open_append(path: &Path) -> anyhow::Result<File> {
@@ -353,126 +392,4 @@ impl Writer {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn record<'a>(
-        args: Option<&'a Value>,
-        result: &'a Result<Value, ToolError>,
-        denied: bool,
-    ) -> CallRecord<'a> {
-        CallRecord {
-            time: "2026-11-04T12:00:00.1234Z".parse().unwrap(),
-            app: "support-bot",
-            tool: "whatsapp_send_message",
-            args,
-            result: result.as_ref(),
-            denied,
-            latency: Duration::from_micros(84_216),
-        }
-    }
-
-    #[test]
-    fn an_allowed_call_line_has_every_field_and_a_masked_recipient_and_no_body() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = AuditLog::open(AuditConfig::new(dir.path().join("a.jsonl"))).unwrap();
-        let args = json!({"to": "+1 (650) 555-1234", "text": "the body"});
-        let result = Ok(json!({"message_id": "wamid.X", "status": "accepted"}));
-        let line: Value =
-            serde_json::from_str(&log.line(&record(Some(&args), &result, false))).unwrap();
-        assert_eq!(
-            line,
-            json!({"time": "2026-11-04T12:00:00.123Z", "app": "support-bot",
-                   "tool": "whatsapp_send_message", "decision": "allow", "rule": null,
-                   "outcome": "ok", "error_kind": null, "error_code": null,
-                   "latency_ms": 84.216, "message_id": "wamid.X", "recipient": "+1650*****34"})
-        );
-    }
-
-    #[test]
-    fn a_denied_call_line_names_the_rule_and_bodies_appear_only_when_configured() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = AuditConfig::new(dir.path().join("a.jsonl"));
-        config.include_bodies = true;
-        let log = AuditLog::open(config).unwrap();
-        let args = json!({"to": "+16505551234", "text": "the body"});
-        let mut e = ToolError::new(ErrorKind::Denied, "Refused by policy", "d", "h");
-        e.rule = Some("recipients".into());
-        let result = Err(e);
-        let line: Value =
-            serde_json::from_str(&log.line(&record(Some(&args), &result, true))).unwrap();
-        assert_eq!(line["decision"], "deny");
-        assert_eq!(line["rule"], "recipients");
-        assert_eq!(line["outcome"], "denied");
-        assert_eq!(line["error_kind"], "denied");
-        assert_eq!(
-            line["arguments"],
-            json!({"to": "+1650*****34", "text": "the body"})
-        );
-    }
-
-    #[test]
-    fn unmasked_recipients_are_written_only_when_masking_is_off() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = AuditConfig::new(dir.path().join("a.jsonl"));
-        config.mask_recipients = false;
-        let log = AuditLog::open(config).unwrap();
-        let args = json!({"to": "+16505551234"});
-        let result = Err(ToolError::new(
-            ErrorKind::ApiError,
-            "t",
-            "secret-ish details",
-            "h",
-        ));
-        let text = log.line(&record(Some(&args), &result, false));
-        let line: Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(line["recipient"], "+16505551234");
-        assert_eq!(line["outcome"], "error");
-        assert!(!text.contains("secret-ish details"), "{text}");
-    }
-
-    #[test]
-    fn the_log_rotates_by_size_and_keeps_n_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("audit.jsonl");
-        let mut config = AuditConfig::new(&path);
-        config.max_bytes = 1000;
-        config.keep = 2;
-        let log = AuditLog::open(config).unwrap();
-        let args = json!({"to": "+16505551234"});
-        let result = Ok(json!({}));
-        let one = log.line(&record(Some(&args), &result, false)).len() as u64 + 1;
-        let per_file = 1000 / one;
-        let total = per_file * 3 + 1;
-        for _ in 0..total {
-            log.record(&record(Some(&args), &result, false));
-        }
-        log.flush();
-        let lines = |p: &Path| std::fs::read_to_string(p).map(|t| t.lines().count() as u64);
-        assert_eq!(lines(&path).unwrap(), 1);
-        assert_eq!(lines(&rotated_path(&path, 1)).unwrap(), per_file);
-        assert_eq!(lines(&rotated_path(&path, 2)).unwrap(), per_file);
-        assert!(
-            !rotated_path(&path, 3).exists(),
-            "only two rotated files are kept"
-        );
-        for n in 1..=2 {
-            assert!(std::fs::metadata(rotated_path(&path, n)).unwrap().len() <= 1000);
-        }
-    }
-
-    #[test]
-    fn close_writes_everything_queued() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("audit.jsonl");
-        let log = AuditLog::open(AuditConfig::new(&path)).unwrap();
-        let result = Ok(json!({}));
-        for _ in 0..100 {
-            log.record(&record(None, &result, false));
-        }
-        log.close();
-        log.record(&record(None, &result, false));
-        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 100);
-    }
-}
+mod tests;
