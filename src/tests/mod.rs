@@ -3,6 +3,7 @@
 mod descriptors;
 mod errors;
 mod helpers;
+mod interactive;
 mod profile;
 mod retry;
 mod send;
