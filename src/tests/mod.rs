@@ -8,6 +8,8 @@ mod profile;
 mod retry;
 mod send;
 mod status;
+mod template_cards;
+mod template_listing;
 mod templates;
 mod webhooks;
 mod window;
