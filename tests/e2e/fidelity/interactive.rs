@@ -209,13 +209,34 @@ async fn every_request_body_the_tools_build_validates_against_metas_openapi_v23(
             {"type": "button", "sub_type": "url", "index": "1", "parameters": [{"type": "text", "text": "summer"}]}]})),
         ("whatsapp_send_template", json!({"to": to, "name": "invoice_doc", "language": "en", "components": [
             {"type": "header", "parameters": [{"type": "document", "document": {"id": "1013859600285443"}}]}]})),
+        ("whatsapp_create_template", json!({"name": "order_ttl", "language": "en_US", "category": "UTILITY",
+            "message_send_ttl_seconds": 3600, "components": [{"type": "BODY", "text": "Your order shipped."}]})),
         ("whatsapp_update_business_profile", json!({"about": "Succulent specialists!", "address": "1 Hacker Way",
             "description": "We grow succulents.", "email": "shop@example.com", "websites": ["https://example.com"], "vertical": "RETAIL"})),
     ]);
-    let n_calls = calls.len();
+    // Carousel and limited-time-offer sends: the sandbox holds no such
+    // template (its template review does not model them), so it refuses them
+    // after recording the body, which is what is checked here.
+    let cards: Vec<Value> = (0..2)
+        .map(|i| json!({"card_index": i, "components": [
+            {"type": "header", "parameters": [{"type": "image", "image": {"id": "1013859600285441"}}]},
+            {"type": "button", "sub_type": "quick_reply", "index": "0", "parameters": [{"type": "payload", "payload": format!("more-{i}")}]}]}))
+        .collect();
+    let unmodelled = [
+        ("whatsapp_send_template", json!({"to": to, "name": "plant_carousel", "language": "en_US", "components": [
+            {"type": "body", "parameters": [{"type": "text", "text": "Mark"}]},
+            {"type": "carousel", "cards": cards}]})),
+        ("whatsapp_send_template", json!({"to": to, "name": "spring_offer", "language": "en_US", "components": [
+            {"type": "limited_time_offer", "parameters": [{"type": "limited_time_offer", "limited_time_offer": {"expiration_time_ms": 1_767_225_599_000_i64}}]},
+            {"type": "button", "sub_type": "copy_code", "index": "0", "parameters": [{"type": "coupon_code", "coupon_code": "SPRING25"}]}]})),
+    ];
+    let n_calls = calls.len() + unmodelled.len();
     env.sandbox.clear_requests();
     for (tool, args) in calls {
         call_ok(&env, tool, args).await;
+    }
+    for (tool, args) in unmodelled {
+        let _ = env.call(tool, args).await;
     }
 
     let messages = openapi::validator(&openapi::request_schema(MESSAGES_PATH, "post"));
@@ -274,6 +295,29 @@ async fn the_mended_spec_still_refuses_bodies_meta_refuses() {
     };
     assert_eq!(openapi::errors(&messages, &template(json!("0"))), Vec::<String>::new());
     bad.push(("a two-digit button index", template(json!("10"))));
+    let with_components = |components: Value| {
+        let mut body = template(json!("0"));
+        body["template"]["components"] = components;
+        body
+    };
+    let card = |i: u64| json!({"card_index": i, "components": [{"type": "header", "parameters": [{"type": "image", "image": {"id": "1"}}]}]});
+    assert_eq!(
+        openapi::errors(&messages, &with_components(json!([{"type": "carousel", "cards": [card(0), card(1)]}]))),
+        Vec::<String>::new()
+    );
+    bad.push((
+        "a carousel card index of 10",
+        with_components(json!([{"type": "carousel", "cards": [card(10)]}])),
+    ));
+    bad.push((
+        "an offer expiry that is not a number",
+        with_components(json!([{"type": "limited_time_offer", "parameters": [
+            {"type": "limited_time_offer", "limited_time_offer": {"expiration_time_ms": "soon"}}]}])),
+    ));
+    bad.push((
+        "an unknown template component",
+        with_components(json!([{"type": "footer", "parameters": []}])),
+    ));
     for (why, body) in bad {
         assert!(
             !openapi::errors(&messages, &body).is_empty(),

@@ -43,11 +43,99 @@ fn mended() -> &'static Value {
         let schemas = components["schemas"]
             .as_object_mut()
             .expect("components.schemas");
+        add_documented_template_components(schemas);
         apply_discriminators(schemas);
         close_all_of_on_the_whole(schemas);
         mend_known_defects(schemas);
         components
     })
+}
+
+/// Template send components and button kinds Meta documents that the spec's
+/// TemplateComponent lacks: `carousel`
+/// (https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-message-templates/media-card-carousel-templates),
+/// `limited_time_offer` and its `copy_code` button with a `coupon_code`
+/// parameter
+/// (https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-message-templates/limited-time-offer-templates).
+/// Added before the discriminators are applied, as subtypes like the spec's own.
+fn add_documented_template_components(schemas: &mut Map<String, Value>) {
+    let base = json!({"$ref": format!("{SCHEMAS}TemplateComponent")});
+    schemas.insert(
+        "CarouselComponent".into(),
+        json!({"allOf": [base, {
+            "type": "object",
+            "required": ["cards"],
+            "properties": {
+                "type": {"enum": ["carousel"]},
+                "cards": {"type": "array", "minItems": 1, "maxItems": 10, "items": {
+                    "type": "object",
+                    "required": ["card_index", "components"],
+                    "additionalProperties": false,
+                    "properties": {
+                        "card_index": {"type": "integer", "minimum": 0, "maximum": 9},
+                        "components": {"type": "array", "items": {"$ref": format!("{SCHEMAS}TemplateComponent")}}
+                    }
+                }}
+            }
+        }]}),
+    );
+    schemas.insert(
+        "LimitedTimeOfferComponent".into(),
+        json!({"allOf": [base, {
+            "type": "object",
+            "required": ["parameters"],
+            "properties": {
+                "type": {"enum": ["limited_time_offer"]},
+                "parameters": {"type": "array", "minItems": 1, "maxItems": 1, "items": {
+                    "type": "object",
+                    "required": ["type", "limited_time_offer"],
+                    "additionalProperties": false,
+                    "properties": {
+                        "type": {"enum": ["limited_time_offer"]},
+                        "limited_time_offer": {
+                            "type": "object",
+                            "required": ["expiration_time_ms"],
+                            "additionalProperties": false,
+                            "properties": {"expiration_time_ms": {"type": "integer"}}
+                        }
+                    }
+                }}
+            }
+        }]}),
+    );
+    let component = &mut schemas["TemplateComponent"];
+    for kind in ["carousel", "limited_time_offer"] {
+        component["properties"]["type"]["enum"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!(kind));
+    }
+    component["discriminator"]["mapping"]["carousel"] = json!(format!("{SCHEMAS}CarouselComponent"));
+    component["discriminator"]["mapping"]["limited_time_offer"] =
+        json!(format!("{SCHEMAS}LimitedTimeOfferComponent"));
+    schemas["TemplateComponent"]["properties"]["sub_type"]["enum"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("copy_code"));
+    schemas["ButtonComponent"]["allOf"][1]["properties"]["sub_type"]["enum"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("copy_code"));
+    schemas.insert(
+        "ButtonCouponCodeParameter".into(),
+        json!({"allOf": [{"$ref": format!("{SCHEMAS}ButtonParameterObject")}, {
+            "type": "object",
+            "required": ["coupon_code"],
+            "properties": {"type": {"enum": ["coupon_code"]}, "coupon_code": {"type": "string", "maxLength": 15}}
+        }]}),
+    );
+    let parameter = &mut schemas["ButtonParameterObject"];
+    parameter["properties"]["type"]["enum"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("coupon_code"));
+    parameter["discriminator"]["mapping"]["coupon_code"] =
+        json!(format!("{SCHEMAS}ButtonCouponCodeParameter"));
 }
 
 /// OpenAPI's `discriminator` picks the schema by a property's value; JSON
