@@ -134,7 +134,12 @@ fn reply_buttons_outside_meta_limits_are_refused_naming_the_field_and_rule() {
     );
     // Meta allows 20 characters, counted as characters, not bytes.
     host.respond(200, &send_ok());
-    call(&host, SEND, base(json!({"buttons": [b("a", &"é".repeat(20))]}))).unwrap();
+    call(
+        &host,
+        SEND,
+        base(json!({"buttons": [b("a", &"é".repeat(20))]})),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -160,11 +165,18 @@ fn lists_outside_meta_limits_are_refused_naming_the_field_and_rule() {
     assert_invalid(
         &host,
         SEND,
-        list(json!([{"title": "A", "rows": [row("a".into())]}, {"title": "B", "rows": [row("a".into())]}])),
+        list(
+            json!([{"title": "A", "rows": [row("a".into())]}, {"title": "B", "rows": [row("a".into())]}]),
+        ),
         "list.sections[1].rows[0].id",
     );
     assert_invalid(&host, SEND, list(json!([])), "list.sections");
-    assert_invalid(&host, SEND, list(json!([{"rows": []}])), "list.sections[0].rows");
+    assert_invalid(
+        &host,
+        SEND,
+        list(json!([{"rows": []}])),
+        "list.sections[0].rows",
+    );
     assert_invalid(
         &host,
         SEND,
@@ -192,7 +204,9 @@ fn lists_outside_meta_limits_are_refused_naming_the_field_and_rule() {
     assert_invalid(
         &host,
         SEND,
-        base(json!({"list": {"button": "b".repeat(21), "sections": [{"rows": [row("a".into())]}]}})),
+        base(
+            json!({"list": {"button": "b".repeat(21), "sections": [{"rows": [row("a".into())]}]}}),
+        ),
         "list.button",
     );
     assert_invalid(
@@ -266,7 +280,12 @@ fn interactive_arguments_that_do_not_fit_together_are_refused() {
         base(json!({"buttons": buttons, "footer": "f".repeat(61)})),
         "footer",
     );
-    assert_invalid(&host, SEND, base(json!({"buttons": {"id": "a"}})), "buttons");
+    assert_invalid(
+        &host,
+        SEND,
+        base(json!({"buttons": {"id": "a"}})),
+        "buttons",
+    );
     // The body of an interactive message is 1024 characters at most; plain text keeps 4096.
     let mut long = base(json!({ "buttons": buttons }));
     long["text"] = Value::from("é".repeat(1025));
@@ -281,7 +300,10 @@ fn interactive_arguments_that_do_not_fit_together_are_refused() {
 fn every_send_tool_sends_reply_to_as_the_context_message_id() {
     let wamid = "wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzQTg5";
     for (tool, args) in [
-        (SEND, json!({"to": "+16505551234", "text": "Yes", "reply_to": wamid})),
+        (
+            SEND,
+            json!({"to": "+16505551234", "text": "Yes", "reply_to": wamid}),
+        ),
         (
             SEND,
             json!({"to": "+16505551234", "text": "Which?", "reply_to": wamid,

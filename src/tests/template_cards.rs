@@ -62,7 +62,9 @@ fn carousels_and_offers_outside_the_rules_are_refused_naming_the_field() {
     let e = assert_invalid(
         &host,
         SEND,
-        carousel(json!([{"card_index": 0, "components": [{"type": "body", "parameters": [{"type": "text", "text": "x"}]}]}])),
+        carousel(
+            json!([{"card_index": 0, "components": [{"type": "body", "parameters": [{"type": "text", "text": "x"}]}]}]),
+        ),
         "components[0].cards[0].components",
     );
     assert!(e.details.contains("header"), "{e:?}");
@@ -76,7 +78,9 @@ fn carousels_and_offers_outside_the_rules_are_refused_naming_the_field() {
     assert_invalid(
         &host,
         SEND,
-        offer(json!([{"type": "limited_time_offer", "limited_time_offer": {"expiration_time_ms": "tomorrow"}}])),
+        offer(
+            json!([{"type": "limited_time_offer", "limited_time_offer": {"expiration_time_ms": "tomorrow"}}]),
+        ),
         "components[0].parameters[0].limited_time_offer.expiration_time_ms",
     );
     assert_invalid(

@@ -29,8 +29,12 @@ pub(crate) fn interactive(args: &Args, text: &str) -> Result<Option<Value>, Tool
             return Err(ToolError::invalid(
                 d,
                 "Header or footer without buttons",
-                format!("`{d}` was given, but only interactive messages (`buttons`, `list` or `cta_url`) carry a header or footer"),
-                format!("Add `buttons`, `list` or `cta_url`, or remove `{d}` and put its text in `text`."),
+                format!(
+                    "`{d}` was given, but only interactive messages (`buttons`, `list` or `cta_url`) carry a header or footer"
+                ),
+                format!(
+                    "Add `buttons`, `list` or `cta_url`, or remove `{d}` and put its text in `text`."
+                ),
             ));
         }
         return Ok(None);
@@ -50,7 +54,9 @@ pub(crate) fn interactive(args: &Args, text: &str) -> Result<Option<Value>, Tool
         return Err(ToolError::invalid(
             "preview_url",
             "No link preview on interactive messages",
-            format!("`preview_url` was given with `{form}`; only plain text messages show a link preview"),
+            format!(
+                "`preview_url` was given with `{form}`; only plain text messages show a link preview"
+            ),
             "Remove `preview_url`.",
         ));
     }
@@ -62,7 +68,9 @@ pub(crate) fn interactive(args: &Args, text: &str) -> Result<Option<Value>, Tool
                 "`text` has {} characters; the body of an interactive message allows at most {BODY_MAX}",
                 char_len(text)
             ),
-            format!("Shorten `text` to {BODY_MAX} characters, or send it as a plain text message first."),
+            format!(
+                "Shorten `text` to {BODY_MAX} characters, or send it as a plain text message first."
+            ),
         ));
     }
     let value = args.get(form).unwrap_or(&Value::Null);
@@ -206,7 +214,9 @@ fn list(value: &Value) -> Result<Value, ToolError> {
                 return Err(ToolError::invalid(
                     &title_path,
                     "Missing section title",
-                    format!("`{title_path}` is missing; a list with more than one section needs a title on each"),
+                    format!(
+                        "`{title_path}` is missing; a list with more than one section needs a title on each"
+                    ),
                     format!("Add `{title_path}` (up to 24 characters)."),
                 ));
             }
@@ -286,7 +296,12 @@ fn list(value: &Value) -> Result<Value, ToolError> {
 fn cta_url(value: &Value) -> Result<Value, ToolError> {
     let obj = as_object(value, "cta_url")?;
     reject_unknown(obj, &["display_text", "url"], "cta_url")?;
-    let text = str_field(obj, "display_text", "cta_url.display_text", "\"See the order\"")?;
+    let text = str_field(
+        obj,
+        "display_text",
+        "cta_url.display_text",
+        "\"See the order\"",
+    )?;
     check_len("cta_url.display_text", text, 1, 20, "a URL button label")?;
     let url = str_field(
         obj,
@@ -305,7 +320,9 @@ fn cta_url(value: &Value) -> Result<Value, ToolError> {
         return Err(ToolError::invalid(
             "cta_url.url",
             "Invalid URL",
-            format!("`cta_url.url` is `{url}`; the button opens an http:// or https:// web address with a host, no spaces and no user:password@"),
+            format!(
+                "`cta_url.url` is `{url}`; the button opens an http:// or https:// web address with a host, no spaces and no user:password@"
+            ),
             "Give a URL like https://example.com/orders/1042 (percent-encode spaces as %20).",
         ));
     }

@@ -85,7 +85,9 @@ fn reply_to(args: &Args) -> Result<Option<String>, ToolError> {
             "reply_to",
             "Not a message id",
             format!("`reply_to` is `{id}`; WhatsApp message ids start with `wamid.`"),
-            format!("Give the id of the message to answer, as whatsapp_send_* returned it or a webhook reported it, for example {EXAMPLE}."),
+            format!(
+                "Give the id of the message to answer, as whatsapp_send_* returned it or a webhook reported it, for example {EXAMPLE}."
+            ),
         ));
     }
     Ok(Some(id.to_string()))

@@ -101,7 +101,9 @@ fn carousel(path: &str, obj: &Map<String, Value>) -> Result<Value, ToolError> {
             return Err(ToolError::invalid(
                 pf,
                 "Card without its header",
-                format!("card {index} has no header component; every carousel card shows an image or video, given when sending"),
+                format!(
+                    "card {index} has no header component; every carousel card shows an image or video, given when sending"
+                ),
                 "Add {\"type\": \"header\", \"parameters\": [{\"type\": \"image\", \"image\": {\"id\": \"…\"}}]} (or a video) to the card.",
             ));
         }
@@ -141,10 +143,7 @@ fn limited_time_offer(path: &str, obj: &Map<String, Value>) -> Result<Value, Too
     }
     reject_unknown(param, &["type", "limited_time_offer"], &p0)?;
     let lf = format!("{p0}.limited_time_offer");
-    let offer = as_object(
-        param.get("limited_time_offer").unwrap_or(&Value::Null),
-        &lf,
-    )?;
+    let offer = as_object(param.get("limited_time_offer").unwrap_or(&Value::Null), &lf)?;
     reject_unknown(offer, &["expiration_time_ms"], &lf)?;
     let ef = format!("{lf}.expiration_time_ms");
     let ms = match offer.get("expiration_time_ms") {

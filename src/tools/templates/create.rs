@@ -136,7 +136,9 @@ fn message_send_ttl(args: &Args) -> Result<Option<i64>, ToolError> {
         return Err(ToolError::invalid(
             "message_send_ttl_seconds",
             "Time-to-live out of range",
-            format!("`message_send_ttl_seconds` is {ttl}; WhatsApp accepts 30 seconds to 30 days (2592000), narrower per category"),
+            format!(
+                "`message_send_ttl_seconds` is {ttl}; WhatsApp accepts 30 seconds to 30 days (2592000), narrower per category"
+            ),
             "Give seconds from 30 (authentication and utility: up to 900 and 43200) to 2592000 (marketing: from 43200), or leave it out for Meta's default.",
         ));
     }

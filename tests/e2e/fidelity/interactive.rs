@@ -32,9 +32,9 @@ async fn call_ok(env: &Env, tool: &str, args: Value) -> Value {
 #[tokio::test]
 async fn interactive_messages_reach_the_api_as_meta_documents_them_and_are_accepted() {
     let env = Env::new().await;
-    let inbound = env
-        .sandbox
-        .simulate_inbound_at(CUSTOMER, "Can I come on Monday?", SystemTime::now());
+    let inbound =
+        env.sandbox
+            .simulate_inbound_at(CUSTOMER, "Can I come on Monday?", SystemTime::now());
     let out = call_ok(
         &env,
         "whatsapp_send_message",
@@ -71,7 +71,10 @@ async fn interactive_messages_reach_the_api_as_meta_documents_them_and_are_accep
                        {"type": "reply", "reply": {"id": "reschedule", "title": "Reschedule"}}]}}})
     );
     assert_eq!(sent[1].request["interactive"]["type"], "list");
-    assert_eq!(sent[1].request["interactive"]["action"]["sections"], list()["sections"]);
+    assert_eq!(
+        sent[1].request["interactive"]["action"]["sections"],
+        list()["sections"]
+    );
     assert_eq!(
         sent[2].request["interactive"]["action"],
         json!({"name": "cta_url", "parameters": {"display_text": "Open booking", "url": "https://example.com/b/1"}})
@@ -107,12 +110,19 @@ async fn the_sandbox_refuses_interactive_messages_outside_meta_limits_as_the_api
         json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": CUSTOMER_DIGITS,
                "type": "interactive", "interactive": interactive})
     };
-    let reply = |id: &str, title: &str| json!({"type": "reply", "reply": {"id": id, "title": title}});
-    let with_buttons =
-        |b: Value| message(json!({"type": "button", "body": {"text": "Pick"}, "action": {"buttons": b}}));
+    let reply =
+        |id: &str, title: &str| json!({"type": "reply", "reply": {"id": id, "title": title}});
+    let with_buttons = |b: Value| {
+        message(json!({"type": "button", "body": {"text": "Pick"}, "action": {"buttons": b}}))
+    };
     let ok = with_buttons(json!([reply("a", "A")]));
     assert_eq!(post_raw(&env, ok).await.0, 200);
-    let four = json!([reply("a", "A"), reply("b", "B"), reply("c", "C"), reply("d", "D")]);
+    let four = json!([
+        reply("a", "A"),
+        reply("b", "B"),
+        reply("c", "C"),
+        reply("d", "D")
+    ]);
     let rows = |prefix: &str, n: usize| {
         (0..n)
             .map(|i| json!({"id": format!("{prefix}{i}"), "title": "Row"}))
@@ -120,8 +130,14 @@ async fn the_sandbox_refuses_interactive_messages_outside_meta_limits_as_the_api
     };
     for (why, body) in [
         ("four buttons", with_buttons(four)),
-        ("a 21-character title", with_buttons(json!([reply("a", &"t".repeat(21))]))),
-        ("duplicate titles", with_buttons(json!([reply("a", "Same"), reply("b", "Same")]))),
+        (
+            "a 21-character title",
+            with_buttons(json!([reply("a", &"t".repeat(21))])),
+        ),
+        (
+            "duplicate titles",
+            with_buttons(json!([reply("a", "Same"), reply("b", "Same")])),
+        ),
         (
             "a 1025-character body",
             message(json!({"type": "button", "body": {"text": "b".repeat(1025)},
@@ -129,25 +145,38 @@ async fn the_sandbox_refuses_interactive_messages_outside_meta_limits_as_the_api
         ),
         (
             "eleven rows",
-            message(json!({"type": "list", "body": {"text": "Pick"}, "action": {"button": "Open",
-                "sections": [{"title": "A", "rows": rows("a", 6)}, {"title": "B", "rows": rows("b", 5)}]}})),
+            message(
+                json!({"type": "list", "body": {"text": "Pick"}, "action": {"button": "Open",
+                "sections": [{"title": "A", "rows": rows("a", 6)}, {"title": "B", "rows": rows("b", 5)}]}}),
+            ),
         ),
         (
             "two sections without titles",
-            message(json!({"type": "list", "body": {"text": "Pick"}, "action": {"button": "Open",
-                "sections": [{"rows": [{"id": "a", "title": "A"}]}, {"rows": [{"id": "b", "title": "B"}]}]}})),
+            message(
+                json!({"type": "list", "body": {"text": "Pick"}, "action": {"button": "Open",
+                "sections": [{"rows": [{"id": "a", "title": "A"}]}, {"rows": [{"id": "b", "title": "B"}]}]}}),
+            ),
         ),
         (
             "a URL button label of 21 characters",
-            message(json!({"type": "cta_url", "body": {"text": "See"}, "action": {"name": "cta_url",
-                "parameters": {"display_text": "d".repeat(21), "url": "https://example.com"}}})),
+            message(
+                json!({"type": "cta_url", "body": {"text": "See"}, "action": {"name": "cta_url",
+                "parameters": {"display_text": "d".repeat(21), "url": "https://example.com"}}}),
+            ),
         ),
     ] {
         let (status, code) = post_raw(&env, body).await;
         assert_eq!(status, 400, "{why}");
-        assert!(matches!(code, Some(100 | 131008 | 131009)), "{why}: {code:?}");
+        assert!(
+            matches!(code, Some(100 | 131008 | 131009)),
+            "{why}: {code:?}"
+        );
     }
-    assert_eq!(env.sandbox.sent_messages().len(), 1, "only the valid one was sent");
+    assert_eq!(
+        env.sandbox.sent_messages().len(),
+        1,
+        "only the valid one was sent"
+    );
 }
 
 #[tokio::test]
@@ -223,12 +252,18 @@ async fn every_request_body_the_tools_build_validates_against_metas_openapi_v23(
             {"type": "button", "sub_type": "quick_reply", "index": "0", "parameters": [{"type": "payload", "payload": format!("more-{i}")}]}]}))
         .collect();
     let unmodelled = [
-        ("whatsapp_send_template", json!({"to": to, "name": "plant_carousel", "language": "en_US", "components": [
+        (
+            "whatsapp_send_template",
+            json!({"to": to, "name": "plant_carousel", "language": "en_US", "components": [
             {"type": "body", "parameters": [{"type": "text", "text": "Mark"}]},
-            {"type": "carousel", "cards": cards}]})),
-        ("whatsapp_send_template", json!({"to": to, "name": "spring_offer", "language": "en_US", "components": [
+            {"type": "carousel", "cards": cards}]}),
+        ),
+        (
+            "whatsapp_send_template",
+            json!({"to": to, "name": "spring_offer", "language": "en_US", "components": [
             {"type": "limited_time_offer", "parameters": [{"type": "limited_time_offer", "limited_time_offer": {"expiration_time_ms": 1_767_225_599_000_i64}}]},
-            {"type": "button", "sub_type": "copy_code", "index": "0", "parameters": [{"type": "coupon_code", "coupon_code": "SPRING25"}]}]})),
+            {"type": "button", "sub_type": "copy_code", "index": "0", "parameters": [{"type": "coupon_code", "coupon_code": "SPRING25"}]}]}),
+        ),
     ];
     let n_calls = calls.len() + unmodelled.len();
     env.sandbox.clear_requests();
@@ -271,9 +306,10 @@ async fn the_mended_spec_still_refuses_bodies_meta_refuses() {
     assert_eq!(openapi::errors(&messages, &valid), Vec::<String>::new());
     let mut bad: Vec<(&str, Value)> = Vec::new();
     let mut four = valid.clone();
-    four["interactive"]["action"]["buttons"] = json!([1, 2, 3, 4].map(
-        |i| json!({"type": "reply", "reply": {"id": i.to_string(), "title": "T"}})
-    ));
+    four["interactive"]["action"]["buttons"] = json!(
+        [1, 2, 3, 4]
+            .map(|i| json!({"type": "reply", "reply": {"id": i.to_string(), "title": "T"}}))
+    );
     bad.push(("four reply buttons", four));
     let mut long_title = valid.clone();
     long_title["interactive"]["action"]["buttons"][0]["reply"]["title"] = json!("t".repeat(21));
@@ -282,7 +318,10 @@ async fn the_mended_spec_still_refuses_bodies_meta_refuses() {
     stray["text"] = json!({"body": "hi"});
     bad.push(("a property of another message type", stray));
     let mut no_product = valid.clone();
-    no_product.as_object_mut().unwrap().remove("messaging_product");
+    no_product
+        .as_object_mut()
+        .unwrap()
+        .remove("messaging_product");
     bad.push(("no messaging_product", no_product));
     let mut cta = valid.clone();
     cta["interactive"] = json!({"type": "cta_url", "body": {"text": "See"},
@@ -293,7 +332,10 @@ async fn the_mended_spec_still_refuses_bodies_meta_refuses() {
                "template": {"name": "t", "language": {"code": "en", "policy": "deterministic"}, "components": [
                    {"type": "button", "sub_type": "quick_reply", "index": index, "parameters": [{"type": "payload", "payload": "P"}]}]}})
     };
-    assert_eq!(openapi::errors(&messages, &template(json!("0"))), Vec::<String>::new());
+    assert_eq!(
+        openapi::errors(&messages, &template(json!("0"))),
+        Vec::<String>::new()
+    );
     bad.push(("a two-digit button index", template(json!("10"))));
     let with_components = |components: Value| {
         let mut body = template(json!("0"));
@@ -302,7 +344,10 @@ async fn the_mended_spec_still_refuses_bodies_meta_refuses() {
     };
     let card = |i: u64| json!({"card_index": i, "components": [{"type": "header", "parameters": [{"type": "image", "image": {"id": "1"}}]}]});
     assert_eq!(
-        openapi::errors(&messages, &with_components(json!([{"type": "carousel", "cards": [card(0), card(1)]}]))),
+        openapi::errors(
+            &messages,
+            &with_components(json!([{"type": "carousel", "cards": [card(0), card(1)]}]))
+        ),
         Vec::<String>::new()
     );
     bad.push((

@@ -23,7 +23,12 @@ const KINDS: &[&str] = &[
 
 /// A required string at `path`, 1..=max characters; Meta reports a wrong length as 131009
 /// naming the field and its bounds.
-fn text<'a>(obj: &'a Map<String, Value>, key: &str, path: &str, max: usize) -> GraphResult<&'a str> {
+fn text<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    path: &str,
+    max: usize,
+) -> GraphResult<&'a str> {
     let Some(v) = obj.get(key).filter(|v| !v.is_null()) else {
         return Err(GraphError::missing_param(format!(
             "Parameter '{path}' is required."
@@ -86,7 +91,12 @@ pub(crate) fn validate(obj: &Map<String, Value>) -> GraphResult<()> {
         .ok_or_else(|| GraphError::missing_param("Parameter 'interactive.body' is required."))?;
     text(body, "text", "interactive.body.text", 1024)?;
     if let Some(footer) = obj.get("footer") {
-        text(object(footer, "interactive.footer")?, "text", "interactive.footer.text", 60)?;
+        text(
+            object(footer, "interactive.footer")?,
+            "text",
+            "interactive.footer.text",
+            60,
+        )?;
     }
     if let Some(header) = obj.get("header") {
         let header = object(header, "interactive.header")?;
@@ -266,7 +276,10 @@ mod tests {
         };
         check(list(9, true)).unwrap();
         assert!(check(list(10, true)).is_err(), "11 rows in total");
-        assert!(check(list(2, false)).is_err(), "titles needed with 2 sections");
+        assert!(
+            check(list(2, false)).is_err(),
+            "titles needed with 2 sections"
+        );
         let cta = |url: &str| {
             json!({"type": "cta_url", "body": {"text": "See"}, "footer": {"text": "f"},
                    "action": {"name": "cta_url", "parameters": {"display_text": "Open", "url": url}}})

@@ -110,7 +110,8 @@ fn add_documented_template_components(schemas: &mut Map<String, Value>) {
             .unwrap()
             .push(json!(kind));
     }
-    component["discriminator"]["mapping"]["carousel"] = json!(format!("{SCHEMAS}CarouselComponent"));
+    component["discriminator"]["mapping"]["carousel"] =
+        json!(format!("{SCHEMAS}CarouselComponent"));
     component["discriminator"]["mapping"]["limited_time_offer"] =
         json!(format!("{SCHEMAS}LimitedTimeOfferComponent"));
     schemas["TemplateComponent"]["properties"]["sub_type"]["enum"]
