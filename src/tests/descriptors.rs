@@ -39,9 +39,19 @@ fn argument_names_are_the_input_schema_properties_in_schema_order() {
     let send: Value = serde_json::from_str(Tool::SendMessage.input_schema()).unwrap();
     assert_eq!(
         Tool::SendMessage.argument_names(),
-        ["to", "text", "preview_url", "reply_to_message_id"]
+        [
+            "to",
+            "text",
+            "preview_url",
+            "reply_to",
+            "buttons",
+            "list",
+            "cta_url",
+            "header",
+            "footer"
+        ]
     );
-    assert_eq!(send["properties"].as_object().unwrap().len(), 4);
+    assert_eq!(send["properties"].as_object().unwrap().len(), 9);
     for tool in Tool::ALL {
         let schema: Value = serde_json::from_str(tool.input_schema()).unwrap();
         let mut from_schema: Vec<&str> = schema["properties"]

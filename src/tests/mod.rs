@@ -3,10 +3,13 @@
 mod descriptors;
 mod errors;
 mod helpers;
+mod interactive;
 mod profile;
 mod retry;
 mod send;
 mod status;
+mod template_cards;
+mod template_listing;
 mod templates;
 mod webhooks;
 mod window;

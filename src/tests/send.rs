@@ -67,7 +67,7 @@ fn send_message_with_reply_adds_context_and_omits_preview_when_not_given() {
     call(
         &host,
         "whatsapp_send_message",
-        json!({"to": "16505551234", "text": "Yes!", "reply_to_message_id": "wamid.ABC"}),
+        json!({"to": "16505551234", "text": "Yes!", "reply_to": "wamid.ABC"}),
     )
     .unwrap();
     assert_eq!(
@@ -109,8 +109,8 @@ fn send_message_validation_rejects_each_rule_and_sends_nothing() {
     assert_invalid(
         &host,
         n,
-        json!({"to": "+16505551234", "text": "hi", "reply_to_message_id": "has space"}),
-        "reply_to_message_id",
+        json!({"to": "+16505551234", "text": "hi", "reply_to": "has space"}),
+        "reply_to",
     );
     let e = assert_invalid(
         &host,

@@ -30,7 +30,7 @@ fn list_templates_sends_fields_limit_and_encoded_filters() {
     assert_eq!(
         req.url,
         format!(
-            "{GRAPH}/{WABA}/message_templates?fields=id,name,language,status,category,parameter_format,components,quality_score,rejected_reason&limit=50&name=order&status=APPROVED,PENDING&category=UTILITY&language=en_US&after=MjQ%3DZD%2B%2F"
+            "{GRAPH}/{WABA}/message_templates?fields=id,name,language,status,category,sub_category,previous_category,parameter_format,components,quality_score,rejected_reason&limit=50&name=order&status=APPROVED,PENDING&category=UTILITY&language=en_US&after=MjQ%3DZD%2B%2F"
         )
     );
     assert_eq!(out["count"], 2);

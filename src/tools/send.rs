@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::template_params;
+use super::{interactive, template_params};
 use crate::args::Args;
 use crate::checks::{
     char_len, check_digits, check_https_url, check_language, check_len, check_template_name,
@@ -41,8 +41,20 @@ pub(crate) fn send_message(host: &dyn Host, args: &Args) -> Result<Value, ToolEr
     let to = recipient(args)?;
     let text = args.str_req("text", "\"Hello!\"")?;
     check_len("text", text, 1, 4096, "a text message")?;
-    let preview_url = args.bool_opt("preview_url")?;
     let reply_to = reply_to(args)?;
+    if let Some(content) = interactive::interactive(args, text)? {
+        return send(
+            host,
+            Outgoing {
+                to,
+                msg_type: "interactive".into(),
+                content,
+                reply_to,
+                template: None,
+            },
+        );
+    }
+    let preview_url = args.bool_opt("preview_url")?;
     let mut content = Map::new();
     content.insert("body".into(), Value::from(text));
     if let Some(p) = preview_url {
@@ -60,20 +72,25 @@ pub(crate) fn send_message(host: &dyn Host, args: &Args) -> Result<Value, ToolEr
     )
 }
 
+/// `reply_to`: the `wamid.` of the message this one answers, sent as
+/// `context.message_id` so WhatsApp shows it quoted.
 fn reply_to(args: &Args) -> Result<Option<String>, ToolError> {
-    match args.str_opt("reply_to_message_id")? {
-        None => Ok(None),
-        Some(id) => {
-            check_token(
-                "reply_to_message_id",
-                id,
-                512,
-                "a message id",
-                "\"wamid.HBgLMTY1MDU1NTEyMzQVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA\"",
-            )?;
-            Ok(Some(id.to_string()))
-        }
+    const EXAMPLE: &str = "\"wamid.HBgLMTY1MDU1NTEyMzQVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA\"";
+    let Some(id) = args.str_opt("reply_to")? else {
+        return Ok(None);
+    };
+    check_token("reply_to", id, 512, "a message id", EXAMPLE)?;
+    if !id.starts_with("wamid.") || id.len() == "wamid.".len() {
+        return Err(ToolError::invalid(
+            "reply_to",
+            "Not a message id",
+            format!("`reply_to` is `{id}`; WhatsApp message ids start with `wamid.`"),
+            format!(
+                "Give the id of the message to answer, as whatsapp_send_* returned it or a webhook reported it, for example {EXAMPLE}."
+            ),
+        ));
     }
+    Ok(Some(id.to_string()))
 }
 
 pub(crate) fn send_template(host: &dyn Host, args: &Args) -> Result<Value, ToolError> {
@@ -83,6 +100,7 @@ pub(crate) fn send_template(host: &dyn Host, args: &Args) -> Result<Value, ToolE
     let language = args.str_req("language", "\"en_US\"")?;
     check_language("language", language)?;
     let components = template_params::components(args)?;
+    let reply_to = reply_to(args)?;
     let mut content = Map::new();
     content.insert("name".into(), Value::from(name));
     content.insert(
@@ -98,7 +116,7 @@ pub(crate) fn send_template(host: &dyn Host, args: &Args) -> Result<Value, ToolE
             to,
             msg_type: "template".into(),
             content: Value::Object(content),
-            reply_to: None,
+            reply_to,
             template: Some((name.to_string(), language.to_string())),
         },
     )
@@ -115,6 +133,7 @@ pub(crate) fn send_media(host: &dyn Host, args: &Args) -> Result<Value, ToolErro
             "Use one of image, video, document, audio (lower case).",
         ));
     }
+    let reply_to = reply_to(args)?;
     let link = args.str_opt("link")?;
     let media_id = args.str_opt("media_id")?;
     let mut content = Map::new();
@@ -178,7 +197,7 @@ pub(crate) fn send_media(host: &dyn Host, args: &Args) -> Result<Value, ToolErro
             to,
             msg_type: media_type.to_string(),
             content: Value::Object(content),
-            reply_to: None,
+            reply_to,
             template: None,
         },
     )

@@ -7,6 +7,8 @@ use crate::args::{Args, as_array, as_object, as_str, reject_unknown, type_name, 
 use crate::checks::{check_https_url, check_len};
 use crate::error::ToolError;
 
+mod cards;
+
 const BODY_TEXT_MAX: usize = 1024;
 const BODY_ONLY_TEXT_MAX: usize = 32_768;
 const HEADER_TEXT_MAX: usize = 60;
@@ -164,7 +166,10 @@ pub(crate) fn components(args: &Args) -> Result<Vec<Value>, ToolError> {
     let mut button_indexes: Vec<String> = Vec::new();
     for (i, c) in full.iter().enumerate() {
         let path = format!("components[{i}]");
-        let comp = component(&path, c, body_max)?;
+        let comp = match cards::special(&path, c)? {
+            Some(comp) => comp,
+            None => component(&path, c, body_max)?,
+        };
         match comp.get("type").and_then(Value::as_str) {
             Some("header") if seen_header => return Err(duplicate(&path, "header")),
             Some("header") => seen_header = true,

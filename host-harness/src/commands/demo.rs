@@ -379,6 +379,24 @@ pub(crate) async fn run(component: ComponentSource) -> anyhow::Result<bool> {
             },
         )
         .await;
+    // In the window, interactive messages too: the customer answers with a tap.
+    story
+        .ok(
+            "whatsapp_send_message",
+            json!({"to": CUSTOMER, "text": "How would you like your next order?", "header": "Order #1042",
+                   "footer": "Lucky Shrub", "buttons": [{"id": "delivery", "title": "Delivery"},
+                                                        {"id": "pickup", "title": "Pick up in store"}]}),
+            |v| {
+                (v["window"]["state"] == "open").then(|| {
+                    format!(
+                        "{} {}; reply buttons: Delivery | Pick up in store",
+                        field(v, "/message_status"),
+                        field(v, "/message_id")
+                    )
+                })
+            },
+        )
+        .await;
     story
         .ok(
             "whatsapp_send_media",

@@ -32,6 +32,7 @@ pub(crate) fn create_template(host: &dyn Host, args: &Args) -> Result<Value, Too
     }
     let named = parameter_format == Some("NAMED");
     let allow_change = args.bool_opt("allow_category_change")?;
+    let ttl = message_send_ttl(args)?;
     let components = match args.get("components") {
         None => {
             return Err(missing(
@@ -75,6 +76,9 @@ pub(crate) fn create_template(host: &dyn Host, args: &Args) -> Result<Value, Too
     if let Some(a) = allow_change {
         body.insert("allow_category_change".into(), Value::from(a));
     }
+    if let Some(t) = ttl {
+        body.insert("message_send_ttl_seconds".into(), Value::from(t));
+    }
     body.insert("components".into(), Value::Array(components.clone()));
     let resp = graph.post(
         &format!("{waba}/message_templates"),
@@ -116,4 +120,27 @@ pub(crate) fn create_template(host: &dyn Host, args: &Args) -> Result<Value, Too
         "category": got_category,
         "note": note,
     }))
+}
+
+/// `message_send_ttl_seconds`: how long WhatsApp keeps trying to deliver a
+/// message of this template. Meta's ranges depend on the category (from 30 s
+/// for authentication and utility up to 30 days for marketing:
+/// https://developers.facebook.com/docs/whatsapp/business-management-api/message-templates/time-to-live);
+/// the widest bounds are checked here and Meta judges the category's.
+fn message_send_ttl(args: &Args) -> Result<Option<i64>, ToolError> {
+    const RANGE: std::ops::RangeInclusive<i64> = 30..=2_592_000;
+    let Some(ttl) = args.int_opt("message_send_ttl_seconds")? else {
+        return Ok(None);
+    };
+    if !RANGE.contains(&ttl) {
+        return Err(ToolError::invalid(
+            "message_send_ttl_seconds",
+            "Time-to-live out of range",
+            format!(
+                "`message_send_ttl_seconds` is {ttl}; WhatsApp accepts 30 seconds to 30 days (2592000), narrower per category"
+            ),
+            "Give seconds from 30 (authentication and utility: up to 900 and 43200) to 2592000 (marketing: from 43200), or leave it out for Meta's default.",
+        ));
+    }
+    Ok(Some(ttl))
 }

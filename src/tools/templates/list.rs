@@ -32,8 +32,7 @@ const TEMPLATE_STATUSES: &[&str] = &[
 ];
 /// Template categories (https://developers.facebook.com/docs/whatsapp/business-management-api/message-templates#categories).
 pub(super) const CATEGORIES: &[&str] = &["MARKETING", "UTILITY", "AUTHENTICATION"];
-const LIST_FIELDS: &str =
-    "id,name,language,status,category,parameter_format,components,quality_score,rejected_reason";
+const LIST_FIELDS: &str = "id,name,language,status,category,sub_category,previous_category,parameter_format,components,quality_score,rejected_reason";
 
 pub(crate) fn list_templates(host: &dyn Host, args: &Args) -> Result<Value, ToolError> {
     let mut statuses: Vec<String> = Vec::new();
@@ -97,6 +96,24 @@ pub(crate) fn list_templates(host: &dyn Host, args: &Args) -> Result<Value, Tool
             "the `next_cursor` of the previous page",
         )?;
     }
+    let before = args.str_opt("before")?;
+    if let Some(b) = before {
+        if after.is_some() {
+            return Err(ToolError::invalid(
+                "before",
+                "Two paging directions",
+                "`before` and `after` were both given; a page is read in one direction",
+                "Give `after` (a `next_cursor`) for the next page or `before` (a `previous_cursor`) for the previous one.",
+            ));
+        }
+        check_token(
+            "before",
+            b,
+            2048,
+            "a paging cursor",
+            "the `previous_cursor` of the current page",
+        )?;
+    }
     let waba = settings::waba_id(host)?;
     let graph = Graph::new(host)?;
 
@@ -119,6 +136,9 @@ pub(crate) fn list_templates(host: &dyn Host, args: &Args) -> Result<Value, Tool
     if let Some(a) = after {
         query.push(("after", a.to_string()));
     }
+    if let Some(b) = before {
+        query.push(("before", b.to_string()));
+    }
     let resp = graph.get(&format!("{waba}/message_templates"), &query, MANAGE)?;
     let now = now_seconds(host);
     let data = resp
@@ -139,18 +159,24 @@ pub(crate) fn list_templates(host: &dyn Host, args: &Args) -> Result<Value, Tool
     out.insert("count".into(), Value::from(templates.len()));
     out.insert("templates".into(), Value::Array(templates));
     let paging = resp.get("paging");
-    let has_next = paging
-        .and_then(|p| p.get("next"))
-        .and_then(Value::as_str)
-        .is_some_and(|s| !s.is_empty());
-    if has_next
-        && let Some(c) = paging
-            .and_then(|p| p.get("cursors"))
-            .and_then(|c| c.get("after"))
+    // Graph gives `next` / `previous` only when there is such a page.
+    for (link, cursor, key) in [
+        ("next", "after", "next_cursor"),
+        ("previous", "before", "previous_cursor"),
+    ] {
+        let has_page = paging
+            .and_then(|p| p.get(link))
             .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-    {
-        out.insert("next_cursor".into(), Value::from(c));
+            .is_some_and(|s| !s.is_empty());
+        if has_page
+            && let Some(c) = paging
+                .and_then(|p| p.get("cursors"))
+                .and_then(|c| c.get(cursor))
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        {
+            out.insert(key.into(), Value::from(c));
+        }
     }
     Ok(Value::Object(out))
 }
@@ -271,6 +297,12 @@ fn summarise_template(t: &Value) -> Value {
     }
     if let Some(r) = str_of(t, "rejected_reason").filter(|r| !r.is_empty() && *r != "NONE") {
         out.insert("rejected_reason".into(), Value::from(r));
+    }
+    // `previous_category` is set when Meta re-categorised the template.
+    for key in ["sub_category", "previous_category"] {
+        if let Some(v) = str_of(t, key).filter(|v| !v.is_empty()) {
+            out.insert(key.into(), Value::from(v));
+        }
     }
     Value::Object(out)
 }

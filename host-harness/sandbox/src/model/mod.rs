@@ -6,10 +6,11 @@
 //! - leaves it stores: `template` (a template and its review), `profile`, `tokens` (the
 //!   token registry and request authorisation), `faults`.
 //! - operations on the world: `templates` (list, create, delete) with `template_rules` and
-//!   `template_components`; `messages` (sending) with `send_rules` and `template_params`.
+//!   `template_components`; `messages` (sending) with `send_rules`, `interactive_rules` and `template_params`.
 //! - `params`: reading parameters the way Graph does.
 
 pub(crate) mod faults;
+pub(crate) mod interactive_rules;
 pub(crate) mod messages;
 pub(crate) mod params;
 pub(crate) mod profile;

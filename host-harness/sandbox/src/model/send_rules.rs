@@ -172,18 +172,7 @@ pub(crate) fn validate(params: &Map<String, Value>) -> GraphResult<Outgoing> {
                 }
             }
         }
-        "interactive" => {
-            if obj.get("type").and_then(Value::as_str).is_none() {
-                return Err(GraphError::missing_param(
-                    "Parameter 'interactive.type' is required.",
-                ));
-            }
-            if !obj.get("action").is_some_and(Value::is_object) {
-                return Err(GraphError::missing_param(
-                    "Parameter 'interactive.action' is required.",
-                ));
-            }
-        }
+        "interactive" => super::interactive_rules::validate(obj)?,
         "reaction" => {
             if obj
                 .get("message_id")
