@@ -14,6 +14,7 @@ pub mod gateway;
 pub mod mcp;
 pub mod policy;
 pub mod runtime;
+mod seal;
 pub mod store;
 pub mod tool;
 pub mod vault_file;

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use crate::caps::vault::{self, Vault};
+use crate::seal::{KeyBytes, VAULT_SUBKEY_LABEL};
 use crate::vault_file::{VaultError, VaultFile, VaultKey};
 
 /// The `[vault]` section.
@@ -62,6 +63,26 @@ impl VaultSettings {
             create_key,
         )?;
         Ok(VaultFile::new(&self.path, key))
+    }
+
+    /// The key that seals stored webhook bodies, derived from the vault key
+    /// when a vault is configured and its key exists (`WHATSAPP_VAULT_KEY` or
+    /// the key file); `None` otherwise (the store then keeps a key file of its
+    /// own). A key that exists but is unusable is an error naming the fix.
+    pub(crate) fn state_subkey(&self) -> Result<Option<KeyBytes>, VaultError> {
+        if self.path.as_os_str().is_empty() {
+            return Ok(None);
+        }
+        let env_key = std::env::var("WHATSAPP_VAULT_KEY").ok().map(Zeroizing::new);
+        match VaultKey::load(
+            env_key.as_deref().map(String::as_str),
+            &self.key_file,
+            false,
+        ) {
+            Ok(key) => Ok(Some(key.derive(VAULT_SUBKEY_LABEL))),
+            Err(VaultError::NoKey { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     pub(super) fn load(&self) -> anyhow::Result<Arc<Vault>> {
