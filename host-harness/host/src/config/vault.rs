@@ -103,3 +103,35 @@ pub fn default_grants() -> Vec<String> {
         .map(String::from)
         .to_vec()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_key_comes_from_the_vault_key_only_when_a_vault_and_its_key_exist() {
+        if std::env::var_os("WHATSAPP_VAULT_KEY").is_some() {
+            return; // The environment's key would win over the key file below.
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = VaultSettings {
+            path: dir.path().join("vault.json"),
+            key_file: dir.path().join("vault.key"),
+        };
+        assert!(settings.state_subkey().unwrap().is_none(), "no key yet");
+        let key = VaultKey::load(None, &settings.key_file, true).unwrap();
+        let derived = settings.state_subkey().unwrap().expect("the vault's key");
+        assert_eq!(*derived, *key.derive(VAULT_SUBKEY_LABEL));
+        let hex = std::fs::read_to_string(&settings.key_file).unwrap();
+        assert_ne!(
+            derived.as_slice(),
+            hex::decode(hex).unwrap().as_slice(),
+            "a subkey, not the key"
+        );
+        settings.detach();
+        assert!(
+            settings.state_subkey().unwrap().is_none(),
+            "no vault configured"
+        );
+    }
+}
