@@ -227,6 +227,7 @@ impl WebhooksGuest for Component {
             messages: r.messages,
             template_updates: r.template_updates,
             ignored: r.ignored,
+            foreign: r.foreign,
         })
     }
 }

@@ -44,6 +44,9 @@ pub struct IngestReport {
     pub template_updates: u32,
     /// Entries ignored as duplicates, stale or of fields the connector does not track.
     pub ignored: u32,
+    /// Entries for another WhatsApp Business Account and changes for another
+    /// phone number (several businesses can share one Meta app), skipped.
+    pub foreign: u32,
 }
 
 fn verdict(status: u16, body: &str, accept: bool) -> Verdict {
@@ -160,6 +163,7 @@ pub fn ingest(host: &dyn Host, body: &[u8]) -> Result<IngestReport, String> {
         return Err("webhook body is not a JSON object".to_string());
     };
     let mut report = IngestReport::default();
+    let ours = Ours::configured(host);
     let now = i64::try_from(host.now_unix_ms() / 1000).unwrap_or(i64::MAX);
     let entries = obj.get("entry").and_then(Value::as_array);
     let wrong_object = obj
@@ -171,6 +175,10 @@ pub fn ingest(host: &dyn Host, body: &[u8]) -> Result<IngestReport, String> {
         return Ok(report);
     };
     for entry in entries {
+        if !ours.account(entry) {
+            report.foreign += 1;
+            continue;
+        }
         let entry_time = entry.get("time").and_then(json_i64);
         let Some(changes) = entry.get("changes").and_then(Value::as_array) else {
             report.ignored += 1;
@@ -183,6 +191,7 @@ pub fn ingest(host: &dyn Host, body: &[u8]) -> Result<IngestReport, String> {
                 continue;
             };
             match field {
+                "messages" if !ours.number(value) => report.foreign += 1,
                 "messages" => ingest_messages_change(host, value, now, &mut report)?,
                 "message_template_status_update" => {
                     ingest_template_update(host, value, entry_time.unwrap_or(now), &mut report)?
@@ -195,6 +204,46 @@ pub fn ingest(host: &dyn Host, body: &[u8]) -> Result<IngestReport, String> {
         }
     }
     Ok(report)
+}
+
+/// The configured account and number: only their deliveries apply. An id
+/// that is not configured is not checked.
+struct Ours {
+    waba_id: Option<String>,
+    phone_number_id: Option<String>,
+}
+
+impl Ours {
+    fn configured(host: &dyn Host) -> Ours {
+        Ours {
+            waba_id: settings::waba_id(host).ok(),
+            phone_number_id: settings::phone_number_id(host).ok(),
+        }
+    }
+
+    /// Whether an entry's `id` (the WhatsApp Business Account) is ours.
+    fn account(&self, entry: &Value) -> bool {
+        self.waba_id
+            .as_deref()
+            .is_none_or(|ours| id_text(entry.get("id")).as_deref() == Some(ours))
+    }
+
+    /// Whether a `messages` change's `metadata.phone_number_id` is ours.
+    fn number(&self, value: &Value) -> bool {
+        self.phone_number_id.as_deref().is_none_or(|ours| {
+            id_text(value.get("metadata").and_then(|m| m.get("phone_number_id"))).as_deref()
+                == Some(ours)
+        })
+    }
+}
+
+/// An id sent as a string (as documented) or as a number.
+fn id_text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
 }
 
 fn ingest_messages_change(

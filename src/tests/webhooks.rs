@@ -1,7 +1,7 @@
 use serde_json::{Value, json};
 
 use super::{WAMID, call};
-use crate::testing::{FakeHost, NOW_S, VERIFY_TOKEN};
+use crate::testing::{FakeHost, NOW_S, PNID, VERIFY_TOKEN, WABA};
 use crate::webhooks::{WebhookRequest, ingest, verify};
 
 fn get(query: &str) -> WebhookRequest {
@@ -237,8 +237,13 @@ fn statuses_keep_pricing_and_bsuid_recipients() {
 }
 
 fn inbound(messages: Value, contacts: Value) -> Vec<u8> {
-    json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
-        "messaging_product": "whatsapp", "contacts": contacts, "messages": messages}}]}]})
+    inbound_for(WABA, PNID, messages, contacts)
+}
+
+fn inbound_for(waba: &str, pnid: &str, messages: Value, contacts: Value) -> Vec<u8> {
+    json!({"object": "whatsapp_business_account", "entry": [{"id": waba, "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550783881", "phone_number_id": pnid},
+        "contacts": contacts, "messages": messages}}]}]})
     .to_string()
     .into_bytes()
 }
@@ -312,7 +317,11 @@ fn bsuid_only_inbound_payloads_are_recorded_by_user_id() {
 }
 
 fn template_update(event: &str, time: i64) -> Vec<u8> {
-    json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "time": time, "changes": [{"field": "message_template_status_update", "value": {
+    template_update_for(WABA, event, time)
+}
+
+fn template_update_for(waba: &str, event: &str, time: i64) -> Vec<u8> {
+    json!({"object": "whatsapp_business_account", "entry": [{"id": waba, "time": time, "changes": [{"field": "message_template_status_update", "value": {
         "event": event, "message_template_id": 1192339204654487u64, "message_template_name": "order_update",
         "message_template_language": "en_US", "reason": "NONE"}}]}]})
     .to_string()
@@ -368,9 +377,9 @@ fn an_edited_templates_text_is_kept_for_the_hosts_rules() {
 #[test]
 fn ingest_ignores_untracked_fields_and_rejects_bad_json() {
     let host = FakeHost::new();
-    let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [
+    let body = json!({"object": "whatsapp_business_account", "entry": [{"id": WABA, "changes": [
         {"field": "account_update", "value": {"event": "X"}},
-        {"field": "messages", "value": {"errors": [{"code": 130429, "title": "Rate limit hit"}]}}]}]});
+        {"field": "messages", "value": {"metadata": {"phone_number_id": PNID}, "errors": [{"code": 130429, "title": "Rate limit hit"}]}}]}]});
     let r = ingest(&host, body.to_string().as_bytes()).unwrap();
     assert_eq!(
         (r.statuses, r.messages, r.template_updates, r.ignored),
@@ -391,4 +400,53 @@ fn ingest_reports_store_failures_so_the_host_retries() {
     let host = FakeHost::new();
     host.kv_fail.set(true);
     assert!(ingest(&host, &statuses(json!([st("sent", NOW_S)]))).is_err());
+}
+
+#[test]
+fn deliveries_for_another_account_or_number_are_skipped_and_counted() {
+    let host = FakeHost::new();
+    let m = json!([{"from": "16505551234", "id": "wamid.in", "timestamp": NOW_S.to_string(), "type": "text", "text": {"body": "hi"}}]);
+    ingest(&host, &template_update("APPROVED", NOW_S)).unwrap();
+    for body in [
+        inbound_for("999999999999999", PNID, m.clone(), json!([])),
+        inbound_for(WABA, "888888888888888", m.clone(), json!([])),
+        template_update_for("999999999999999", "REJECTED", NOW_S + 60),
+    ] {
+        let r = ingest(&host, &body).unwrap();
+        assert_eq!(
+            (r.messages, r.template_updates, r.foreign),
+            (0, 0, 1),
+            "{}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    // An entry without its id, or a messages change without its metadata, is not shown to be ours.
+    let bare = json!({"object": "whatsapp_business_account", "entry": [
+        {"changes": [{"field": "messages", "value": {"messages": m.clone()}}]},
+        {"id": WABA, "changes": [{"field": "messages", "value": {"messages": m.clone()}}]}]});
+    let r = ingest(&host, bare.to_string().as_bytes()).unwrap();
+    assert_eq!((r.messages, r.foreign), (0, 2));
+    assert!(
+        host.kv_json("win/16505551234").is_none(),
+        "no window opened"
+    );
+    assert_eq!(
+        host.kv_json("tpl/order_update/en_US").unwrap()["status"],
+        "APPROVED"
+    );
+    // Ours, with the ids as numbers, applies.
+    let numeric = json!({"object": "whatsapp_business_account", "entry": [{"id": WABA.parse::<u64>().unwrap(), "changes": [{"field": "messages", "value": {
+        "metadata": {"phone_number_id": PNID.parse::<u64>().unwrap()}, "messages": m}}]}]});
+    let r = ingest(&host, numeric.to_string().as_bytes()).unwrap();
+    assert_eq!((r.messages, r.foreign), (1, 0));
+}
+
+#[test]
+fn without_configured_ids_every_entry_applies() {
+    let host = FakeHost::new();
+    host.config.borrow_mut().remove("waba-id");
+    host.config.borrow_mut().remove("phone-number-id");
+    let m = json!([{"from": "16505551234", "id": "wamid.in", "timestamp": NOW_S.to_string(), "type": "text"}]);
+    let r = ingest(&host, &inbound_for("999", "888", m, json!([]))).unwrap();
+    assert_eq!((r.messages, r.foreign), (1, 0));
 }

@@ -145,7 +145,8 @@ fn capabilities(
     let state = if settings.state.in_memory() {
         StateStore::in_memory()
     } else {
-        StateStore::open(Path::new(&settings.state.path))?
+        let vault_subkey = settings.vault.state_subkey()?;
+        StateStore::open_sealed(Path::new(&settings.state.path), vault_subkey)?
     };
     Ok(Capabilities {
         http: OutboundHttp::new(allowlist, settings.http.limits())?,

@@ -83,6 +83,55 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
+/// Takes group and other users' access away from the file at `path` when it
+/// has any (0644 becomes 0600), with a warning naming `what`.
+pub(crate) fn restrict_file(path: &Path, what: &str) -> std::io::Result<()> {
+    restrict(path, what, false)
+}
+
+/// Takes group and other users' access away from the directory `dir` (0755
+/// becomes 0700), with a warning naming `what`. A shared directory (sticky,
+/// like `/tmp`) and the home directory are not changed, only warned about:
+/// taking others' access to those away would break other programs.
+pub(crate) fn restrict_dir(dir: &Path, what: &str) -> std::io::Result<()> {
+    restrict(dir, what, true)
+}
+
+#[cfg(unix)]
+fn restrict(path: &Path, what: &str, is_dir: bool) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(path)?.permissions().mode() & 0o7777;
+    if mode & 0o077 == 0 {
+        return Ok(());
+    }
+    let shared = is_dir
+        && (mode & 0o1000 != 0
+            || std::env::var_os("HOME").is_some_and(|home| Path::new(&home) == path));
+    if shared {
+        tracing::warn!(
+            path = %path.display(),
+            mode = format!("{:o}", mode & 0o777),
+            "{what} is shared with other users and is left as it is; give it a directory of its \
+             own to keep even its name and size private"
+        );
+        return Ok(());
+    }
+    let private = mode & !0o077;
+    std::fs::set_permissions(path, Permissions::from_mode(private))?;
+    tracing::warn!(
+        path = %path.display(),
+        was = format!("{:o}", mode & 0o777),
+        now = format!("{:o}", private & 0o777),
+        "{what} was open to other users; made it owner-only"
+    );
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn restrict(_: &Path, _: &str, _: bool) -> std::io::Result<()> {
+    Ok(())
+}
+
 /// 0600 on Unix; elsewhere the platform's default for a new file.
 fn private_permissions() -> Option<Permissions> {
     #[cfg(unix)]
@@ -140,6 +189,32 @@ mod tests {
         assert_eq!(step, WriteStep::Replace);
         assert_eq!(std::fs::read(target.join("inside")).unwrap(), b"kept");
         assert_eq!(parent_dir(Path::new("f")), Path::new("."));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn looser_files_and_directories_are_made_owner_only_but_shared_ones_are_left() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("d");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, Permissions::from_mode(0o755)).unwrap();
+        let file = dir.join("f");
+        std::fs::write(&file, b"x").unwrap();
+        std::fs::set_permissions(&file, Permissions::from_mode(0o644)).unwrap();
+        restrict_file(&file, "the file").unwrap();
+        restrict_dir(&dir, "the directory").unwrap();
+        assert_eq!((mode(&file), mode(&dir)), (0o600, 0o700));
+        let shared = parent.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, Permissions::from_mode(0o1777)).unwrap();
+        restrict_dir(&shared, "the directory").unwrap();
+        assert_eq!(
+            mode(&shared),
+            0o1777,
+            "a sticky shared directory is left alone"
+        );
     }
 
     #[cfg(unix)]

@@ -15,6 +15,7 @@ pub mod mcp;
 pub mod policy;
 pub mod redact;
 pub mod runtime;
+mod seal;
 pub mod store;
 pub mod tool;
 pub mod vault_file;

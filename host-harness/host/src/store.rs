@@ -8,14 +8,25 @@
 //! Writes go through one writer thread that commits whatever is queued in a
 //! single durable transaction (group commit): every caller still waits for
 //! its data to be on disk, but concurrent callers share one fsync.
+//!
+//! The file is owner-only (0600) in an owner-only directory (0700) when the
+//! store creates them, and made so, with a warning, when found looser. The
+//! values of `webhook_queue` (customers' messages) are sealed (the `seal`
+//! module) on the way in and opened on the way out; values an earlier
+//! version stored in plaintext are sealed when the file is opened.
 
+use std::collections::HashSet;
+use std::fs::OpenOptions;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use redb::{Database, TableDefinition};
+use redb::{Database, ReadableTable as _, TableDefinition, WriteTransaction};
 use tokio::sync::oneshot;
+
+use crate::files;
+use crate::seal::{KeyBytes, StateSeal, Unsealed};
 
 /// The tables a caller can address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,12 +40,26 @@ pub enum Table {
 }
 
 impl Table {
-    fn definition(self) -> TableDefinition<'static, &'static str, &'static [u8]> {
+    fn name(self) -> &'static str {
         match self {
-            Table::Kv => TableDefinition::new("kv"),
-            Table::WebhookQueue => TableDefinition::new("webhook_queue"),
-            Table::Host => TableDefinition::new("host"),
+            Table::Kv => "kv",
+            Table::WebhookQueue => "webhook_queue",
+            Table::Host => "host",
         }
+    }
+
+    fn definition(self) -> TableDefinition<'static, &'static str, &'static [u8]> {
+        TableDefinition::new(self.name())
+    }
+
+    /// Whether values are sealed at rest: the webhook bodies hold message text.
+    fn sealed(self) -> bool {
+        self == Table::WebhookQueue
+    }
+
+    /// What a sealed value is bound to: its table and key.
+    fn entry(self, key: &str) -> String {
+        format!("{}/{key}", self.name())
     }
 
     const ALL: [Table; 3] = [Table::Kv, Table::WebhookQueue, Table::Host];
@@ -88,17 +113,30 @@ type Reply = oneshot::Sender<Result<bool, StateError>>;
 pub struct StateStore {
     db: Arc<Database>,
     writer: std_mpsc::Sender<(Op, Reply)>,
+    seal: Arc<StateSeal>,
+    /// Sealed entries this run cannot open, reported once each.
+    unreadable: Arc<Mutex<HashSet<String>>>,
 }
 
 impl StateStore {
-    /// Opens (or creates) the store file at `path`.
+    /// Opens (or creates) the store file at `path`, sealing webhook bodies
+    /// with the key file beside it (`<path>.key`, created if missing).
     pub fn open(path: &Path) -> Result<StateStore, StateError> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| StateError::Open {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?;
-        }
+        Self::open_sealed(path, None)
+    }
+
+    /// Opens (or creates) the store file at `path`, sealing webhook bodies
+    /// with `vault_subkey` (derived from the vault key) when given, else with
+    /// the key file beside it.
+    pub(crate) fn open_sealed(
+        path: &Path,
+        vault_subkey: Option<KeyBytes>,
+    ) -> Result<StateStore, StateError> {
+        let open_error = |reason: String| StateError::Open {
+            path: path.display().to_string(),
+            reason,
+        };
+        make_private(path).map_err(|e| open_error(e.to_string()))?;
         let db = Database::create(path).map_err(|e| StateError::Open {
             path: path.display().to_string(),
             reason: match e {
@@ -108,7 +146,13 @@ impl StateStore {
                 other => other.to_string(),
             },
         })?;
-        Self::start(db)
+        // After the database: its lock keeps two processes from racing to create the key.
+        let seal = StateSeal::for_file(path, vault_subkey).map_err(|e| {
+            open_error(format!(
+                "cannot read or create the key that encrypts stored webhooks: {e}"
+            ))
+        })?;
+        Self::start(db, seal)
     }
 
     /// A store that lives only as long as the process.
@@ -116,15 +160,22 @@ impl StateStore {
         let db = Database::builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .expect("an in-memory database always opens");
-        Self::start(db).expect("an in-memory database always initialises")
+        Self::start(db, StateSeal::ephemeral()).expect("an in-memory database always initialises")
     }
 
-    fn start(db: Database) -> Result<StateStore, StateError> {
+    fn start(db: Database, seal: StateSeal) -> Result<StateStore, StateError> {
         let tx = db.begin_write().map_err(storage)?;
         for table in Table::ALL {
             tx.open_table(table.definition()).map_err(storage)?;
         }
+        let resealed = seal_plaintext(&tx, &seal)?;
         tx.commit().map_err(storage)?;
+        if resealed > 0 {
+            tracing::info!(
+                entries = resealed,
+                "encrypted the webhook deliveries an earlier version stored in plaintext"
+            );
+        }
         let db = Arc::new(db);
         let (writer, queue) = std_mpsc::channel();
         let writer_db = db.clone();
@@ -132,7 +183,12 @@ impl StateStore {
             .name("state-writer".into())
             .spawn(move || write_loop(&writer_db, queue))
             .map_err(storage)?;
-        Ok(StateStore { db, writer })
+        Ok(StateStore {
+            db,
+            writer,
+            seal: Arc::new(seal),
+            unreadable: Arc::default(),
+        })
     }
 
     /// The live value under `key`, if any.
@@ -142,7 +198,7 @@ impl StateStore {
         let Some(entry) = t.get(key).map_err(storage)? else {
             return Ok(None);
         };
-        Ok(decode_live(entry.value(), now_ms()).map(<[u8]>::to_vec))
+        Ok(decode_live(entry.value(), now_ms()).and_then(|live| self.reveal(table, key, live)))
     }
 
     /// Every live entry whose key starts with `prefix`, in key order.
@@ -156,8 +212,10 @@ impl StateStore {
             if !k.value().starts_with(prefix) {
                 break;
             }
-            if let Some(live) = decode_live(v.value(), now) {
-                out.push((k.value().to_string(), live.to_vec()));
+            if let Some(live) = decode_live(v.value(), now)
+                && let Some(value) = self.reveal(table, k.value(), live)
+            {
+                out.push((k.value().to_string(), value));
             }
         }
         Ok(out)
@@ -172,6 +230,11 @@ impl StateStore {
         ttl_seconds: Option<u32>,
     ) -> Result<(), StateError> {
         let expires_at_ms = ttl_seconds.map_or(0, |s| now_ms() + u64::from(s) * 1000);
+        let value = if table.sealed() {
+            self.seal.seal(&table.entry(key), &value)
+        } else {
+            value
+        };
         self.submit(Op::Set {
             table,
             key: key.to_string(),
@@ -191,6 +254,35 @@ impl StateStore {
         .await
     }
 
+    /// A stored value as callers see it: opened when its table is sealed.
+    /// A sealed value this run cannot open reads as absent (the entry stays,
+    /// for a run with the right key) and is reported once.
+    fn reveal(&self, table: Table, key: &str, stored: &[u8]) -> Option<Vec<u8>> {
+        if !table.sealed() {
+            return Some(stored.to_vec());
+        }
+        let why = match self.seal.unseal(&table.entry(key), stored) {
+            Unsealed::Opened(value) | Unsealed::Plain(value) => return Some(value),
+            Unsealed::OtherKey(id) => format!(
+                "it was encrypted with another key (id {id}) than {}: start with the key it was \
+                 written under (WHATSAPP_VAULT_KEY, the vault key file, or the `.key` file beside \
+                 the state) to apply it",
+                self.seal.source()
+            ),
+            Unsealed::Damaged => {
+                "it does not authenticate: the state file was damaged or modified".to_string()
+            }
+        };
+        let first = self
+            .unreadable
+            .lock()
+            .map_or(true, |mut seen| seen.insert(table.entry(key)));
+        if first {
+            tracing::error!(table = table.name(), key = %key, "a stored entry cannot be read; {why}");
+        }
+        None
+    }
+
     async fn submit(&self, op: Op) -> Result<bool, StateError> {
         let (reply, answer) = oneshot::channel();
         self.writer
@@ -198,6 +290,49 @@ impl StateStore {
             .map_err(|_| StateError::Closed)?;
         answer.await.map_err(|_| StateError::Closed)?
     }
+}
+
+/// Creates the store's directory (0700) and file (0600), or makes them
+/// owner-only when they are looser. A bare file name's directory is the
+/// working directory, which is not the store's to change.
+fn make_private(path: &Path) -> std::io::Result<()> {
+    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) if dir.exists() => files::restrict_dir(dir, "the state file's directory")?,
+        Some(dir) => files::create_private_dir(dir)?,
+        None => {}
+    }
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    drop(options.open(path)?);
+    files::restrict_file(path, "the state file")
+}
+
+/// Seals the values of sealed tables that an earlier version stored in
+/// plaintext, keeping their expiry; returns how many there were.
+fn seal_plaintext(tx: &WriteTransaction, seal: &StateSeal) -> Result<usize, StateError> {
+    let mut count = 0;
+    for table in Table::ALL.into_iter().filter(|t| t.sealed()) {
+        let mut t = tx.open_table(table.definition()).map_err(storage)?;
+        let mut plain = Vec::new();
+        for item in t.iter().map_err(storage)? {
+            let (k, v) = item.map_err(storage)?;
+            if let Some((_, payload)) = v.value().split_at_checked(8)
+                && !StateSeal::is_sealed(payload)
+            {
+                plain.push((k.value().to_string(), v.value().to_vec()));
+            }
+        }
+        for (key, stored) in plain {
+            let (expiry, payload) = stored.split_at(8);
+            let mut value = expiry.to_vec();
+            value.extend(seal.seal(&table.entry(&key), payload));
+            t.insert(key.as_str(), value.as_slice()).map_err(storage)?;
+            count += 1;
+        }
+    }
+    Ok(count)
 }
 
 /// Values are stored as 8 bytes of expiry (Unix ms, big endian; 0 = never)
@@ -374,6 +509,140 @@ mod tests {
             t.await.unwrap().unwrap();
         }
         assert_eq!(store.scan(Table::Kv, "k").unwrap().len(), 200);
+    }
+
+    /// Opens `path` once the previous handle's writer thread has let go of it.
+    fn reopen(path: &Path, vault_subkey: Option<u8>) -> StateStore {
+        (0..50)
+            .find_map(|_| {
+                let key = vault_subkey.map(|b| zeroize::Zeroizing::new([b; 32]));
+                StateStore::open_sealed(path, key).ok().or_else(|| {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    None
+                })
+            })
+            .expect("reopens once the first handle is gone")
+    }
+
+    fn raw(store: &StateStore, table: Table, key: &str) -> Vec<u8> {
+        let tx = store.db.begin_read().unwrap();
+        let t = tx.open_table(table.definition()).unwrap();
+        t.get(key).unwrap().unwrap().value().to_vec()
+    }
+
+    #[tokio::test]
+    async fn webhook_bodies_are_stored_sealed_and_read_back_whole() {
+        let store = StateStore::in_memory();
+        let body = b"{\"text\":{\"body\":\"my card is 4111\"}}".to_vec();
+        store
+            .set(Table::WebhookQueue, "q/1", body.clone(), None)
+            .await
+            .unwrap();
+        store
+            .set(Table::Kv, "k", b"plain".to_vec(), None)
+            .await
+            .unwrap();
+        let stored = raw(&store, Table::WebhookQueue, "q/1");
+        assert!(StateSeal::is_sealed(&stored[8..]));
+        assert!(!stored.windows(4).any(|w| w == b"card"));
+        assert_eq!(
+            store.get(Table::WebhookQueue, "q/1").unwrap(),
+            Some(body.clone())
+        );
+        assert_eq!(
+            store.scan(Table::WebhookQueue, "q/").unwrap(),
+            [("q/1".to_string(), body)]
+        );
+        assert_eq!(
+            &raw(&store, Table::Kv, "k")[8..],
+            b"plain",
+            "other tables as they are"
+        );
+    }
+
+    #[test]
+    fn plaintext_an_earlier_version_stored_is_sealed_on_open_keeping_its_expiry() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.redb");
+        let dead_expiry = now_ms() + 60_000;
+        {
+            let db = Database::create(&path).unwrap();
+            let tx = db.begin_write().unwrap();
+            {
+                let mut t = tx.open_table(Table::WebhookQueue.definition()).unwrap();
+                t.insert("q/1", encode(b"{\"old\":\"words\"}", 0).as_slice())
+                    .unwrap();
+                t.insert(
+                    "dead/2",
+                    encode(b"{\"reason\":\"x\"}", dead_expiry).as_slice(),
+                )
+                .unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        let store = StateStore::open(&path).unwrap();
+        for (key, expiry) in [("q/1", 0), ("dead/2", dead_expiry)] {
+            let stored = raw(&store, Table::WebhookQueue, key);
+            assert_eq!(stored[..8], expiry.to_be_bytes(), "{key} keeps its expiry");
+            assert!(StateSeal::is_sealed(&stored[8..]), "{key} is sealed");
+        }
+        assert_eq!(
+            store.scan(Table::WebhookQueue, "").unwrap(),
+            [
+                ("dead/2".to_string(), b"{\"reason\":\"x\"}".to_vec()),
+                ("q/1".to_string(), b"{\"old\":\"words\"}".to_vec()),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_entry_sealed_with_another_key_reads_as_absent_and_is_kept_for_the_right_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.redb");
+        {
+            let store = reopen(&path, Some(1));
+            store
+                .set(Table::WebhookQueue, "q/1", b"body".to_vec(), None)
+                .await
+                .unwrap();
+        }
+        {
+            // The vault key is missing this time: the key file beside the state is used.
+            let store = reopen(&path, None);
+            assert_eq!(store.get(Table::WebhookQueue, "q/1").unwrap(), None);
+            assert!(store.scan(Table::WebhookQueue, "q/").unwrap().is_empty());
+        }
+        let store = reopen(&path, Some(1));
+        assert_eq!(
+            store.get(Table::WebhookQueue, "q/1").unwrap(),
+            Some(b"body".to_vec())
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_state_file_and_its_directory_are_owner_only_when_created_and_made_so_when_looser() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let parent = tempfile::tempdir().unwrap();
+        let path = parent.path().join("a/b/state.redb");
+        drop(StateStore::open(&path).unwrap());
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&parent.path().join("a/b")), 0o700);
+        assert_eq!(mode(&parent.path().join("a")), 0o700);
+        assert_eq!(mode(&parent.path().join("a/b/state.redb.key")), 0o600);
+
+        let dir = parent.path().join("loose");
+        std::fs::create_dir(&dir).unwrap();
+        let path = dir.join("state.redb");
+        drop(Database::create(&path).unwrap());
+        let loosen = |p: &Path, m: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+        };
+        loosen(&path, 0o644);
+        loosen(&dir, 0o755);
+        let _store = reopen(&path, None);
+        assert_eq!((mode(&path), mode(&dir)), (0o600, 0o700));
     }
 
     #[tokio::test]

@@ -163,14 +163,18 @@ impl VaultKey {
         }
     }
 
-    /// A 32-byte key for `purpose`, derived from the vault key (HMAC-SHA256
-    /// of the purpose under it): stable for as long as the vault key is, and
-    /// telling nothing about the vault key or other purposes' keys.
-    pub fn derive(&self, purpose: &str) -> Zeroizing<[u8; 32]> {
+    /// A key for another purpose, derived under `label` so the vault key
+    /// itself serves one purpose only: HKDF-SHA256's expand step for one block
+    /// (RFC 5869), with no extract step since the vault key is already
+    /// uniformly random.
+    pub fn derive(&self, label: &[u8]) -> Zeroizing<[u8; 32]> {
         let mut mac =
             <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_ref()).expect("any key length");
-        mac.update(purpose.as_bytes());
-        Zeroizing::new(mac.finalize().into_bytes().into())
+        mac.update(label);
+        mac.update(&[1]);
+        let mut out = Zeroizing::new([0u8; 32]);
+        out.copy_from_slice(&mac.finalize().into_bytes());
+        out
     }
 
     fn key_id(&self) -> String {

@@ -19,7 +19,7 @@ use zeroize::Zeroizing;
 use crate::vault_file::VaultKey;
 
 /// What the vault key is asked for; changing it changes every ref.
-const PURPOSE: &str = "whatsapp-connector audit message_ref v1";
+const PURPOSE: &[u8] = b"whatsapp-connector audit message_ref v1";
 
 /// The key message refs are computed with.
 #[derive(Clone)]

@@ -1,4 +1,9 @@
 //! `[state]`: where the store (kv, webhook queue, host bookkeeping) lives.
+//!
+//! The file is kept owner-only (0600, its directory 0700 when the store
+//! creates it or names it) and webhook bodies in it are encrypted: with a key
+//! derived from the vault key when one exists (`WHATSAPP_VAULT_KEY` or
+//! `[vault] key_file`), else with a key in `<path>.key` beside it (0600).
 
 use serde::Deserialize;
 

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use crate::caps::vault::{self, Vault};
+use crate::seal::{KeyBytes, VAULT_SUBKEY_LABEL};
 use crate::vault_file::{VaultError, VaultFile, VaultKey};
 
 /// The `[vault]` section.
@@ -64,6 +65,26 @@ impl VaultSettings {
         Ok(VaultFile::new(&self.path, key))
     }
 
+    /// The key that seals stored webhook bodies, derived from the vault key
+    /// when a vault is configured and its key exists (`WHATSAPP_VAULT_KEY` or
+    /// the key file); `None` otherwise (the store then keeps a key file of its
+    /// own). A key that exists but is unusable is an error naming the fix.
+    pub(crate) fn state_subkey(&self) -> Result<Option<KeyBytes>, VaultError> {
+        if self.path.as_os_str().is_empty() {
+            return Ok(None);
+        }
+        let env_key = std::env::var("WHATSAPP_VAULT_KEY").ok().map(Zeroizing::new);
+        match VaultKey::load(
+            env_key.as_deref().map(String::as_str),
+            &self.key_file,
+            false,
+        ) {
+            Ok(key) => Ok(Some(key.derive(VAULT_SUBKEY_LABEL))),
+            Err(VaultError::NoKey { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     pub(super) fn load(&self) -> anyhow::Result<Arc<Vault>> {
         let vault = Arc::new(Vault::new(default_grants()));
         // An empty path means no vault file (sandbox runs).
@@ -81,4 +102,36 @@ pub fn default_grants() -> Vec<String> {
     [vault::ACCESS_TOKEN, vault::APP_SECRET, vault::VERIFY_TOKEN]
         .map(String::from)
         .to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_key_comes_from_the_vault_key_only_when_a_vault_and_its_key_exist() {
+        if std::env::var_os("WHATSAPP_VAULT_KEY").is_some() {
+            return; // The environment's key would win over the key file below.
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = VaultSettings {
+            path: dir.path().join("vault.json"),
+            key_file: dir.path().join("vault.key"),
+        };
+        assert!(settings.state_subkey().unwrap().is_none(), "no key yet");
+        let key = VaultKey::load(None, &settings.key_file, true).unwrap();
+        let derived = settings.state_subkey().unwrap().expect("the vault's key");
+        assert_eq!(*derived, *key.derive(VAULT_SUBKEY_LABEL));
+        let hex = std::fs::read_to_string(&settings.key_file).unwrap();
+        assert_ne!(
+            derived.as_slice(),
+            hex::decode(hex).unwrap().as_slice(),
+            "a subkey, not the key"
+        );
+        settings.detach();
+        assert!(
+            settings.state_subkey().unwrap().is_none(),
+            "no vault configured"
+        );
+    }
 }

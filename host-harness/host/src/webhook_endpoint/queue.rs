@@ -12,6 +12,9 @@
 //! once when the component rejects the payload as malformed, the body is moved aside to
 //! `dead/<same suffix>` (kept 30 days, with the reason) so one bad delivery cannot block the
 //! queue. Re-ingesting is safe: the component deduplicates.
+//!
+//! Bodies hold customers' messages: the store seals this table's values at rest (queued
+//! deliveries and dead letters alike), so they are written to the state file encrypted only.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -73,6 +76,9 @@ pub struct WebhookStats {
     pub retries: u64,
     /// Deliveries moved to the dead letters.
     pub dead_lettered: u64,
+    /// Entries and changes skipped because they were for another WhatsApp
+    /// Business Account or phone number than the configured ones.
+    pub foreign: u64,
 }
 
 #[derive(Default)]
@@ -82,6 +88,7 @@ pub(super) struct Counters {
     ingested: AtomicU64,
     retries: AtomicU64,
     dead_lettered: AtomicU64,
+    foreign: AtomicU64,
 }
 
 /// A delivery that could not be applied.
@@ -168,6 +175,7 @@ impl Webhooks {
             ingested: c.ingested.load(Ordering::Relaxed),
             retries: c.retries.load(Ordering::Relaxed),
             dead_lettered: c.dead_lettered.load(Ordering::Relaxed),
+            foreign: c.foreign.load(Ordering::Relaxed),
         }
     }
 
@@ -300,6 +308,18 @@ impl Webhooks {
                     ignored = report.ignored,
                     "webhook applied"
                 );
+                if report.foreign > 0 {
+                    self.inner
+                        .counters
+                        .foreign
+                        .fetch_add(u64::from(report.foreign), Ordering::Relaxed);
+                    tracing::debug!(
+                        key = %key,
+                        foreign = report.foreign,
+                        "webhook entries for another WhatsApp Business Account or phone number \
+                         than the configured ones were ignored"
+                    );
+                }
                 if let Err(e) = self.inner.store.delete(Table::WebhookQueue, key).await {
                     // It will be applied again, which is harmless.
                     tracing::error!(key = %key, error = %e, "cannot remove an applied webhook from the queue");
