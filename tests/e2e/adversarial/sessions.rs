@@ -145,7 +145,10 @@ impl Client {
         });
         let body =
             json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": meta}});
-        let headers = [("MCP-Protocol-Version", MODERN), ("Mcp-Method", "tools/list")];
+        let headers = [
+            ("MCP-Protocol-Version", MODERN),
+            ("Mcp-Method", "tools/list"),
+        ];
         self.send(Method::POST, key, None, Some(body), &headers)
             .await
     }
@@ -216,7 +219,11 @@ async fn another_apps_key_with_a_session_id_finds_no_session_and_cannot_end_it()
     assert_eq!(deleted.status, 404, "beta's DELETE of alpha's session");
 
     let still = c.list_in_session(Some(ALPHA_KEY), &alpha).await;
-    assert_eq!(still.status, 200, "alpha's session was ended: {}", still.body);
+    assert_eq!(
+        still.status, 200,
+        "alpha's session was ended: {}",
+        still.body
+    );
     assert_eq!(still.tool_count(), Some(READ_TOOL_COUNT), "{}", still.body);
     // Beta's own sessions work as usual, and alpha's owner can end its own.
     let beta = c.open_session(Some(BETA_KEY)).await;
@@ -300,7 +307,11 @@ async fn an_idle_session_expires_and_gives_its_place_back() {
         }
         tokio::time::sleep(Duration::from_millis(1500)).await;
     };
-    assert_eq!(gone.status, 404, "the idle session never ended: {}", gone.body);
+    assert_eq!(
+        gone.status, 404,
+        "the idle session never ended: {}",
+        gone.body
+    );
     c.open_session(Some(BETA_KEY)).await;
 }
 

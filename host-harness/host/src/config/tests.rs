@@ -55,8 +55,7 @@ fn the_mcp_section_sets_the_session_cap_and_idle_timeout_with_checked_values() {
     let d = Settings::default();
     assert_eq!(d.mcp.max_sessions, 1000);
     assert_eq!(d.mcp.session_idle_secs, 300);
-    let s: Settings =
-        toml::from_str("[mcp]\nmax_sessions = 20\nsession_idle_secs = 60").unwrap();
+    let s: Settings = toml::from_str("[mcp]\nmax_sessions = 20\nsession_idle_secs = 60").unwrap();
     let limits = s.mcp.session_limits();
     assert_eq!(limits.max_sessions, 20);
     assert_eq!(limits.idle, std::time::Duration::from_secs(60));
@@ -70,7 +69,10 @@ fn the_mcp_section_sets_the_session_cap_and_idle_timeout_with_checked_values() {
     let err = s
         .apply_env(|k| (k == "WHATSAPP_MCP_MAX_SESSIONS").then(|| "many".into()))
         .unwrap_err();
-    assert!(format!("{err:#}").contains("WHATSAPP_MCP_MAX_SESSIONS"), "{err:#}");
+    assert!(
+        format!("{err:#}").contains("WHATSAPP_MCP_MAX_SESSIONS"),
+        "{err:#}"
+    );
     for (toml, field) in [
         ("[mcp]\nmax_sessions = 0", "mcp.max_sessions"),
         ("[mcp]\nsession_idle_secs = 0", "mcp.session_idle_secs"),

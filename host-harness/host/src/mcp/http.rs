@@ -101,13 +101,14 @@ pub fn router_with_sessions<S: ToolService>(
     );
     // Layers run outside in: the key check first, so the session guard
     // knows the caller's app.
-    let router = axum::Router::new().nest_service("/mcp", service).layer(
-        axum::middleware::from_fn(
-            move |request: axum::extract::Request, next: axum::middleware::Next| {
-                guard_sessions(registry.clone(), max_body_bytes, request, next)
-            },
-        ),
-    );
+    let router =
+        axum::Router::new()
+            .nest_service("/mcp", service)
+            .layer(axum::middleware::from_fn(
+                move |request: axum::extract::Request, next: axum::middleware::Next| {
+                    guard_sessions(registry.clone(), max_body_bytes, request, next)
+                },
+            ));
     if !gateway.requires_auth() {
         return router;
     }

@@ -48,7 +48,10 @@ fn places_being_opened_count_against_the_cap_and_come_back_if_abandoned() {
     assert!(r.reserve().is_none());
     r.forget(&"s-1".into());
     assert_eq!(r.live(), 1);
-    assert!(r.reserve().is_some(), "a closed session gives its place back");
+    assert!(
+        r.reserve().is_some(),
+        "a closed session gives its place back"
+    );
 }
 
 #[test]
