@@ -7,8 +7,6 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
 
-use crate::mcp::SessionLimits;
-
 /// The `[mcp]` section.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -21,12 +19,18 @@ pub struct McpSettings {
     pub session_idle_secs: u64,
 }
 
+impl McpSettings {
+    /// The default cap on live sessions.
+    pub const DEFAULT_MAX_SESSIONS: usize = 1_000;
+    /// The default idle timeout, in seconds.
+    pub const DEFAULT_SESSION_IDLE_SECS: u64 = 300;
+}
+
 impl Default for McpSettings {
     fn default() -> Self {
-        let limits = SessionLimits::default();
         McpSettings {
-            max_sessions: limits.max_sessions,
-            session_idle_secs: limits.idle.as_secs(),
+            max_sessions: Self::DEFAULT_MAX_SESSIONS,
+            session_idle_secs: Self::DEFAULT_SESSION_IDLE_SECS,
         }
     }
 }
@@ -69,11 +73,8 @@ impl McpSettings {
         Ok(())
     }
 
-    /// The limits the HTTP transport enforces.
-    pub fn session_limits(&self) -> SessionLimits {
-        SessionLimits {
-            max_sessions: self.max_sessions,
-            idle: Duration::from_secs(self.session_idle_secs),
-        }
+    /// How long an idle session is kept.
+    pub fn session_idle(&self) -> Duration {
+        Duration::from_secs(self.session_idle_secs)
     }
 }

@@ -56,7 +56,7 @@ fn the_mcp_section_sets_the_session_cap_and_idle_timeout_with_checked_values() {
     assert_eq!(d.mcp.max_sessions, 1000);
     assert_eq!(d.mcp.session_idle_secs, 300);
     let s: Settings = toml::from_str("[mcp]\nmax_sessions = 20\nsession_idle_secs = 60").unwrap();
-    let limits = s.mcp.session_limits();
+    let limits = crate::mcp::SessionLimits::from(&s.mcp);
     assert_eq!(limits.max_sessions, 20);
     assert_eq!(limits.idle, std::time::Duration::from_secs(60));
     let mut s = Settings::default();

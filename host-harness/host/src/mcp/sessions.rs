@@ -30,6 +30,7 @@ use rmcp::transport::streamable_http_server::session::{
 };
 
 use super::handler::AuthenticatedApp;
+use crate::config::McpSettings;
 
 /// The header naming a 2025-11-25 session.
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -43,19 +44,19 @@ pub struct SessionLimits {
     pub idle: Duration,
 }
 
-impl SessionLimits {
-    /// The default cap.
-    pub const DEFAULT_MAX_SESSIONS: usize = 1_000;
-    /// The default idle timeout.
-    pub const DEFAULT_IDLE: Duration = Duration::from_secs(300);
+impl From<&McpSettings> for SessionLimits {
+    fn from(settings: &McpSettings) -> Self {
+        SessionLimits {
+            max_sessions: settings.max_sessions,
+            idle: settings.session_idle(),
+        }
+    }
 }
 
 impl Default for SessionLimits {
+    /// `[mcp]`'s defaults: 1000 sessions, 300 s idle.
     fn default() -> Self {
-        SessionLimits {
-            max_sessions: Self::DEFAULT_MAX_SESSIONS,
-            idle: Self::DEFAULT_IDLE,
-        }
+        SessionLimits::from(&McpSettings::default())
     }
 }
 
