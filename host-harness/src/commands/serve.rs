@@ -176,6 +176,7 @@ pub async fn run(
             let options = mcp::HttpOptions {
                 allowed_hosts: args.allowed_host,
                 allowed_origins: args.allowed_origin,
+                sessions: (&harness.settings().mcp).into(),
             };
             mcp::serve_http(server, listener, &options, drained).await?;
         }

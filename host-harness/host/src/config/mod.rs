@@ -24,6 +24,10 @@
 //! request_timeout_ms = 20000
 //! max_response_bytes = 4194304
 //!
+//! [mcp]
+//! max_sessions = 1000               # live 2025-11-25 sessions over HTTP; past it, initialize gets 503
+//! session_idle_secs = 300           # an idle session ends after this long
+//!
 //! [state]
 //! path = "whatsapp-state.redb"      # ":memory:" keeps state in memory only
 //!
@@ -63,6 +67,7 @@ mod audit;
 mod component;
 mod endpoint;
 mod http;
+mod mcp;
 mod policy;
 mod runtime;
 mod state;
@@ -76,6 +81,7 @@ mod tests;
 pub use audit::{AuditSettings, message_ref_key};
 pub use endpoint::{ApiEndpoint, EnvSecrets};
 pub use http::HttpSettings;
+pub use mcp::McpSettings;
 pub use policy::PolicySettings;
 pub use runtime::RuntimeSettings;
 pub use state::StateSettings;
@@ -93,6 +99,8 @@ pub struct Settings {
     pub runtime: RuntimeSettings,
     /// `[http]`: the component's outbound HTTP.
     pub http: HttpSettings,
+    /// `[mcp]`: the MCP HTTP transport's sessions.
+    pub mcp: McpSettings,
     /// `[state]`: where the store lives.
     pub state: StateSettings,
     /// `[vault]`: the encrypted credential file and its key.
@@ -126,6 +134,7 @@ impl Settings {
         let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
         self.whatsapp.apply_env(&get)?;
         self.webhooks.apply_env(&get)?;
+        self.mcp.apply_env(&get)?;
         self.policy.apply_env(&get);
         self.audit.apply_env(&get)?;
         self.state.apply_env(&get);
@@ -146,6 +155,7 @@ impl Settings {
     /// Checks values a typo would break, with the fix in the message.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.whatsapp.validate()?;
+        self.mcp.validate()?;
         self.runtime.validate()
     }
 

@@ -51,6 +51,43 @@ fn the_token_is_bound_to_the_versioned_api_path() {
 }
 
 #[test]
+fn the_mcp_section_sets_the_session_cap_and_idle_timeout_with_checked_values() {
+    let d = Settings::default();
+    assert_eq!(d.mcp.max_sessions, 1000);
+    assert_eq!(d.mcp.session_idle_secs, 300);
+    let s: Settings = toml::from_str("[mcp]\nmax_sessions = 20\nsession_idle_secs = 60").unwrap();
+    let limits = crate::mcp::SessionLimits::from(&s.mcp);
+    assert_eq!(limits.max_sessions, 20);
+    assert_eq!(limits.idle, std::time::Duration::from_secs(60));
+    let mut s = Settings::default();
+    let env = BTreeMap::from([
+        ("WHATSAPP_MCP_MAX_SESSIONS", "5"),
+        ("WHATSAPP_MCP_SESSION_IDLE_SECS", "30"),
+    ]);
+    s.apply_env(|k| env.get(k).map(|v| v.to_string())).unwrap();
+    assert_eq!((s.mcp.max_sessions, s.mcp.session_idle_secs), (5, 30));
+    let err = s
+        .apply_env(|k| (k == "WHATSAPP_MCP_MAX_SESSIONS").then(|| "many".into()))
+        .unwrap_err();
+    assert!(
+        format!("{err:#}").contains("WHATSAPP_MCP_MAX_SESSIONS"),
+        "{err:#}"
+    );
+    for (toml, field) in [
+        ("[mcp]\nmax_sessions = 0", "mcp.max_sessions"),
+        ("[mcp]\nsession_idle_secs = 0", "mcp.session_idle_secs"),
+    ] {
+        let s: Settings = toml::from_str(toml).unwrap();
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains(field), "{err}");
+    }
+    let err = toml::from_str::<Settings>("[mcp]\nmax_session = 5")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("max_session"), "{err}");
+}
+
+#[test]
 fn the_webhooks_section_of_the_settings_file_is_read() {
     let s: Settings =
         toml::from_str("[webhooks]\nlisten = \"127.0.0.1:9999\"\nmax_body_bytes = 2048").unwrap();

@@ -5,19 +5,20 @@
 //! 2025-11-25 session (`Mcp-Session-Id`, SSE replies, GET stream, DELETE).
 //! rmcp validates `Host` (DNS rebinding), `Origin` (403), and the
 //! `MCP-Protocol-Version`/`Mcp-Method`/`Mcp-Name` headers against the body
-//! (400 with `-32020`).
+//! (400 with `-32020`). Sessions are ours to bound and to bind to the app
+//! that opened them (`super::sessions`).
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio::net::TcpListener;
 
 use axum::response::IntoResponse as _;
 
 use super::handler::{AuthenticatedApp, McpServer};
+use super::sessions::{OwnedSessions, SessionLimits, SessionRegistry, guard_sessions};
 use crate::gateway::ToolService;
 
 /// Where `serve --http` listens when no address is given.
@@ -41,6 +42,8 @@ pub struct HttpOptions {
     pub allowed_hosts: Vec<String>,
     /// Extra browser origins (`scheme://host[:port|:*]`) to accept.
     pub allowed_origins: Vec<String>,
+    /// How many 2025-11-25 sessions may live at once, and for how long idle.
+    pub sessions: SessionLimits,
 }
 
 /// rmcp's configuration for our endpoint, for the address it is bound to.
@@ -72,20 +75,40 @@ fn host_literal(ip: IpAddr) -> String {
     }
 }
 
-/// The axum router: the MCP endpoint at `/mcp`, nothing else. With a
-/// policy in force, every request must carry an app's key.
+/// The axum router: the MCP endpoint at `/mcp`, nothing else, with the
+/// default session limits. With a policy in force, every request must carry
+/// an app's key.
 pub fn router<S: ToolService>(
     server: McpServer<S>,
     config: StreamableHttpServerConfig,
 ) -> axum::Router {
+    router_with_sessions(server, config, SessionLimits::default())
+}
+
+/// [`router`] with `limits` on the sessions legacy clients open.
+pub fn router_with_sessions<S: ToolService>(
+    server: McpServer<S>,
+    config: StreamableHttpServerConfig,
+    limits: SessionLimits,
+) -> axum::Router {
     let gateway = server.service().clone();
-    let service: StreamableHttpService<McpServer<S>, LocalSessionManager> =
-        StreamableHttpService::new(
-            move || Ok(server.clone()),
-            Arc::new(LocalSessionManager::default()),
-            config,
-        );
-    let router = axum::Router::new().nest_service("/mcp", service);
+    let registry = Arc::new(SessionRegistry::new(limits));
+    let max_body_bytes = config.max_request_body_bytes;
+    let service: StreamableHttpService<McpServer<S>, OwnedSessions> = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        Arc::new(OwnedSessions::new(registry.clone())),
+        config,
+    );
+    // Layers run outside in: the key check first, so the session guard
+    // knows the caller's app.
+    let router =
+        axum::Router::new()
+            .nest_service("/mcp", service)
+            .layer(axum::middleware::from_fn(
+                move |request: axum::extract::Request, next: axum::middleware::Next| {
+                    guard_sessions(registry.clone(), max_body_bytes, request, next)
+                },
+            ));
     if !gateway.requires_auth() {
         return router;
     }
@@ -153,7 +176,7 @@ pub async fn serve_http<S: ToolService>(
     let config = http_config(local, options);
     // Cancelling this ends every session and stream the service holds.
     let stop = config.cancellation_token.clone();
-    let app = router(server, config);
+    let app = router_with_sessions(server, config, options.sessions);
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

@@ -14,6 +14,7 @@
 
 mod handler;
 mod http;
+mod sessions;
 #[cfg(test)]
 mod tests;
 
@@ -24,7 +25,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::gateway::ToolService;
 
 pub use handler::{LIST_TTL_MS, McpServer, POLICY_LIST_TTL_MS};
-pub use http::{DEFAULT_HTTP_ADDR, HttpOptions, http_config, router, serve_http};
+pub use http::{
+    DEFAULT_HTTP_ADDR, HttpOptions, http_config, router, router_with_sessions, serve_http,
+};
+pub use sessions::SessionLimits;
 
 /// Serves MCP over stdin/stdout until the client closes stdin.
 pub async fn serve_stdio<S: ToolService>(server: McpServer<S>) -> anyhow::Result<()> {

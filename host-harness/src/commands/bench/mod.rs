@@ -9,10 +9,14 @@
 //!    concurrent clients, next to a native Rust client sending the same
 //!    request straight to the sandbox in the same run.
 //! 4. Component size and resident memory per live instance.
+//! 5. `tools/list` in-process.
+//! 6. Resident memory with 1,000 live MCP sessions, and the cost of
+//!    `initialize` calls refused past the session cap.
 //!
 //! The last line of output is one JSON object with the headline figures.
 
 pub mod mcp;
+mod sessions;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,6 +41,7 @@ pub(crate) struct BenchOptions {
     throughput_window: Duration,
     live_instances: usize,
     tools_list_requests: usize,
+    live_sessions: usize,
 }
 
 impl BenchOptions {
@@ -48,6 +53,7 @@ impl BenchOptions {
             throughput_window: Duration::from_secs(3),
             live_instances: 500,
             tools_list_requests: 20_000,
+            live_sessions: 1_000,
         }
     }
 
@@ -59,6 +65,7 @@ impl BenchOptions {
             throughput_window: Duration::from_millis(300),
             live_instances: 50,
             tools_list_requests: 500,
+            live_sessions: 100,
         }
     }
 }
@@ -306,6 +313,17 @@ pub(crate) async fn run(
         tools_list.modern, tools_list.legacy
     );
 
+    let sessions = sessions::measure(runtime.clone(), options.live_sessions).await?;
+    println!(
+        "\n6. MCP sessions: {} live add {:.1} MiB RSS ({:.1} KiB each); {} more initialize \
+         refused past the cap (503) add {:.1} MiB",
+        sessions.sessions,
+        sessions.rss_delta_kib as f64 / 1024.0,
+        sessions.rss_delta_kib as f64 / sessions.sessions as f64,
+        sessions.sessions,
+        sessions.refused_rss_delta_kib as f64 / 1024.0,
+    );
+
     sandbox.shutdown().await;
     let summary = json!({
         "overhead_p50_us": round1(overhead.p50.as_secs_f64() * 1e6),
@@ -321,6 +339,8 @@ pub(crate) async fn run(
         "instance_kib": round1(instance_kib),
         "instance_rss_kib": round1(instance_rss_kib),
         "tools_list_p50_us": round1(tools_list.modern.p50.as_secs_f64() * 1e6),
+        "live_sessions": sessions.sessions,
+        "live_sessions_rss_mib": round1(sessions.rss_delta_kib as f64 / 1024.0),
         "release_build": !cfg!(debug_assertions),
         "machine": machine,
     });
