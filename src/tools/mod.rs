@@ -8,6 +8,7 @@ mod catalogue;
 mod profile;
 mod send;
 mod status;
+pub(crate) mod template_gate;
 mod template_params;
 mod templates;
 
