@@ -393,12 +393,13 @@ fn enforce_refuses_a_freshly_paused_template_without_asking_meta() {
 }
 
 #[test]
-fn enforce_refreshes_a_stale_pending_record_and_sends_once_approved() {
+fn enforce_refreshes_the_pending_a_create_answered_and_sends_once_approved() {
     let host = FakeHost::new();
     host.set("window-policy", "enforce");
+    // Recorded a second ago, but by the create call: review may be over already.
     host.put_json(
         "tpl/order_update/en_US",
-        &json!({"status": "PENDING", "updated_at": NOW_S - 3600, "template_id": "1689556908129832", "source": "create"}),
+        &json!({"status": "PENDING", "updated_at": NOW_S - 1, "template_id": "1689556908129832", "source": "create"}),
     );
     host.respond(
         200,
@@ -427,7 +428,7 @@ fn enforce_refuses_after_one_refresh_when_meta_still_says_pending() {
     host.set("window-policy", "enforce");
     host.put_json(
         "tpl/order_update/en_US",
-        &json!({"status": "PENDING", "updated_at": NOW_S - 3600}),
+        &json!({"status": "PENDING", "updated_at": NOW_S - 3600, "source": "webhook"}),
     );
     host.respond(
         200,

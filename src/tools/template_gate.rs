@@ -19,10 +19,18 @@ use crate::store;
 
 /// A refused status recorded longer ago than this is fetched again before
 /// refusing: statuses change without a webhook reaching the connector (no
-/// webhooks configured, a create answered PENDING). Five minutes keeps a
-/// model that retries a refused send from spending the WABA's hourly
-/// management quota (error 80007) on refreshes.
+/// webhooks configured). Five minutes keeps a model that retries a refused
+/// send from spending the WABA's hourly management quota (error 80007) on
+/// refreshes. The PENDING a create answered is stale as soon as review runs,
+/// so it is fetched on the first refusal whatever its age.
 pub(crate) const REFRESH_AFTER_S: i64 = 300;
+
+/// Whether a refusing record must be fetched again before it is trusted.
+fn is_stale(rec: &Map<String, Value>, now: i64) -> bool {
+    let updated = rec.get("updated_at").and_then(Value::as_i64).unwrap_or(0);
+    rec.get("source").and_then(Value::as_str) == Some("create")
+        || now.saturating_sub(updated) >= REFRESH_AFTER_S
+}
 
 /// The send error Meta gives for a template in `status`, or `None` when Meta
 /// sends templates in that status (APPROVED, and FLAGGED or REINSTATED, which
@@ -114,8 +122,7 @@ pub(crate) fn enforce(
             .and_then(Value::as_str)
             .is_some_and(|s| refused_status_code(s).is_some())
     {
-        let updated = r.get("updated_at").and_then(Value::as_i64).unwrap_or(0);
-        if now.saturating_sub(updated) >= REFRESH_AFTER_S {
+        if is_stale(r, now) {
             match refresh(host, graph, name, language, r, now) {
                 Ok(Some(fresh)) => rec = Some(fresh),
                 Ok(None) => {}
