@@ -201,7 +201,10 @@ pub(crate) fn plain_http_warning(field: &str) -> String {
 
 /// `result` with `warnings` appended to its `warning` text (sentences
 /// joined by spaces, as the send tools report them).
-pub(crate) fn with_warnings(mut result: serde_json::Value, warnings: &[String]) -> serde_json::Value {
+pub(crate) fn with_warnings(
+    mut result: serde_json::Value,
+    warnings: &[String],
+) -> serde_json::Value {
     if warnings.is_empty() {
         return result;
     }

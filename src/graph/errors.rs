@@ -50,8 +50,9 @@ pub(crate) fn map_response(resp: &HttpResponse, kind: CallKind) -> Result<Value,
         if e.code.is_some_and(is_quota_code) {
             e.retry_after_seconds = super::usage::regain_access_seconds(&resp.headers);
             if let Some(s) = e.retry_after_seconds {
-                e.hint
-                    .push_str(&format!(" Meta expects the quota back in about {s} seconds."));
+                e.hint.push_str(&format!(
+                    " Meta expects the quota back in about {s} seconds."
+                ));
             }
         }
         return Err(e);

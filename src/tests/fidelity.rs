@@ -113,9 +113,15 @@ fn plain_http_media_links_are_sent_with_a_warning() {
         json!({"to": "+16505551234", "media_type": "image", "link": "http://example.com/a.png"}),
     )
     .unwrap();
-    assert_eq!(host.last_body()["image"]["link"], "http://example.com/a.png");
+    assert_eq!(
+        host.last_body()["image"]["link"],
+        "http://example.com/a.png"
+    );
     assert!(
-        out["warning"].as_str().unwrap().contains("https:// is recommended"),
+        out["warning"]
+            .as_str()
+            .unwrap()
+            .contains("https:// is recommended"),
         "{out}"
     );
     let header = json!([{"type": "header", "parameters": [{"type": "image", "image": {"link": "http://example.com/b.jpg"}}]}]);
@@ -472,9 +478,11 @@ fn meta_subcodes_and_user_texts_are_kept_with_their_own_hints() {
 
     host.respond(
         400,
-        &graph_error_body(json!({"message": "Invalid parameter", "code": 100, "error_subcode": 2388024,
+        &graph_error_body(
+            json!({"message": "Invalid parameter", "code": 100, "error_subcode": 2388024,
             "error_user_title": "Content in this language already exists",
-            "error_user_msg": "There is already English (US) content for this template."})),
+            "error_user_msg": "There is already English (US) content for this template."}),
+        ),
     );
     let e = call(
         &host,

@@ -117,8 +117,7 @@ pub(crate) fn enforce(
     let mut rec = recorded(host, name, language);
     let mut refresh_note = String::new();
     if let Some(r) = &rec
-        && r
-            .get("status")
+        && r.get("status")
             .and_then(Value::as_str)
             .is_some_and(|s| refused_status_code(s).is_some())
     {
@@ -144,9 +143,15 @@ pub(crate) fn enforce(
             .map(|r| format!(" (reason: {r})"))
             .unwrap_or_default();
         let hint = match code {
-            132015 => "Nothing was sent. The template is paused for low quality: send another APPROVED template, or wait until Meta unpauses it.",
-            132016 => "Nothing was sent. The template was disabled after repeated pauses: create a new one (whatsapp_create_template) or use another APPROVED template.",
-            _ => "Nothing was sent. Pick an APPROVED template with whatsapp_list_templates (status APPROVED), or wait for approval.",
+            132015 => {
+                "Nothing was sent. The template is paused for low quality: send another APPROVED template, or wait until Meta unpauses it."
+            }
+            132016 => {
+                "Nothing was sent. The template was disabled after repeated pauses: create a new one (whatsapp_create_template) or use another APPROVED template."
+            }
+            _ => {
+                "Nothing was sent. Pick an APPROVED template with whatsapp_list_templates (status APPROVED), or wait for approval."
+            }
         };
         return Err(ToolError::new(
             ErrorKind::Denied,
@@ -200,8 +205,9 @@ fn refresh(
                 .get("data")
                 .and_then(Value::as_array)
                 .and_then(|d| {
-                    d.iter()
-                        .find(|t| str_of(t, "name") == Some(name) && str_of(t, "language") == Some(language))
+                    d.iter().find(|t| {
+                        str_of(t, "name") == Some(name) && str_of(t, "language") == Some(language)
+                    })
                 })
                 .cloned()
         }
@@ -249,7 +255,11 @@ pub(crate) fn opted_out_of_marketing(host: &dyn Host, user: &str) -> bool {
         store::read_json(host, &store::preference_key(id))
             .ok()
             .flatten()
-            .and_then(|v| v.get("marketing").and_then(Value::as_str).map(str::to_string))
+            .and_then(|v| {
+                v.get("marketing")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
             .is_some_and(|m| m == "stop")
     };
     if stopped(user) {

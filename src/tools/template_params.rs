@@ -257,9 +257,7 @@ fn component(path: &str, c: &Value, body_max: usize) -> Result<Value, ToolError>
             return Err(ToolError::invalid(
                 xf,
                 "Invalid button index",
-                format!(
-                    "`index` is \"{index}\"; expected the button's position, \"0\" to \"9\""
-                ),
+                format!("`index` is \"{index}\"; expected the button's position, \"0\" to \"9\""),
                 "Give the zero-based position of the button in the template, as a string, for example \"0\".",
             ));
         }
@@ -555,7 +553,10 @@ pub(crate) fn plain_http_links(components: &[Value]) -> Vec<String> {
                     .get(media)
                     .and_then(|m| m.get("link"))
                     .and_then(Value::as_str)
-                    .is_some_and(|l| l.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://")));
+                    .is_some_and(|l| {
+                        l.get(..7)
+                            .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+                    });
                 if plain {
                     out.push(plain_http_warning(&format!(
                         "components[{i}].parameters[{j}].{media}.link"

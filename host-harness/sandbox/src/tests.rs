@@ -1238,9 +1238,7 @@ async fn the_waba_rate_limit_says_when_access_returns_in_the_usage_header() {
         ..Default::default()
     })
     .await;
-    let body = |n: &str| {
-        json!({"name": n, "category": "UTILITY", "language": "en", "components": [{"type": "BODY", "text": "x"}]})
-    };
+    let body = |n: &str| json!({"name": n, "category": "UTILITY", "language": "en", "components": [{"type": "BODY", "text": "x"}]});
     assert_eq!(create_template(&t, body("t_0")).await.status, 200);
     let r = create_template(&t, body("t_1")).await;
     let usage: Value = serde_json::from_str(

@@ -59,9 +59,10 @@ pub(super) fn plain_http_buttons(path: &str, v: &Value) -> Vec<String> {
         .flatten()
         .enumerate()
         .filter(|(_, b)| {
-            b.get("url")
-                .and_then(Value::as_str)
-                .is_some_and(|u| u.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://")))
+            b.get("url").and_then(Value::as_str).is_some_and(|u| {
+                u.get(..7)
+                    .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+            })
         })
         .map(|(i, _)| plain_http_warning(&format!("{path}.buttons[{i}].url")))
         .collect()
@@ -326,7 +327,9 @@ fn check_buttons(path: &str, c: &Map<String, Value>, category: &str) -> Result<(
                 ToolError::invalid(
                     tf,
                     "OTP button outside authentication",
-                    format!("an OTP button is only allowed in AUTHENTICATION templates; this one is {category}"),
+                    format!(
+                        "an OTP button is only allowed in AUTHENTICATION templates; this one is {category}"
+                    ),
                     "Use a COPY_CODE or URL button, or create the template with category AUTHENTICATION.",
                 )
             } else {

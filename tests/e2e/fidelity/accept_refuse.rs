@@ -78,7 +78,10 @@ async fn a_template_created_in_lower_case_with_an_http_button_is_sent_under_enfo
             .contains("https:// is recommended")
     );
     assert!(
-        env.sandbox.templates().iter().any(|t| t.name == "track_parcel"),
+        env.sandbox
+            .templates()
+            .iter()
+            .any(|t| t.name == "track_parcel"),
         "the sandbox accepted the template"
     );
 
@@ -102,7 +105,8 @@ async fn a_template_created_in_lower_case_with_an_http_button_is_sent_under_enfo
 #[tokio::test]
 async fn an_http_media_link_and_a_filename_without_extension_are_sent_with_warnings() {
     let env = Env::new().await;
-    env.sandbox.set_last_inbound(CUSTOMER_DIGITS, SystemTime::now());
+    env.sandbox
+        .set_last_inbound(CUSTOMER_DIGITS, SystemTime::now());
     let out = env
         .call(
             "whatsapp_send_media",
@@ -222,10 +226,11 @@ impl Wired {
 
     /// POSTs a signed `messages`-style change and waits until it is applied.
     async fn deliver(&self, field: &str, value: Value) {
-        let body = json!({"object": "whatsapp_business_account", "entry": [{"id": self.env.waba_id(),
+        let body =
+            json!({"object": "whatsapp_business_account", "entry": [{"id": self.env.waba_id(),
             "changes": [{"field": field, "value": value}]}]})
-        .to_string()
-        .into_bytes();
+            .to_string()
+            .into_bytes();
         let sig = webhook_signature(self.env.sandbox.config().app_secret.as_bytes(), &body);
         whatsapp_host::install_crypto_provider();
         let status = reqwest::Client::new()
