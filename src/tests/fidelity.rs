@@ -183,6 +183,13 @@ fn the_body_limit_follows_the_template_not_the_call() {
         "body_parameters[0]",
     );
     assert!(e.details.contains("1024"), "{e:?}");
+    let comps = json!([{"type": "body", "parameters": [{"type": "text", "text": "a"}, {"type": "text", "text": long}]}]);
+    assert_invalid(
+        &host,
+        "whatsapp_send_template",
+        template_send(json!({"components": comps})),
+        "components[0].parameters[1].text",
+    );
     // A body-only template allows up to 32768.
     host.put_json(
         "tpl/order_update/en_US",

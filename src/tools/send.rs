@@ -83,7 +83,7 @@ pub(crate) fn send_template(host: &dyn Host, args: &Args) -> Result<Value, ToolE
     let language = args.str_req("language", "\"en_US\"")?;
     check_language("language", language)?;
     let components = template_params::components(args)?;
-    template_gate::check_body_limit(host, name, language, &components)?;
+    template_gate::check_body_limit(host, args, name, language, &components)?;
     let warnings = args
         .get("components")
         .and_then(Value::as_array)

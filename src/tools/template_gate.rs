@@ -9,6 +9,7 @@
 use serde_json::{Map, Value};
 
 use super::template_params::BODY_TEXT_MAX;
+use crate::args::Args;
 use crate::checks::char_len;
 use crate::error::{ErrorKind, ToolError};
 use crate::graph::{Graph, MANAGE};
@@ -67,10 +68,23 @@ pub(crate) fn body_only(components: &[Value]) -> bool {
 /// says the template has a header or buttons (1024 characters then).
 pub(crate) fn check_body_limit(
     host: &dyn Host,
+    args: &Args,
     name: &str,
     language: &str,
     components: &[Value],
 ) -> Result<(), ToolError> {
+    // The argument that gave body parameter `j`, for the error.
+    let body_in_components = args
+        .get("components")
+        .and_then(Value::as_array)
+        .and_then(|c| {
+            c.iter()
+                .position(|c| str_of(c, "type").is_some_and(|t| t.eq_ignore_ascii_case("body")))
+        });
+    let field_of = |j: usize| match body_in_components {
+        Some(i) if !args.has("body_parameters") => format!("components[{i}].parameters[{j}].text"),
+        _ => format!("body_parameters[{j}]"),
+    };
     let Some(rec) = recorded(host, name, language) else {
         return Ok(());
     };
@@ -90,7 +104,7 @@ pub(crate) fn check_body_limit(
         let n = char_len(text);
         if n > BODY_TEXT_MAX {
             return Err(ToolError::invalid(
-                format!("body_parameters[{j}]"),
+                field_of(j),
                 "Value too long",
                 format!(
                     "body parameter {} has {n} characters; template `{name}` has a header or buttons, so each body parameter allows at most {BODY_TEXT_MAX} (32768 only for body-only templates)",
@@ -120,15 +134,12 @@ pub(crate) fn enforce(
         && r.get("status")
             .and_then(Value::as_str)
             .is_some_and(|s| refused_status_code(s).is_some())
+        && is_stale(r, now)
     {
-        if is_stale(r, now) {
-            match refresh(host, graph, name, language, r, now) {
-                Ok(Some(fresh)) => rec = Some(fresh),
-                Ok(None) => {}
-                Err(e) => {
-                    refresh_note = format!(" (checking it again with Meta failed: {})", e.title)
-                }
-            }
+        match refresh(host, graph, name, language, r, now) {
+            Ok(Some(fresh)) => rec = Some(fresh),
+            Ok(None) => {}
+            Err(e) => refresh_note = format!(" (checking it again with Meta failed: {})", e.title),
         }
     }
     let Some(rec) = rec else {
