@@ -163,6 +163,63 @@ pub(crate) fn check_https_url(url: &str, max_len: usize) -> Result<(), (String, 
     Ok(())
 }
 
+/// Checks an `http://` or `https://` URL meant for Meta to fetch or open:
+/// Meta documents media links and URL buttons as "HTTP/HTTPS"
+/// (https://developers.facebook.com/docs/whatsapp/cloud-api/reference/media).
+/// `Ok(true)` for plain `http://`, which callers report as a warning.
+/// `Err` is (details, hint).
+pub(crate) fn check_web_url(url: &str, max_len: usize) -> Result<bool, (String, String)> {
+    let n = char_len(url);
+    if n > max_len {
+        return Err((
+            format!("the URL has {n} characters; the maximum is {max_len}"),
+            "Use a shorter URL.".to_string(),
+        ));
+    }
+    let lower = url.to_ascii_lowercase();
+    if let Some(rest) = lower.strip_prefix("http://") {
+        // The same host and character rules as for https.
+        check_https_url(&format!("https://{rest}"), usize::MAX)?;
+        return Ok(true);
+    }
+    if !lower.starts_with("https://") {
+        let scheme = lower.split(':').next().unwrap_or("");
+        return Err((
+            format!("the URL scheme is `{scheme}`; only http:// and https:// are accepted"),
+            "Give a public https:// URL (no login); data:, javascript: and file: links are refused.".to_string(),
+        ));
+    }
+    check_https_url(url, max_len).map(|()| false)
+}
+
+/// The warning a result carries when `field` is a plain `http://` link.
+pub(crate) fn plain_http_warning(field: &str) -> String {
+    format!(
+        "`{field}` is a plain http:// link; Meta accepts it, but https:// is recommended (the file or page travels unencrypted and some networks block it)."
+    )
+}
+
+/// `result` with `warnings` appended to its `warning` text (sentences
+/// joined by spaces, as the send tools report them).
+pub(crate) fn with_warnings(
+    mut result: serde_json::Value,
+    warnings: &[String],
+) -> serde_json::Value {
+    if warnings.is_empty() {
+        return result;
+    }
+    if let Some(obj) = result.as_object_mut() {
+        let mut all: Vec<String> = obj
+            .get("warning")
+            .and_then(serde_json::Value::as_str)
+            .map(|w| vec![w.to_string()])
+            .unwrap_or_default();
+        all.extend(warnings.iter().cloned());
+        obj.insert("warning".into(), serde_json::Value::from(all.join(" ")));
+    }
+    result
+}
+
 /// A plausible e-mail address: one `@`, a non-empty local part, a dotted domain.
 pub(crate) fn is_email(s: &str) -> bool {
     let Some((local, domain)) = s.split_once('@') else {

@@ -169,6 +169,10 @@ fn wit_error(e: crate::error::ToolError) -> ToolError {
         field: e.field,
         fbtrace_id: e.fbtrace_id,
         http_status: e.http_status,
+        error_subcode: e.error_subcode,
+        error_user_title: e.error_user_title,
+        error_user_msg: e.error_user_msg,
+        retry_after_seconds: e.retry_after_seconds,
     }
 }
 

@@ -60,6 +60,14 @@ pub struct ToolErrorData {
     pub fbtrace_id: Option<String>,
     /// HTTP status of the API response, when there was one.
     pub http_status: Option<u16>,
+    /// Meta's error subcode, when given.
+    pub error_subcode: Option<i64>,
+    /// Meta's title for the user (`error_user_title`), when given.
+    pub error_user_title: Option<String>,
+    /// Meta's message for the user (`error_user_msg`), when given.
+    pub error_user_msg: Option<String>,
+    /// For rate limits: seconds until Meta expects the quota back.
+    pub retry_after_seconds: Option<u32>,
 }
 
 impl ToolError {
@@ -80,6 +88,10 @@ impl ToolError {
             field: None,
             fbtrace_id: None,
             http_status: None,
+            error_subcode: None,
+            error_user_title: None,
+            error_user_msg: None,
+            retry_after_seconds: None,
         }))
     }
 

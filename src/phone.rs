@@ -25,11 +25,13 @@ pub fn normalise(input: &str) -> Result<String, (String, String)> {
             "Drop the national trunk prefix 0 and add the country code, for example +44 20 7946 0958 instead of 020 7946 0958.".to_string(),
         ));
     }
+    // E.164 caps numbers at 15 digits; the shortest in use have 7 with the
+    // country code (Niue +683 4002, Tokelau +690 …).
     let n = digits.len();
-    if !(8..=15).contains(&n) {
+    if !(7..=15).contains(&n) {
         return Err((
             format!(
-                "`{input}` has {n} digits; an international number has 8 to 15 digits including the country code"
+                "`{input}` has {n} digits; an international number has 7 to 15 digits including the country code"
             ),
             "Give the full number with the country code, for example +16505551234.".to_string(),
         ));

@@ -5,8 +5,9 @@
 //! | `msg/<wamid>` | a successful send (once) | `{id, to, wa_id?, user_id?, type, template?: {name, language}, accepted_at, message_status}` |
 //! | `msgst/<wamid>` | webhook ingest only | `{events: [{status, timestamp}], recipient_id?, recipient_user_id?, pricing?, conversation?, errors: [...], biz_opaque_callback_data?}` |
 //! | `win/<digits or BSUID>` | webhook ingest | `{last_inbound}` (Unix seconds; only the time, never content) |
-//! | `tpl/<name>/<language>` | ingest, create_template, list_templates | `{status, reason?, template_id?, updated_at, source}` |
+//! | `tpl/<name>/<language>` | ingest, create_template, list_templates, an enforce-policy refresh | `{status, reason?, template_id?, category?, body_only?, updated_at, source}` |
 //! | `tpltext/<name>/<language>` | list_templates, ingest (`message_template_components_update`) | `{body?, header?}`: the template's text, so the host's policy judges a send as the recipient will read it |
+//! | `pref/<digits or BSUID>` | webhook ingest (`user_preferences`) | `{marketing: "stop" \| "resume", timestamp}` |
 //! | `wa/<digits sent>` | a send whose `wa_id` differs from `to` | `{wa_id}` (so the window of `wa_id` is found) |
 //!
 //! The send and the webhook ingest write different keys, so the two writers
@@ -37,6 +38,10 @@ pub(crate) fn window_key(user: &str) -> String {
 
 pub(crate) fn alias_key(to: &str) -> String {
     format!("wa/{to}")
+}
+
+pub(crate) fn preference_key(user: &str) -> String {
+    format!("pref/{user}")
 }
 
 pub(crate) fn template_key(name: &str, language: &str) -> String {

@@ -193,6 +193,7 @@ pub fn ingest(host: &dyn Host, body: &[u8]) -> Result<IngestReport, String> {
             match field {
                 "messages" if !ours.number(value) => report.foreign += 1,
                 "messages" => ingest_messages_change(host, value, now, &mut report)?,
+                "user_preferences" => apply_user_preferences(host, value, now, &mut report)?,
                 "message_template_status_update" => {
                     ingest_template_update(host, value, entry_time.unwrap_or(now), &mut report)?
                 }
@@ -252,13 +253,23 @@ fn ingest_messages_change(
     now: i64,
     report: &mut IngestReport,
 ) -> Result<(), String> {
+    // Errors given beside the statuses rather than inside them belong to the
+    // failed ones: they are recorded with each failed status of this value.
+    let value_errors: Vec<Value> = value
+        .get("errors")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut statuses_seen = false;
     for s in value
         .get("statuses")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
     {
-        if apply_status(host, s, now)? {
+        statuses_seen = true;
+        let s = with_value_errors(s, &value_errors);
+        if apply_status(host, &s, now)? {
             report.statuses += 1;
         } else {
             report.ignored += 1;
@@ -281,8 +292,86 @@ fn ingest_messages_change(
             report.ignored += 1;
         }
     }
-    if let Some(errors) = value.get("errors").and_then(Value::as_array) {
-        report.ignored += errors.len() as u32;
+    if !statuses_seen {
+        report.ignored += value_errors.len() as u32;
+    }
+    apply_user_preferences(host, value, now, report)?;
+    Ok(())
+}
+
+/// A failed status with the value-level `errors` added to its own.
+fn with_value_errors(status: &Value, value_errors: &[Value]) -> Value {
+    let failed = status
+        .get("status")
+        .and_then(Value::as_str)
+        .is_some_and(|s| s.eq_ignore_ascii_case("failed"));
+    if !failed || value_errors.is_empty() {
+        return status.clone();
+    }
+    let mut s = status.clone();
+    let mut errors = s
+        .get("errors")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for e in value_errors {
+        if !errors.contains(e) {
+            errors.push(e.clone());
+        }
+    }
+    s["errors"] = Value::Array(errors);
+    s
+}
+
+/// Records `user_preferences` items (a user stopping or resuming marketing
+/// messages) under the user's id, the latest per user winning.
+fn apply_user_preferences(
+    host: &dyn Host,
+    value: &Value,
+    now: i64,
+    report: &mut IngestReport,
+) -> Result<(), String> {
+    for p in value
+        .get("user_preferences")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let user = p
+            .get("wa_id")
+            .or_else(|| p.get("user_id"))
+            .and_then(Value::as_str)
+            .filter(|u| safe_id(u));
+        let marketing = p
+            .get("category")
+            .and_then(Value::as_str)
+            .is_some_and(|c| c.eq_ignore_ascii_case("marketing_messages"));
+        let choice = p
+            .get("value")
+            .and_then(Value::as_str)
+            .map(str::to_ascii_lowercase)
+            .filter(|v| v == "stop" || v == "resume");
+        let (Some(user), true, Some(choice)) = (user, marketing, choice) else {
+            report.ignored += 1;
+            continue;
+        };
+        let ts = p.get("timestamp").and_then(json_i64).unwrap_or(now);
+        let key = store::preference_key(user);
+        let last = match store::read_json(host, &key) {
+            Ok(v) => v.and_then(|v| v.get("timestamp").and_then(Value::as_i64)),
+            Err(e) if e.contains("not valid JSON") => None,
+            Err(e) => return Err(e),
+        };
+        if last.is_some_and(|l| l > ts) {
+            report.ignored += 1;
+            continue;
+        }
+        store::write_json(
+            host,
+            &key,
+            &json!({"marketing": choice, "timestamp": ts}),
+            Some(store::WIN_TTL),
+        )?;
     }
     Ok(())
 }
@@ -454,6 +543,16 @@ fn ingest_template_update(
     rec.insert("source".into(), Value::from("webhook"));
     if let Some(r) = value.get("reason").and_then(Value::as_str) {
         rec.insert("reason".into(), Value::from(r));
+    }
+    // What a status update does not repeat is kept from the record.
+    let category = value
+        .get("message_template_category")
+        .or_else(|| existing.as_ref().and_then(|r| r.get("category")));
+    if let Some(c) = category.filter(|c| c.is_string()) {
+        rec.insert("category".into(), c.clone());
+    }
+    if let Some(b) = existing.as_ref().and_then(|r| r.get("body_only")) {
+        rec.insert("body_only".into(), b.clone());
     }
     if let Some(id) = value.get("message_template_id").and_then(|v| {
         v.as_str()

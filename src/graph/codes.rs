@@ -37,6 +37,40 @@ pub(crate) fn lookup(code: i64) -> Option<CodeInfo> {
         })
 }
 
+/// A title and hint for a (code, subcode) pair that needs its own, when
+/// Meta gives a subcode the connector knows.
+/// Token subcodes: https://developers.facebook.com/docs/graph-api/guides/error-handling#errorcodes
+/// Template subcodes: https://developers.facebook.com/docs/whatsapp/business-management-api/message-templates#troubleshooting
+pub(crate) fn lookup_subcode(code: i64, subcode: i64) -> Option<(&'static str, &'static str)> {
+    Some(match (code, subcode) {
+        (190, 463) => (
+            "Access token expired",
+            "The access token has expired: reconnect the account (`host-harness connect`) to get a new token; use a system-user token to avoid expiry.",
+        ),
+        (190, 467) => (
+            "Access token invalidated",
+            "The access token was invalidated (the user logged out, changed the password or removed the app): reconnect the account (`host-harness connect`) with a user who has access.",
+        ),
+        (190, 460) => (
+            "Access token invalidated by a password change",
+            "The password of the account behind the token changed: reconnect the account (`host-harness connect`).",
+        ),
+        (_, 2388023) => (
+            "Template language being deleted",
+            "This template name's content in this language is being deleted, so it cannot be created again yet: use a new name, or wait until the deletion finishes (up to 4 weeks).",
+        ),
+        (_, 2388024) => (
+            "Template already exists",
+            "A template with this name and language already exists: use a new name, or add a different language; whatsapp_list_templates shows the existing one.",
+        ),
+        (_, 2388299) => (
+            "Variable at the start or end",
+            "A placeholder stands at the very start or end of the text: add words before the first and after the last placeholder, then create the template again.",
+        ),
+        _ => return None,
+    })
+}
+
 /// Codes 200 to 299: permission errors.
 const PERMISSION_RANGE: CodeInfo = CodeInfo {
     title: "Permission denied",
@@ -73,7 +107,7 @@ pub(crate) const CODES: &[(i64, &str, &str, bool)] = &[
     (
         4,
         "Too many API calls",
-        "The app-level rate limit was reached: wait and retry with backoff (the x-app-usage header shows the usage); spread calls out.",
+        "The app-level rate limit was reached: it is counted per hour, so retrying within seconds fails again; wait retry_after_seconds when given (else several minutes), and spread calls out.",
         true,
     ),
     (
@@ -85,7 +119,7 @@ pub(crate) const CODES: &[(i64, &str, &str, bool)] = &[
     (
         17,
         "User request limit reached",
-        "Too many calls for this user: wait a few minutes and retry with backoff.",
+        "Too many calls for this user: the limit is counted per hour, so wait retry_after_seconds when given (else several minutes) before calling again.",
         true,
     ),
     (
@@ -108,9 +142,15 @@ pub(crate) const CODES: &[(i64, &str, &str, bool)] = &[
         false,
     ),
     (
+        803,
+        "Object not found",
+        "Meta does not know an id in the request ({details}): check `phone-number-id` and `waba-id` in the configuration, or the template or media id given.",
+        false,
+    ),
+    (
         80007,
         "WABA rate limit reached",
-        "The WhatsApp Business Account's management rate limit (200 or 5000 calls per hour) was hit: wait before listing, creating or deleting templates again.",
+        "The WhatsApp Business Account's management rate limit (200 or 5000 calls per hour) was hit: wait retry_after_seconds when given (else several minutes) before listing, creating or deleting templates again.",
         true,
     ),
     (
@@ -218,8 +258,8 @@ pub(crate) const CODES: &[(i64, &str, &str, bool)] = &[
     (
         131049,
         "Not delivered to maintain engagement",
-        "Meta chose not to deliver this marketing message (per-user marketing limit): wait at least 24 hours before sending this user another marketing template.",
-        true,
+        "Meta chose not to deliver this marketing message to keep engagement healthy (per-user marketing limit): do not retry now; wait at least 24 hours before sending this user another marketing template.",
+        false,
     ),
     (
         131050,
@@ -236,8 +276,8 @@ pub(crate) const CODES: &[(i64, &str, &str, bool)] = &[
     (
         131052,
         "Media download error",
-        "The user's media could not be downloaded: ask the user to send it again.",
-        true,
+        "Media a user sent to the business could not be downloaded by WhatsApp; it concerns an inbound message, not one the connector sent. The user may send it again.",
+        false,
     ),
     (
         131053,
@@ -297,6 +337,12 @@ pub(crate) const CODES: &[(i64, &str, &str, bool)] = &[
         132007,
         "Template format policy violated",
         "A parameter breaks the formatting rules (for example newlines, tabs or more than 4 consecutive spaces in a body parameter): clean the parameter values.",
+        false,
+    ),
+    (
+        132008,
+        "Template parameter not valid",
+        "Meta refused a parameter of the template send ({details}): fix the value it names, matching the template's components (whatsapp_list_templates), and send again.",
         false,
     ),
     (

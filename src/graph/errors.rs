@@ -46,7 +46,16 @@ pub(crate) fn map_response(resp: &HttpResponse, kind: CallKind) -> Result<Value,
         .and_then(|v| v.get("error"))
         .filter(|e| e.is_object())
     {
-        return Err(map_graph_error(resp.status, err, kind));
+        let mut e = map_graph_error(resp.status, err, kind);
+        if e.code.is_some_and(is_quota_code) {
+            e.retry_after_seconds = super::usage::regain_access_seconds(&resp.headers);
+            if let Some(s) = e.retry_after_seconds {
+                e.hint.push_str(&format!(
+                    " Meta expects the quota back in about {s} seconds."
+                ));
+            }
+        }
+        return Err(e);
     }
     let retryable = resp.status >= 500 || resp.status == 429;
     let mut hint = if retryable {
@@ -217,6 +226,21 @@ fn parameter_name(details: &str) -> Option<String> {
     None
 }
 
+/// Codes whose quota is counted per hour or per rate-limit window, for which
+/// Meta's usage headers say when access comes back.
+pub(crate) fn is_quota_code(code: i64) -> bool {
+    matches!(code, 4 | 17 | 32 | 613 | 80007)
+}
+
+/// A non-empty string field of a Graph error object.
+fn text_field(err: &Value, key: &str) -> Option<String> {
+    err.get(key)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
 /// Maps a Graph `error` object (parsed leniently) to a tool error.
 pub(crate) fn map_graph_error(http_status: u16, err: &Value, kind: CallKind) -> ToolError {
     let code = err.get("code").and_then(json_i64);
@@ -251,9 +275,17 @@ pub(crate) fn map_graph_error(http_status: u16, err: &Value, kind: CallKind) -> 
         .get("is_transient")
         .and_then(Value::as_bool)
         .unwrap_or(false);
+    let subcode = err.get("error_subcode").and_then(json_i64);
     let (title, hint, retryable) = match code {
         Some(c) => describe_code(c, &details, kind.scope),
         None => ("WhatsApp API error", String::new(), false),
+    };
+    let (title, hint) = match (code, subcode) {
+        (Some(c), Some(sc)) => match codes::lookup_subcode(c, sc) {
+            Some((t, h)) => (t, h.to_string()),
+            None => (title, hint),
+        },
+        _ => (title, hint),
     };
     let title = if title == "WhatsApp API error" {
         err.get("error_user_title")
@@ -288,6 +320,10 @@ pub(crate) fn map_graph_error(http_status: u16, err: &Value, kind: CallKind) -> 
         field: None,
         fbtrace_id: fbtrace,
         http_status: Some(http_status),
+        error_subcode: subcode,
+        error_user_title: text_field(err, "error_user_title"),
+        error_user_msg: text_field(err, "error_user_msg"),
+        retry_after_seconds: None,
     }))
 }
 

@@ -7,6 +7,7 @@ mod client;
 mod codes;
 mod errors;
 mod retry;
+mod usage;
 
 pub(crate) use call_kind::{
     MANAGE, PROFILE, READ_MESSAGING, SCOPE_MANAGEMENT, SCOPE_MESSAGING, SEND,

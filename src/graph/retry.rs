@@ -1,14 +1,20 @@
 //! When a failed Graph request may be repeated, and after how long.
 //!
 //! Only failures that prove the request was not accepted are retried:
-//! Meta's "try later" codes (2, 4, 17, 80007, 130429, 131000 once, 131016,
-//! 131056 with Meta's 4^X-second backoff, 131057, and any error marked
-//! `is_transient`), and connection failures before anything was sent. A read
+//! Meta's "try later" codes (2, 130429, 131000 once, 131016, 131056 with
+//! Meta's 4^X-second backoff, 131057, and any error marked `is_transient`),
+//! and connection failures before anything was sent. The per-hour or
+//! per-window quotas (4, 17, 32, 613, 80007) are never retried after a short
+//! backoff, which would only spend more of them: only after the wait Meta's
+//! usage headers give, and only when it fits the call's deadline (the client
+//! checks that). A read
 //! (GET) may also be repeated after a lost answer or a proxy's 5xx. A write
 //! whose answer was lost is never repeated: its outcome is unknown.
 
 use serde_json::Value;
 
+use super::errors::is_quota_code;
+use super::usage::regain_access_seconds;
 use crate::host::{HttpError, HttpResponse, Method};
 use crate::json::json_i64;
 
@@ -21,8 +27,13 @@ const CAP_MS: u64 = 8_000;
 /// What came back from one attempt, as far as retrying is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outcome {
-    /// A Graph error object with its code and `is_transient` flag.
-    Graph { code: Option<i64>, transient: bool },
+    /// A Graph error object with its code and `is_transient` flag, and for
+    /// quota codes the seconds until access comes back, when Meta said.
+    Graph {
+        code: Option<i64>,
+        transient: bool,
+        regain_s: Option<u32>,
+    },
     /// A non-Graph error status (a proxy or gateway answered).
     Gateway { status: u16 },
     /// No answer; `sent` tells whether the request may have left.
@@ -39,13 +50,19 @@ impl Outcome {
                 .ok()
                 .and_then(|v| v.get("error").filter(|e| e.is_object()).cloned())
             {
-                Some(err) => Outcome::Graph {
-                    code: err.get("code").and_then(json_i64),
-                    transient: err
-                        .get("is_transient")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false),
-                },
+                Some(err) => {
+                    let code = err.get("code").and_then(json_i64);
+                    Outcome::Graph {
+                        code,
+                        transient: err
+                            .get("is_transient")
+                            .and_then(Value::as_bool)
+                            .unwrap_or(false),
+                        regain_s: code
+                            .filter(|c| is_quota_code(*c))
+                            .and_then(|_| regain_access_seconds(&r.headers)),
+                    }
+                }
                 None if r.status >= 500 || r.status == 429 => Outcome::Gateway { status: r.status },
                 None => Outcome::Final,
             },
@@ -75,8 +92,14 @@ pub(crate) fn delay_ms(outcome: Outcome, method: Method, attempt: u32, jitter: u
         Outcome::Graph {
             code: Some(131000), ..
         } if attempt >= 1 => return None,
+        // A quota: wait exactly as long as Meta says, or not at all.
         Outcome::Graph {
-            code: Some(2 | 4 | 17 | 80007 | 130429 | 131000 | 131016 | 131057),
+            code: Some(c),
+            regain_s,
+            ..
+        } if is_quota_code(c) => return regain_s.map(|s| u64::from(s) * 1000),
+        Outcome::Graph {
+            code: Some(2 | 130429 | 131000 | 131016 | 131057),
             ..
         } => exponential(),
         Outcome::Graph {
@@ -102,12 +125,13 @@ mod tests {
         Outcome::Graph {
             code: Some(code),
             transient: false,
+            regain_s: None,
         }
     }
 
     #[test]
     fn meta_try_later_codes_are_retried_with_growing_delays() {
-        for code in [2, 4, 17, 80007, 130429, 131016, 131057] {
+        for code in [2, 130429, 131016, 131057] {
             let delays: Vec<Option<u64>> = (0..4)
                 .map(|a| delay_ms(graph(code), Method::Post, a, 500))
                 .collect();
@@ -125,6 +149,50 @@ mod tests {
             .map(|a| delay_ms(graph(131056), Method::Post, a, 500))
             .collect();
         assert_eq!(delays, [Some(1_000), Some(4_000), Some(16_000), None]);
+    }
+
+    #[test]
+    fn hourly_quotas_are_not_retried_after_a_short_backoff() {
+        for code in [4, 17, 32, 613, 80007] {
+            for method in [Method::Get, Method::Post] {
+                assert_eq!(delay_ms(graph(code), method, 0, 500), None, "code {code}");
+            }
+        }
+    }
+
+    #[test]
+    fn hourly_quotas_wait_exactly_as_long_as_meta_says() {
+        let quota = Outcome::Graph {
+            code: Some(80007),
+            transient: false,
+            regain_s: Some(120),
+        };
+        assert_eq!(delay_ms(quota, Method::Get, 0, 0), Some(120_000));
+        assert_eq!(delay_ms(quota, Method::Get, 0, 1000), Some(120_000));
+        assert_eq!(delay_ms(quota, Method::Get, MAX_ATTEMPTS - 1, 0), None);
+    }
+
+    #[test]
+    fn usage_headers_are_read_for_quota_codes_only() {
+        let resp = |code: i64| {
+            Ok(HttpResponse {
+                status: 400,
+                headers: vec![(
+                    "x-business-use-case-usage".into(),
+                    r#"{"1":[{"estimated_time_to_regain_access":2}]}"#.into(),
+                )],
+                body: format!(r#"{{"error":{{"code":{code}}}}}"#).into_bytes(),
+            })
+        };
+        assert_eq!(
+            Outcome::of(&resp(4)),
+            Outcome::Graph {
+                code: Some(4),
+                transient: false,
+                regain_s: Some(120)
+            }
+        );
+        assert_eq!(Outcome::of(&resp(131056)), graph(131056));
     }
 
     #[test]
@@ -153,6 +221,7 @@ mod tests {
         let no_code = Outcome::Graph {
             code: None,
             transient: false,
+            regain_s: None,
         };
         assert_eq!(delay_ms(no_code, Method::Get, 0, 500), None);
     }
@@ -162,6 +231,7 @@ mod tests {
         let t = Outcome::Graph {
             code: Some(100),
             transient: true,
+            regain_s: None,
         };
         assert_eq!(delay_ms(t, Method::Post, 0, 500), Some(500));
     }
@@ -189,8 +259,8 @@ mod tests {
 
     #[test]
     fn jitter_spreads_delays_by_twenty_percent_and_the_cap_holds() {
-        assert_eq!(delay_ms(graph(4), Method::Get, 0, 0), Some(400));
-        assert_eq!(delay_ms(graph(4), Method::Get, 0, 1000), Some(600));
+        assert_eq!(delay_ms(graph(2), Method::Get, 0, 0), Some(400));
+        assert_eq!(delay_ms(graph(2), Method::Get, 0, 1000), Some(600));
         assert_eq!(exponential_cap(), CAP_MS);
     }
 
@@ -216,7 +286,8 @@ mod tests {
             Outcome::of(&resp(500, r#"{"error":{"code":1,"is_transient":true}}"#)),
             Outcome::Graph {
                 code: Some(1),
-                transient: true
+                transient: true,
+                regain_s: None
             }
         );
         assert_eq!(

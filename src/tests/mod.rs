@@ -2,6 +2,7 @@
 
 mod descriptors;
 mod errors;
+mod fidelity;
 mod helpers;
 mod interactive;
 mod profile;

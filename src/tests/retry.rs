@@ -119,7 +119,7 @@ fn at_most_four_attempts_are_made() {
     let host = FakeHost::new();
     host.set("call-deadline-ms", "600000");
     for _ in 0..10 {
-        host.respond(400, &graph(4));
+        host.respond(400, &graph(2));
     }
     let e = call(&host, "whatsapp_list_templates", json!({})).unwrap_err();
     assert_eq!(host.request_count(), crate::graph::MAX_ATTEMPTS as usize);

@@ -366,13 +366,6 @@ fn send_template_validation_rejects_each_rule_and_sends_nothing() {
         base(json!({"header_parameters": ["x".repeat(61)]})),
         "header_parameters[0]",
     );
-    // Body text ≤ 1024 when other components exist, ≤ 32768 for a body-only send.
-    assert_invalid(
-        &host,
-        n,
-        base(json!({"header_parameters": ["a"], "body_parameters": ["x".repeat(1025)]})),
-        "body_parameters[0]",
-    );
     assert_invalid(
         &host,
         n,
@@ -401,25 +394,9 @@ fn send_template_validation_rejects_each_rule_and_sends_nothing() {
         &host,
         n,
         base(
-            json!({"components": [{"type": "BODY", "parameters": [{"type": "text", "text": "x"}]}]}),
-        ),
-        "components[0].type",
-    );
-    assert_invalid(
-        &host,
-        n,
-        base(
             json!({"components": [{"type": "button", "index": "0", "parameters": [{"type": "payload", "payload": "x"}]}]}),
         ),
         "components[0].sub_type",
-    );
-    assert_invalid(
-        &host,
-        n,
-        base(
-            json!({"components": [{"type": "button", "sub_type": "url", "index": 0, "parameters": [{"type": "text", "text": "x"}]}]}),
-        ),
-        "components[0].index",
     );
     assert_invalid(
         &host,
@@ -450,14 +427,6 @@ fn send_template_validation_rejects_each_rule_and_sends_nothing() {
             json!({"components": [{"type": "body", "parameters": [{"type": "image", "image": {"link": "https://e.com/a.jpg"}}]}]}),
         ),
         "components[0].parameters[0].type",
-    );
-    assert_invalid(
-        &host,
-        n,
-        base(
-            json!({"components": [{"type": "header", "parameters": [{"type": "image", "image": {"link": "http://e.com/a.jpg"}}]}]}),
-        ),
-        "components[0].parameters[0].image.link",
     );
     assert_invalid(
         &host,
@@ -571,7 +540,6 @@ fn send_media_validation_rejects_each_rule_and_sends_nothing() {
         "media_id",
     );
     for bad in [
-        "http://e.com/a.png",
         "data:image/png;base64,AAAA",
         "javascript:alert(1)",
         "https://e.com/a b.png",
@@ -615,12 +583,6 @@ fn send_media_validation_rejects_each_rule_and_sends_nothing() {
         &host,
         n,
         json!({"to": to, "media_type": "image", "media_id": "1", "filename": "a.png"}),
-        "filename",
-    );
-    assert_invalid(
-        &host,
-        n,
-        json!({"to": to, "media_type": "document", "media_id": "1", "filename": "invoice"}),
         "filename",
     );
     assert_invalid(

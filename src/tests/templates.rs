@@ -298,7 +298,7 @@ fn create_template_validation_rejects_each_rule_and_sends_nothing() {
     assert_invalid(
         &host,
         n,
-        with("/components/3/buttons/1/url", json!("http://x.com/shop")),
+        with("/components/3/buttons/1/url", json!("ftp://x.com/shop")),
         "components[3].buttons[1].url",
     );
     assert_invalid(

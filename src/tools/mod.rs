@@ -9,6 +9,7 @@ mod interactive;
 mod profile;
 mod send;
 mod status;
+pub(crate) mod template_gate;
 mod template_params;
 mod templates;
 

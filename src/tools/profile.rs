@@ -116,6 +116,15 @@ pub(crate) fn update_business_profile(host: &dyn Host, args: &Args) -> Result<Va
     let mut updated: Vec<&str> = Vec::new();
     if let Some(about) = args.str_opt("about")? {
         check_len("about", about, 1, 139, "the about text")?;
+        // Meta refuses an `about` of only white space ("String cannot be empty").
+        if about.trim().is_empty() {
+            return Err(ToolError::invalid(
+                "about",
+                "Empty value",
+                "`about` contains only spaces; WhatsApp requires visible text",
+                "Give the about text, for example \"Succulent specialists!\" (up to 139 characters).",
+            ));
+        }
         body.insert("about".into(), Value::from(about));
         updated.push("about");
     }
@@ -125,6 +134,9 @@ pub(crate) fn update_business_profile(host: &dyn Host, args: &Args) -> Result<Va
         updated.push("address");
     }
     if let Some(description) = args.str_opt("description")? {
+        // 512 per Meta's reference (Meta's OpenAPI file says 256, which the
+        // reference contradicts):
+        // https://developers.facebook.com/docs/whatsapp/cloud-api/reference/business-profiles
         check_len("description", description, 0, 512, "the description")?;
         body.insert("description".into(), Value::from(description));
         updated.push("description");

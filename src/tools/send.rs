@@ -5,11 +5,11 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{interactive, template_params};
+use super::{interactive, template_gate, template_params};
 use crate::args::Args;
 use crate::checks::{
-    char_len, check_digits, check_https_url, check_language, check_len, check_template_name,
-    check_token,
+    char_len, check_digits, check_language, check_len, check_template_name, check_token,
+    check_web_url, plain_http_warning, with_warnings,
 };
 use crate::error::{ErrorKind, ToolError};
 use crate::graph::{Graph, SEND};
@@ -101,6 +101,12 @@ pub(crate) fn send_template(host: &dyn Host, args: &Args) -> Result<Value, ToolE
     check_language("language", language)?;
     let components = template_params::components(args)?;
     let reply_to = reply_to(args)?;
+    template_gate::check_body_limit(host, args, name, language, &components)?;
+    let warnings = args
+        .get("components")
+        .and_then(Value::as_array)
+        .map(|c| template_params::plain_http_links(c))
+        .unwrap_or_default();
     let mut content = Map::new();
     content.insert("name".into(), Value::from(name));
     content.insert(
@@ -120,6 +126,7 @@ pub(crate) fn send_template(host: &dyn Host, args: &Args) -> Result<Value, ToolE
             template: Some((name.to_string(), language.to_string())),
         },
     )
+    .map(|result| with_warnings(result, &warnings))
 }
 
 pub(crate) fn send_media(host: &dyn Host, args: &Args) -> Result<Value, ToolError> {
@@ -137,6 +144,7 @@ pub(crate) fn send_media(host: &dyn Host, args: &Args) -> Result<Value, ToolErro
     let link = args.str_opt("link")?;
     let media_id = args.str_opt("media_id")?;
     let mut content = Map::new();
+    let mut warnings = Vec::new();
     match (link, media_id) {
         (Some(_), Some(_)) => {
             return Err(ToolError::invalid(
@@ -155,9 +163,12 @@ pub(crate) fn send_media(host: &dyn Host, args: &Args) -> Result<Value, ToolErro
             ));
         }
         (Some(link), None) => {
-            check_https_url(link, 2048).map_err(|(details, hint)| {
+            let plain_http = check_web_url(link, 2048).map_err(|(details, hint)| {
                 ToolError::invalid("link", "Invalid media link", details, hint)
             })?;
+            if plain_http {
+                warnings.push(plain_http_warning("link"));
+            }
             content.insert("link".into(), Value::from(link));
         }
         (None, Some(id)) => {
@@ -188,7 +199,9 @@ pub(crate) fn send_media(host: &dyn Host, args: &Args) -> Result<Value, ToolErro
                 "Remove `filename`, or set `media_type` to document.",
             ));
         }
-        check_filename(filename)?;
+        if let Some(w) = check_filename(filename)? {
+            warnings.push(w);
+        }
         content.insert("filename".into(), Value::from(filename));
     }
     send(
@@ -201,9 +214,12 @@ pub(crate) fn send_media(host: &dyn Host, args: &Args) -> Result<Value, ToolErro
             template: None,
         },
     )
+    .map(|result| with_warnings(result, &warnings))
 }
 
-fn check_filename(name: &str) -> Result<(), ToolError> {
+/// Checks a document file name; a missing extension is only warned about
+/// (Meta recommends one, for the file icon, but does not require it).
+fn check_filename(name: &str) -> Result<Option<String>, ToolError> {
     check_len("filename", name, 1, 240, "a document file name")?;
     if name
         .chars()
@@ -221,17 +237,11 @@ fn check_filename(name: &str) -> Result<(), ToolError> {
             && (1..=10).contains(&char_len(ext))
             && ext.chars().all(|c| c.is_alphanumeric())
     });
-    if !ext_ok {
-        return Err(ToolError::invalid(
-            "filename",
-            "File name without extension",
-            format!(
-                "`filename` is `{name}`, which has no extension; WhatsApp picks the file icon from the extension"
-            ),
-            "Add the extension, for example invoice.pdf.",
-        ));
-    }
-    Ok(())
+    Ok((!ext_ok).then(|| {
+        format!(
+            "`filename` `{name}` has no extension; WhatsApp picks the file icon from it, so add one (for example invoice.pdf) next time."
+        )
+    }))
 }
 
 fn window_refusal(window: &Window) -> ToolError {
@@ -249,36 +259,6 @@ fn window_refusal(window: &Window) -> ToolError {
         "Nothing was sent. Use whatsapp_send_template with an APPROVED template (see whatsapp_list_templates); free-form messages become possible again for 24 hours after the user replies.",
     )
     .with_code(131047)
-}
-
-fn template_refusal(host: &dyn Host, name: &str, language: &str) -> Result<(), ToolError> {
-    let Ok(Some(rec)) = store::read_json(host, &store::template_key(name, language)) else {
-        return Ok(());
-    };
-    let Some(status) = rec.get("status").and_then(Value::as_str) else {
-        return Ok(());
-    };
-    if status.eq_ignore_ascii_case("APPROVED") {
-        return Ok(());
-    }
-    let code = match status.to_ascii_uppercase().as_str() {
-        "PAUSED" => 132015,
-        "DISABLED" => 132016,
-        _ => 132001,
-    };
-    let reason = rec
-        .get("reason")
-        .and_then(Value::as_str)
-        .filter(|r| !r.is_empty() && *r != "NONE")
-        .map(|r| format!(" (reason: {r})"))
-        .unwrap_or_default();
-    Err(ToolError::new(
-        ErrorKind::Denied,
-        "Template not approved",
-        format!("template `{name}` in `{language}` was last seen with status {status}{reason}; only APPROVED templates can be sent"),
-        "Nothing was sent. Pick an APPROVED template with whatsapp_list_templates (status APPROVED), or wait for approval.",
-    )
-    .with_code(code))
 }
 
 fn send(host: &dyn Host, out: Outgoing) -> Result<Value, ToolError> {
@@ -304,7 +284,7 @@ fn send(host: &dyn Host, out: Outgoing) -> Result<Value, ToolError> {
             (WindowPolicy::Warn, WindowState::Open) => {}
         }
     } else if let (WindowPolicy::Enforce, Some((name, lang))) = (policy, &out.template) {
-        template_refusal(host, name, lang)?;
+        template_gate::enforce(host, &graph, name, lang, &out.to, now)?;
     }
 
     let mut body = Map::new();

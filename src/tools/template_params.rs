@@ -4,12 +4,16 @@
 use serde_json::{Map, Value, json};
 
 use crate::args::{Args, as_array, as_object, as_str, reject_unknown, type_name, wrong_type};
-use crate::checks::{check_https_url, check_len};
+use crate::checks::{check_len, check_web_url, plain_http_warning};
 use crate::error::ToolError;
 
 mod cards;
 
-const BODY_TEXT_MAX: usize = 1024;
+/// Body parameter limits: 1024 characters when the template has a header or
+/// buttons, 32768 when it is body only. Which applies depends on the
+/// template, not on the call, so the call is checked against the larger one
+/// here and against the template's own when it is known (`template_gate`).
+pub(crate) const BODY_TEXT_MAX: usize = 1024;
 const BODY_ONLY_TEXT_MAX: usize = 32_768;
 const HEADER_TEXT_MAX: usize = 60;
 const BUTTON_TEXT_MAX: usize = 2000;
@@ -124,7 +128,7 @@ pub(crate) fn components(args: &Args) -> Result<Vec<Value>, ToolError> {
             c.get("type")
                 .and_then(Value::as_str)
                 .unwrap_or("")
-                .to_string()
+                .to_ascii_lowercase()
         })
         .collect();
     let has_in_full = |t: &str| types.iter().any(|x| x == t);
@@ -144,13 +148,7 @@ pub(crate) fn components(args: &Args) -> Result<Vec<Value>, ToolError> {
             "Use one of them: drop `header_parameters`, or remove the header entry from `components`.",
         ));
     }
-    let only_body =
-        !args.has("header_parameters") && !has_in_full("header") && !has_in_full("button");
-    let body_max = if only_body {
-        BODY_ONLY_TEXT_MAX
-    } else {
-        BODY_TEXT_MAX
-    };
+    let body_max = BODY_ONLY_TEXT_MAX;
 
     let mut out = Vec::new();
     if let Some(v) = args.get("header_parameters") {
@@ -211,59 +209,64 @@ fn component(path: &str, c: &Value, body_max: usize) -> Result<Value, ToolError>
     let obj = as_object(c, path)?;
     reject_unknown(obj, &["type", "sub_type", "index", "parameters"], path)?;
     let tf = format!("{path}.type");
-    let t = match obj.get("type") {
+    // Meta's own examples write BUTTON/CATALOG in upper case; it accepts both.
+    let t_given = match obj.get("type") {
         None => return Err(crate::args::missing(&tf, "\"body\"")),
         Some(v) => as_str(v, &tf)?,
     };
+    let t_lower = t_given.to_ascii_lowercase();
+    let t = t_lower.as_str();
     if !matches!(t, "header" | "body" | "button") {
         return Err(ToolError::invalid(
             tf,
             "Invalid component type",
-            format!("component type is `{t}`; expected header, body or button"),
-            "Use lower-case header, body or button when sending (whatsapp_list_templates shows HEADER/BODY/BUTTONS: those are the definition's names).",
+            format!("component type is `{t_given}`; expected header, body or button"),
+            "Use header, body or button when sending (whatsapp_list_templates shows HEADER/BODY/BUTTONS: those are the definition's names; a definition's BUTTONS is a `button` per button when sending).",
         ));
     }
     let mut out = Map::new();
     out.insert("type".into(), Value::from(t));
     if t == "button" {
         let sf = format!("{path}.sub_type");
-        let sub = match obj.get("sub_type") {
+        let sub_given = match obj.get("sub_type") {
             None => return Err(crate::args::missing(&sf, "\"quick_reply\" or \"url\"")),
             Some(v) => as_str(v, &sf)?,
         };
+        let sub = sub_given.to_ascii_lowercase();
         if sub.is_empty() || !sub.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
             return Err(ToolError::invalid(
                 sf,
                 "Invalid button sub_type",
                 format!(
-                    "`sub_type` is `{sub}`; expected a lower-case button kind such as quick_reply, url, copy_code, flow, catalog or mpm"
+                    "`sub_type` is `{sub_given}`; expected a button kind such as quick_reply, url, copy_code, flow, catalog or mpm"
                 ),
-                "Use the lower-case sub_type of the template's button, for example url for a URL button.",
+                "Use the sub_type of the template's button, for example url for a URL button.",
             ));
         }
         let xf = format!("{path}.index");
+        // Meta's examples send the index as a string ("0") and as a number (0).
         let index = match obj.get("index") {
             None => return Err(crate::args::missing(&xf, "\"0\"")),
-            Some(Value::String(s)) => s.as_str(),
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) if n.as_u64().is_some() => n.to_string(),
             Some(v) => {
                 return Err(wrong_type(
                     &xf,
                     v,
-                    "a string holding the button's position, \"0\" to \"9\"",
+                    "the button's position, \"0\" to \"9\" (a string or a whole number)",
                 ));
             }
         };
+        let index = index.as_str();
         if !(index.len() == 1 && index.as_bytes()[0].is_ascii_digit()) {
             return Err(ToolError::invalid(
                 xf,
                 "Invalid button index",
-                format!(
-                    "`index` is \"{index}\"; expected the button's position as a string \"0\" to \"9\""
-                ),
+                format!("`index` is \"{index}\"; expected the button's position, \"0\" to \"9\""),
                 "Give the zero-based position of the button in the template, as a string, for example \"0\".",
             ));
         }
-        out.insert("sub_type".into(), Value::from(sub));
+        out.insert("sub_type".into(), Value::from(sub.as_str()));
         out.insert("index".into(), Value::from(index));
     } else {
         for k in ["sub_type", "index"] {
@@ -337,15 +340,16 @@ fn parameter(path: &str, p: &Value, component: &str, text_max: usize) -> Result<
     let tf = format!("{path}.type");
     let t = str_field(obj, "type", path, "\"text\"")?;
     let allowed_media = component == "header";
+    let in_button = component == "button";
     let keys: &[&str] = match t {
         "text" => &["type", "text", "parameter_name"],
         "currency" => &["type", "currency", "parameter_name"],
         "date_time" => &["type", "date_time", "parameter_name"],
         "image" | "video" | "document" if allowed_media => &["type", "image", "video", "document"],
         "location" if allowed_media => &["type", "location"],
-        "payload" => &["type", "payload"],
-        "coupon_code" => &["type", "coupon_code"],
-        "action" => &["type", "action"],
+        "payload" if in_button => &["type", "payload"],
+        "coupon_code" if in_button => &["type", "coupon_code"],
+        "action" if in_button => &["type", "action"],
         _ => {
             return Err(ToolError::invalid(
                 tf,
@@ -461,7 +465,7 @@ fn parameter(path: &str, p: &Value, component: &str, text_max: usize) -> Result<
             match (m.get("link"), m.get("id")) {
                 (Some(l), None) => {
                     let lf = format!("{f}.link");
-                    check_https_url(as_str(l, &lf)?, 2048)
+                    check_web_url(as_str(l, &lf)?, 2048)
                         .map_err(|(d, h)| ToolError::invalid(lf, "Invalid media link", d, h))?;
                 }
                 (None, Some(id)) => {
@@ -479,7 +483,7 @@ fn parameter(path: &str, p: &Value, component: &str, text_max: usize) -> Result<
                         f,
                         "Media needs link or id",
                         format!(
-                            "the {t} header parameter needs exactly one of `link` (https) or `id`"
+                            "the {t} header parameter needs exactly one of `link` (http or https) or `id`"
                         ),
                         "Give a public https:// `link` or the `id` of an uploaded file.",
                     ));
@@ -540,4 +544,31 @@ fn parameter(path: &str, p: &Value, component: &str, text_max: usize) -> Result<
         _ => {}
     }
     Ok(p.clone())
+}
+
+/// Warnings for header media sent by plain `http://` link (accepted, as
+/// Meta documents, but https is recommended).
+pub(crate) fn plain_http_links(components: &[Value]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, c) in components.iter().enumerate() {
+        let params = c.get("parameters").and_then(Value::as_array);
+        for (j, p) in params.into_iter().flatten().enumerate() {
+            for media in ["image", "video", "document"] {
+                let plain = p
+                    .get(media)
+                    .and_then(|m| m.get("link"))
+                    .and_then(Value::as_str)
+                    .is_some_and(|l| {
+                        l.get(..7)
+                            .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+                    });
+                if plain {
+                    out.push(plain_http_warning(&format!(
+                        "components[{i}].parameters[{j}].{media}.link"
+                    )));
+                }
+            }
+        }
+    }
+    out
 }

@@ -144,10 +144,11 @@ async fn a_read_meeting_a_one_off_fault_is_retried_and_succeeds() {
             body: "slow down".into(),
             content_type: "text/plain".into(),
         },
+        // Not 4: an hourly quota is not retried after a short backoff.
         FaultKind::GraphError {
-            code: 4,
-            http_status: 400,
-            message: "Application request limit reached".into(),
+            code: 2,
+            http_status: 503,
+            message: "Service temporarily unavailable".into(),
             is_transient: None,
         },
         FaultKind::DropConnection,

@@ -61,7 +61,7 @@ fn cases() -> Vec<(&'static str, Value, &'static str)> {
         ),
         (
             "whatsapp_send_media",
-            json!({"to": to, "media_type": "image", "link": "http://e.com/a.png"}),
+            json!({"to": to, "media_type": "image", "link": "ftp://e.com/a.png"}),
             "link",
         ),
         (
@@ -101,7 +101,7 @@ fn cases() -> Vec<(&'static str, Value, &'static str)> {
         ),
         (
             "whatsapp_send_media",
-            json!({"to": to, "media_type": "document", "link": "https://e.com/a", "filename": "invoice"}),
+            json!({"to": to, "media_type": "document", "link": "https://e.com/a", "filename": "docs/invoice"}),
             "filename",
         ),
         // Template sends.
@@ -145,7 +145,7 @@ fn cases() -> Vec<(&'static str, Value, &'static str)> {
         (
             "whatsapp_send_template",
             json!({"to": to, "name": "order_update", "language": "en_US",
-                   "components": [{"type": "header", "parameters": [{"type": "image", "image": {"link": "http://e.com/a.png"}}]}]}),
+                   "components": [{"type": "header", "parameters": [{"type": "image", "image": {"link": "ftp://e.com/a.png"}}]}]}),
             "components[0].parameters[0].image.link",
         ),
         // Template creation.

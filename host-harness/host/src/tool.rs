@@ -138,6 +138,18 @@ pub struct ToolError {
     /// HTTP status of the API response, when there was one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_status: Option<u16>,
+    /// Meta's error subcode, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_subcode: Option<i64>,
+    /// Meta's title for the user (`error_user_title`), when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_user_title: Option<String>,
+    /// Meta's message for the user (`error_user_msg`), when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_user_msg: Option<String>,
+    /// For rate limits: seconds until Meta expects the quota back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<u32>,
     /// Which guardrail refused the call, for host-side denials.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
@@ -161,6 +173,10 @@ impl ToolError {
             field: None,
             fbtrace_id: None,
             http_status: None,
+            error_subcode: None,
+            error_user_title: None,
+            error_user_msg: None,
+            retry_after_seconds: None,
             rule: None,
         }
     }
@@ -191,6 +207,10 @@ impl ToolError {
             field: e.field,
             fbtrace_id: e.fbtrace_id,
             http_status: e.http_status,
+            error_subcode: e.error_subcode,
+            error_user_title: e.error_user_title,
+            error_user_msg: e.error_user_msg,
+            retry_after_seconds: e.retry_after_seconds,
             rule: None,
         }
     }

@@ -27,6 +27,9 @@ pub(crate) struct GraphErrorData {
     pub(crate) user_title: Option<String>,
     pub(crate) user_msg: Option<String>,
     pub(crate) is_transient: Option<bool>,
+    /// `x-business-use-case-usage` for a rate-limit error: the header Graph adds with
+    /// `estimated_time_to_regain_access` (minutes).
+    pub(crate) business_usage: Option<String>,
 }
 
 pub(crate) type GraphResult<T> = Result<T, GraphError>;
@@ -51,6 +54,7 @@ impl GraphError {
             user_title: None,
             user_msg: None,
             is_transient: None,
+            business_usage: None,
         }))
     }
 
@@ -76,6 +80,21 @@ impl GraphError {
 
     pub(crate) fn maybe_transient(mut self, transient: Option<bool>) -> Self {
         self.0.is_transient = transient;
+        self
+    }
+
+    /// Adds Graph's `x-business-use-case-usage` header for `waba_id`, exhausted, with
+    /// access back in `regain_minutes`
+    /// (https://developers.facebook.com/docs/graph-api/overview/rate-limiting#headers-2).
+    pub(crate) fn business_usage(mut self, waba_id: &str, kind: &str, regain_minutes: u64) -> Self {
+        let usage = json!({ waba_id: [{
+            "type": kind,
+            "call_count": 100,
+            "total_cputime": 1,
+            "total_time": 1,
+            "estimated_time_to_regain_access": regain_minutes,
+        }]});
+        self.0.business_usage = Some(usage.to_string());
         self
     }
 

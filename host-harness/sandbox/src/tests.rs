@@ -1232,6 +1232,72 @@ async fn too_many_template_creations_per_hour_get_80007() {
 }
 
 #[tokio::test]
+async fn the_waba_rate_limit_says_when_access_returns_in_the_usage_header() {
+    let t = T::with(SandboxConfig {
+        template_creations_per_hour: Some(1),
+        ..Default::default()
+    })
+    .await;
+    let body = |n: &str| json!({"name": n, "category": "UTILITY", "language": "en", "components": [{"type": "BODY", "text": "x"}]});
+    assert_eq!(create_template(&t, body("t_0")).await.status, 200);
+    let r = create_template(&t, body("t_1")).await;
+    let usage: Value = serde_json::from_str(
+        r.headers
+            .get("x-business-use-case-usage")
+            .expect("usage header on 80007")
+            .to_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let entry = &usage[&t.sb.config().waba_id][0];
+    assert_eq!(entry["type"], "whatsapp_business_management");
+    assert_eq!(entry["estimated_time_to_regain_access"], 60);
+    r.graph_error(400, 80007);
+}
+
+#[tokio::test]
+async fn authentication_templates_refuse_body_text_and_need_an_otp_button() {
+    let t = T::start().await;
+    let otp = json!({"type": "BUTTONS", "buttons": [{"type": "OTP", "otp_type": "COPY_CODE", "text": "Copy"}]});
+    create_template(
+        &t,
+        json!({"name": "auth_text", "category": "AUTHENTICATION", "language": "en_US",
+            "components": [{"type": "BODY", "text": "Your code is {{1}}."}, otp]}),
+    )
+    .await
+    .graph_error(400, 100);
+    create_template(
+        &t,
+        json!({"name": "auth_no_button", "category": "AUTHENTICATION", "language": "en_US",
+            "components": [{"type": "BODY", "add_security_recommendation": true}]}),
+    )
+    .await
+    .graph_error(400, 100);
+    let r = create_template(
+        &t,
+        json!({"name": "auth_ok", "category": "AUTHENTICATION", "language": "en_US",
+            "components": [{"type": "body", "add_security_recommendation": true}, otp]}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+}
+
+#[tokio::test]
+async fn button_only_parameter_types_are_refused_in_a_body() {
+    let t = T::start().await;
+    let mut body = template_body("order_update", "en_US");
+    body["template"]["components"] = json!([{"type": "body", "parameters": [
+        {"type": "text", "text": "Mark"}, {"type": "payload", "payload": "STOP"}]}]);
+    let e = t.send_message(body).await.graph_error(400, 100);
+    assert!(
+        e["error_data"]["details"]
+            .as_str()
+            .unwrap()
+            .contains("only valid in button components")
+    );
+}
+
+#[tokio::test]
 async fn deleting_templates_by_name_and_by_hsm_id() {
     let t = T::start().await;
     for lang in ["en", "es", "fr"] {

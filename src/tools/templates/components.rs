@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::examples::{Used, check_examples, example_obj, used_placeholders};
 use crate::args::{as_array, as_object, as_str, enum_error, missing, reject_unknown, wrong_type};
-use crate::checks::{check_https_url, check_len};
+use crate::checks::{check_len, check_web_url, plain_http_warning};
 use crate::error::ToolError;
 use crate::placeholders::placeholders;
 
@@ -25,6 +25,48 @@ const BUTTON_TYPES: &[&str] = &[
     "VOICE_CALL",
     "SPM",
 ];
+
+/// A component with its `type`, a header's `format` and its buttons' `type`
+/// in upper case: Meta's create examples write `body` as well as `BODY`,
+/// and the upper-case form is the one it documents and lists back.
+pub(super) fn upper_case_names(v: &Value) -> Value {
+    let mut v = v.clone();
+    let upper = |o: &mut Map<String, Value>, key: &str| {
+        if let Some(s) = o.get(key).and_then(Value::as_str) {
+            let u = s.to_ascii_uppercase();
+            o.insert(key.into(), Value::from(u));
+        }
+    };
+    if let Some(o) = v.as_object_mut() {
+        upper(o, "type");
+        upper(o, "format");
+        if let Some(buttons) = o.get_mut("buttons").and_then(Value::as_array_mut) {
+            for b in buttons.iter_mut().filter_map(Value::as_object_mut) {
+                upper(b, "type");
+                upper(b, "otp_type");
+            }
+        }
+    }
+    v
+}
+
+/// Warnings for URL buttons with a plain `http://` URL (accepted, as Meta
+/// documents, but https is recommended).
+pub(super) fn plain_http_buttons(path: &str, v: &Value) -> Vec<String> {
+    let buttons = v.get("buttons").and_then(Value::as_array);
+    buttons
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter(|(_, b)| {
+            b.get("url").and_then(Value::as_str).is_some_and(|u| {
+                u.get(..7)
+                    .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+            })
+        })
+        .map(|(i, _)| plain_http_warning(&format!("{path}.buttons[{i}].url")))
+        .collect()
+}
 
 fn text_field<'a>(c: &'a Map<String, Value>, path: &str) -> Result<Option<&'a str>, ToolError> {
     match c.get("text") {
@@ -76,9 +118,23 @@ pub(super) fn check_create_component(
     let text = text_field(c, path)?;
     let text_f = format!("{path}.text");
     match t {
+        "HEADER" if category == "AUTHENTICATION" => {
+            return Err(ToolError::invalid(
+                tf,
+                "Header in an authentication template",
+                "AUTHENTICATION templates cannot have a HEADER; Meta writes their text itself",
+                "Remove the HEADER component.",
+            ));
+        }
         "HEADER" => {
+            // Meta requires `format` and rejects a header without it.
             let format = match c.get("format") {
-                None => "TEXT",
+                None => {
+                    return Err(missing(
+                        &format!("{path}.format"),
+                        "\"TEXT\" (or IMAGE, VIDEO, GIF, DOCUMENT, LOCATION, PRODUCT)",
+                    ));
+                }
                 Some(v) => as_str(v, &format!("{path}.format"))?,
             };
             if !HEADER_FORMATS.contains(&format) {
@@ -148,6 +204,14 @@ pub(super) fn check_create_component(
         "BODY" => {
             match text {
                 None if category == "AUTHENTICATION" => {}
+                Some(_) if category == "AUTHENTICATION" => {
+                    return Err(ToolError::invalid(
+                        text_f,
+                        "Text in an authentication body",
+                        "AUTHENTICATION templates have a fixed body (\"{{1}} is your verification code.\"); Meta refuses body text",
+                        "Remove `text` from the BODY; use \"add_security_recommendation\": true for the security line.",
+                    ));
+                }
                 None => {
                     return Err(missing(
                         &text_f,
@@ -197,13 +261,13 @@ pub(super) fn check_create_component(
                 ));
             }
         }
-        "BUTTONS" => check_buttons(path, c)?,
+        "BUTTONS" => check_buttons(path, c, category)?,
         _ => {}
     }
     Ok(t.to_string())
 }
 
-fn check_buttons(path: &str, c: &Map<String, Value>) -> Result<(), ToolError> {
+fn check_buttons(path: &str, c: &Map<String, Value>, category: &str) -> Result<(), ToolError> {
     let bf = format!("{path}.buttons");
     let buttons = match c.get("buttons") {
         None => {
@@ -258,6 +322,25 @@ fn check_buttons(path: &str, c: &Map<String, Value>) -> Result<(), ToolError> {
         if !BUTTON_TYPES.contains(&t) {
             return Err(enum_error(&tf, t, BUTTON_TYPES));
         }
+        if (t == "OTP") != (category == "AUTHENTICATION") {
+            return Err(if t == "OTP" {
+                ToolError::invalid(
+                    tf,
+                    "OTP button outside authentication",
+                    format!(
+                        "an OTP button is only allowed in AUTHENTICATION templates; this one is {category}"
+                    ),
+                    "Use a COPY_CODE or URL button, or create the template with category AUTHENTICATION.",
+                )
+            } else {
+                ToolError::invalid(
+                    tf,
+                    "Authentication templates take an OTP button",
+                    format!("AUTHENTICATION templates have only OTP buttons; this one is {t}"),
+                    "Use {\"type\": \"OTP\", \"otp_type\": \"COPY_CODE\", \"text\": \"Copy code\"}.",
+                )
+            });
+        }
         let text_f = format!("{p}.text");
         match o.get("text") {
             Some(v) => check_len(&text_f, as_str(v, &text_f)?, 1, 25, "a button label")?,
@@ -273,7 +356,7 @@ fn check_buttons(path: &str, c: &Map<String, Value>) -> Result<(), ToolError> {
                     }
                     Some(v) => as_str(v, &uf)?,
                 };
-                check_https_url(url, 2000)
+                check_web_url(url, 2000)
                     .map_err(|(d, h)| ToolError::invalid(uf.clone(), "Invalid button URL", d, h))?;
                 let ps = placeholders(url).map_err(|d| {
                     ToolError::invalid(

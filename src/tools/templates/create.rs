@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::components::check_create_component;
+use super::components::{check_create_component, plain_http_buttons, upper_case_names};
 use super::list::CATEGORIES;
 use crate::args::{Args, as_array, enum_error, missing};
 use crate::checks::{check_language, check_template_name};
@@ -42,10 +42,14 @@ pub(crate) fn create_template(host: &dyn Host, args: &Args) -> Result<Value, Too
         }
         Some(v) => as_array(v, "components")?,
     };
+    let components: Vec<Value> = components.iter().map(upper_case_names).collect();
+    let components = &components;
     let mut types: Vec<String> = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
     for (i, c) in components.iter().enumerate() {
         let path = format!("components[{i}]");
         let t = check_create_component(&path, c, named, category)?;
+        warnings.extend(plain_http_buttons(&path, c));
         if types.contains(&t) {
             return Err(ToolError::invalid(
                 format!("{path}.type"),
@@ -62,6 +66,14 @@ pub(crate) fn create_template(host: &dyn Host, args: &Args) -> Result<Value, Too
             "Missing BODY",
             "the template has no BODY component; exactly one is required",
             "Add {\"type\": \"BODY\", \"text\": \"…\"}.",
+        ));
+    }
+    if category == "AUTHENTICATION" && !types.iter().any(|t| t == "BUTTONS") {
+        return Err(ToolError::invalid(
+            "components",
+            "Missing OTP button",
+            "an AUTHENTICATION template needs a BUTTONS component with an OTP button",
+            "Add {\"type\": \"BUTTONS\", \"buttons\": [{\"type\": \"OTP\", \"otp_type\": \"COPY_CODE\", \"text\": \"Copy code\"}]}.",
         ));
     }
     let waba = settings::waba_id(host)?;
@@ -96,6 +108,11 @@ pub(crate) fn create_template(host: &dyn Host, args: &Args) -> Result<Value, Too
     if !id.is_empty() {
         rec.insert("template_id".into(), Value::from(id.as_str()));
     }
+    rec.insert("category".into(), Value::from(got_category.as_str()));
+    rec.insert(
+        "body_only".into(),
+        Value::from(crate::tools::template_gate::body_only(components)),
+    );
     let _ = store::write_json(
         host,
         &store::template_key(name, language),
@@ -112,14 +129,17 @@ pub(crate) fn create_template(host: &dyn Host, args: &Args) -> Result<Value, Too
             " Meta assigned category {got_category} instead of {category}."
         ));
     }
-    Ok(json!({
-        "id": id,
-        "name": name,
-        "language": language,
-        "status": status,
-        "category": got_category,
-        "note": note,
-    }))
+    Ok(crate::checks::with_warnings(
+        json!({
+            "id": id,
+            "name": name,
+            "language": language,
+            "status": status,
+            "category": got_category,
+            "note": note,
+        }),
+        &warnings,
+    ))
 }
 
 /// `message_send_ttl_seconds`: how long WhatsApp keeps trying to deliver a

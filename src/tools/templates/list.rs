@@ -307,7 +307,8 @@ fn summarise_template(t: &Value) -> Value {
     Value::Object(out)
 }
 
-/// Remembers the status seen in a listing when it differs from the record.
+/// Remembers the status (and category, and whether the template is body
+/// only) seen in a listing when they differ from the record.
 fn refresh_template_status(host: &dyn Host, t: &Value, now: i64) {
     let (Some(name), Some(language), Some(status)) = (
         str_of(t, "name"),
@@ -320,20 +321,13 @@ fn refresh_template_status(host: &dyn Host, t: &Value, now: i64) {
         return;
     }
     let key = store::template_key(name, language);
-    if let Ok(Some(rec)) = store::read_json(host, &key)
-        && str_of(&rec, "status") == Some(status)
+    let rec = crate::tools::template_gate::record_from_listing(t, now, "list");
+    if let Ok(Some(old)) = store::read_json(host, &key)
+        && ["status", "category", "body_only"]
+            .iter()
+            .all(|k| rec.get(*k).is_none_or(|v| old.get(*k) == Some(v)))
     {
         return;
-    }
-    let mut rec = Map::new();
-    rec.insert("status".into(), Value::from(status));
-    rec.insert("updated_at".into(), Value::from(now));
-    rec.insert("source".into(), Value::from("list"));
-    if let Some(id) = str_of(t, "id").filter(|s| !s.is_empty()) {
-        rec.insert("template_id".into(), Value::from(id));
-    }
-    if let Some(r) = str_of(t, "rejected_reason") {
-        rec.insert("reason".into(), Value::from(r));
     }
     let _ = store::write_json(host, &key, &Value::Object(rec), Some(store::TPL_TTL));
 }

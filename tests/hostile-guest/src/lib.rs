@@ -29,6 +29,10 @@ fn failure(details: String) -> ToolError {
         field: None,
         fbtrace_id: None,
         http_status: None,
+        error_subcode: None,
+        error_user_title: None,
+        error_user_msg: None,
+        retry_after_seconds: None,
     }
 }
 

@@ -247,7 +247,14 @@ pub(crate) fn validate_body(
 ) -> GraphResult<()> {
     let text = text_field(obj, "BODY")?;
     if is_auth {
-        // Meta writes the authentication body itself ("{{1}} is your verification code").
+        // Meta writes the authentication body itself ("{{1}} is your verification code")
+        // and refuses text of the caller's.
+        if text.is_some() {
+            return Err(template_error(
+                "Invalid body",
+                "BODY: AUTHENTICATION templates can't have custom body text; use add_security_recommendation instead.",
+            ));
+        }
         return Ok(());
     }
     let Some(text) = text.filter(|t| !t.trim().is_empty()) else {

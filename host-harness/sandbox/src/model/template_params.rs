@@ -66,6 +66,12 @@ fn check_param(section: &str, p: &Value) -> GraphResult<String> {
             ty_raw,
         ));
     }
+    // Quick-reply payloads, coupon codes and actions belong to buttons.
+    if matches!(ty.as_str(), "payload" | "coupon_code" | "action") && section != "buttons" {
+        return Err(GraphError::invalid_param(format!(
+            "{section}: parameter type {ty} is only valid in button components."
+        )));
+    }
     let missing = |what: &str| {
         GraphError::missing_param(format!(
             "{section}: Parameter '{what}' is required for parameters of type {ty}."

@@ -191,6 +191,12 @@ pub(crate) fn validate_create(params: &Map<String, Value>) -> GraphResult<NewTem
             "components: a BODY component is required.",
         ));
     }
+    if is_auth && !seen.iter().any(|t| t == "BUTTONS") {
+        return Err(template_error(
+            "Missing OTP button",
+            "BUTTONS: AUTHENTICATION templates need an OTP button.",
+        ));
+    }
     Ok(NewTemplate {
         name: name.to_owned(),
         language: language.to_owned(),

@@ -130,6 +130,12 @@ pub(crate) fn create(world: &World, params: &Map<String, Value>) -> GraphResult<
             st.template_creations.pop_front();
         }
         if st.template_creations.len() >= limit as usize {
+            // Access returns when the oldest creation of the hour leaves the window.
+            let regain = st
+                .template_creations
+                .front()
+                .map(|t| hour.saturating_sub(now.duration_since(*t)))
+                .unwrap_or(hour);
             return Err(GraphError::new(
                 StatusCode::BAD_REQUEST,
                 80007,
@@ -137,7 +143,12 @@ pub(crate) fn create(world: &World, params: &Map<String, Value>) -> GraphResult<
             )
             .details(format!(
                 "Message template creation limit reached: at most {limit} templates can be created per WhatsApp Business Account per hour."
-            )));
+            ))
+            .business_usage(
+                &cfg.waba_id,
+                "whatsapp_business_management",
+                regain.as_secs().div_ceil(60).max(1),
+            ));
         }
     }
     st.template_creations.push_back(now);

@@ -43,6 +43,13 @@ pub(crate) fn json_response(
 
 pub(crate) fn error_response(e: &GraphError, version: Option<&str>) -> Response<Body> {
     let mut resp = json_response(e.http, &e.to_json(), version);
+    if let Some(v) = e
+        .business_usage
+        .as_deref()
+        .and_then(|u| HeaderValue::from_str(u).ok())
+    {
+        resp.headers_mut().insert("x-business-use-case-usage", v);
+    }
     if e.http == StatusCode::UNAUTHORIZED {
         // Graph names the problem in WWW-Authenticate too.
         let v = format!(
