@@ -5,6 +5,7 @@
 //! `descriptors`) then name what is missing.
 
 mod catalogue;
+mod media_upload;
 mod profile;
 mod send;
 mod status;

@@ -23,6 +23,9 @@
 //! request_timeout_ms = 20000
 //! max_response_bytes = 4194304
 //!
+//! [media]
+//! fetch_allow = ["https://files.internal.example"]   # origins the gateway may upload media from; empty: off
+//!
 //! [state]
 //! path = "whatsapp-state.redb"      # ":memory:" keeps state in memory only
 //!
@@ -61,6 +64,7 @@ mod audit;
 mod component;
 mod endpoint;
 mod http;
+mod media;
 mod policy;
 mod runtime;
 mod state;
@@ -74,6 +78,7 @@ mod tests;
 pub use audit::AuditSettings;
 pub use endpoint::{ApiEndpoint, EnvSecrets};
 pub use http::HttpSettings;
+pub use media::MediaSettings;
 pub use policy::PolicySettings;
 pub use runtime::RuntimeSettings;
 pub use state::StateSettings;
@@ -91,6 +96,8 @@ pub struct Settings {
     pub runtime: RuntimeSettings,
     /// `[http]`: the component's outbound HTTP.
     pub http: HttpSettings,
+    /// `[media]`: files the gateway uploads for the component.
+    pub media: MediaSettings,
     /// `[state]`: where the store lives.
     pub state: StateSettings,
     /// `[vault]`: the encrypted credential file and its key.
@@ -127,6 +134,7 @@ impl Settings {
         self.policy.apply_env(&get);
         self.audit.apply_env(&get);
         self.state.apply_env(&get);
+        self.media.apply_env(&get);
         self.vault.apply_env(&get);
         Ok(())
     }
