@@ -361,3 +361,45 @@ async fn upload_without_a_link_is_refused_with_the_fix() {
     assert_eq!(e.field.as_deref(), Some("upload"), "{e:?}");
     assert!(env.requests().is_empty());
 }
+
+#[tokio::test]
+async fn neither_the_token_nor_the_file_enters_the_component_during_a_gateway_upload() {
+    // A marker no JPEG header or argument contains: found only if the file's bytes were copied in.
+    let mut photo = jpeg(64 * 1024);
+    photo.extend_from_slice(b"file-body-canary-5b1e");
+    let files = FileServer::start(vec![("/p.jpg", Reply::File("image/jpeg", photo))]).await;
+    let origin = files.base_url.clone();
+    let env = Env::builder()
+        .settings(move |s| {
+            s.media.fetch_allow = vec![origin];
+            s.runtime.inspect_memory = true;
+        })
+        .start()
+        .await;
+    env.sandbox.simulate_inbound(CUSTOMER, "photo please");
+    let args = upload_args(&files.url("/p.jpg"), "image");
+    let (result, memories) = env
+        .harness
+        .runtime()
+        .call_tool_capturing_memory("whatsapp_send_media", &args.to_string())
+        .await;
+    assert!(result.unwrap()["uploaded_media_id"].is_string());
+    assert!(!memories.is_empty(), "the instance's memory was captured");
+    let contains = |m: &[u8], needle: &[u8]| m.windows(needle.len()).any(|w| w == needle);
+    for memory in &memories {
+        assert!(
+            !contains(memory, env.token().as_bytes()),
+            "the token is in the component"
+        );
+        assert!(
+            !contains(memory, b"file-body-canary-5b1e"),
+            "the file went through the component"
+        );
+    }
+    // The scan works: the link the component did see is found.
+    assert!(
+        memories
+            .iter()
+            .any(|m| contains(m, files.url("/p.jpg").as_bytes()))
+    );
+}
