@@ -377,7 +377,8 @@ async fn neither_the_token_nor_the_file_enters_the_component_during_a_gateway_up
         .start()
         .await;
     env.sandbox.simulate_inbound(CUSTOMER, "photo please");
-    let args = upload_args(&files.url("/p.jpg"), "image");
+    let mut args = upload_args(&files.url("/p.jpg"), "image");
+    args["caption"] = json!("caption-canary-77c2");
     let (result, memories) = env
         .harness
         .runtime()
@@ -396,10 +397,9 @@ async fn neither_the_token_nor_the_file_enters_the_component_during_a_gateway_up
             "the file went through the component"
         );
     }
-    // The scan works: the link the component did see is found.
+    // The scan works: the caption the component did see is found.
     assert!(
-        memories
-            .iter()
-            .any(|m| contains(m, files.url("/p.jpg").as_bytes()))
+        memories.iter().any(|m| contains(m, b"caption-canary-77c2")),
+        "the scan must find the caption argument"
     );
 }
