@@ -50,6 +50,14 @@
 //!   `subscribed_apps` and the token registry (each token with scopes and expiry, checked on
 //!   every request): see `routes::login`, `routes::tokens`, `model::tokens` and
 //!   [`OAuthConfig`].
+//! - Media: `POST /{phone-number-id}/media` (multipart) checks Meta's types and size limits and
+//!   returns ids that sends accept; `GET /{media-id}` describes the upload (no download URL);
+//!   the Resumable Upload API (`/{app-id}/uploads`, `/upload:…`) returns handles. See
+//!   `model::media`.
+//! - Templates can be paused (132015), disabled (132016), flagged (still sendable), reinstated,
+//!   re-scored and re-categorised by [`Sandbox::change_template`]; filled-in template text over
+//!   Meta's limits is 132005, parameters with newlines, tabs or five spaces 132007.
+//! - Brazilian and Mexican mobiles answer with a different `wa_id` (see `util::wa_id_for`).
 //! - Errors from auth (190) and unknown objects (100/33) carry no `error_data`, like Graph;
 //!   WhatsApp-level errors carry `error_data.details`.
 //! - [`Sandbox::requests`] keeps the latest 50 000 requests; [`Sandbox::sent_messages`] the
