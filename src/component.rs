@@ -11,10 +11,11 @@ use exports::whatsapp::connector::tools::{
 use exports::whatsapp::connector::webhooks::{
     Guest as WebhooksGuest, IngestReport, WebhookRequest, WebhookVerdict,
 };
-use whatsapp::connector::{config, http, kv, vault};
+use whatsapp::connector::{config, http, kv, media, vault};
 
 use crate::host::{
-    CredentialError, CredentialHandle, Host, HttpError, HttpRequest, HttpResponse, Method,
+    CredentialError, CredentialHandle, Host, HttpError, HttpRequest, HttpResponse, MediaKind,
+    Method, UploadError, UploadRequest,
 };
 
 struct Component;
@@ -102,6 +103,39 @@ impl Host for WitHost {
             }),
             Err(http::Error::TooLarge(n)) => Err(HttpError::TooLarge(n)),
             Err(http::Error::Transport(f)) => Err(HttpError::Transport {
+                message: f.message,
+                request_sent: f.request_sent,
+            }),
+        }
+    }
+
+    fn upload_media(
+        &self,
+        req: &UploadRequest,
+        credential: CredentialHandle,
+    ) -> Result<HttpResponse, UploadError> {
+        let wit_req = media::UploadRequest {
+            url: req.url.clone(),
+            kind: match req.kind {
+                MediaKind::Image => media::MediaKind::Image,
+                MediaKind::Video => media::MediaKind::Video,
+                MediaKind::Audio => media::MediaKind::Audio,
+                MediaKind::Document => media::MediaKind::Document,
+                MediaKind::Sticker => media::MediaKind::Sticker,
+            },
+            mime: req.mime.clone(),
+        };
+        match self.with_credential(credential, |c| media::upload(&wit_req, c)) {
+            Ok(r) => Ok(HttpResponse {
+                status: r.status,
+                headers: r.headers,
+                body: r.body,
+            }),
+            Err(media::Error::Denied(m)) => Err(UploadError::Denied(m)),
+            Err(media::Error::InvalidRequest(m)) => Err(UploadError::InvalidRequest(m)),
+            Err(media::Error::TooLarge(n)) => Err(UploadError::TooLarge(n)),
+            Err(media::Error::FetchFailed(m)) => Err(UploadError::FetchFailed(m)),
+            Err(media::Error::UploadFailed(f)) => Err(UploadError::UploadFailed {
                 message: f.message,
                 request_sent: f.request_sent,
             }),

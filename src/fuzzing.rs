@@ -60,6 +60,16 @@ impl Host for FuzzHost {
         self.response.clone()
     }
 
+    fn upload_media(
+        &self,
+        _: &crate::host::UploadRequest,
+        _: CredentialHandle,
+    ) -> Result<HttpResponse, crate::host::UploadError> {
+        self.response
+            .clone()
+            .map_err(|_| crate::host::UploadError::FetchFailed("fuzzing host".into()))
+    }
+
     fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
         Ok(self.kv.borrow().get(key).cloned())
     }

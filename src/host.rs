@@ -103,6 +103,53 @@ pub enum HttpError {
     },
 }
 
+/// The kinds of media the host can upload (WIT `media.media-kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaKind {
+    /// JPEG or PNG.
+    Image,
+    /// MP4 or 3GPP.
+    Video,
+    /// AAC, AMR, MP3, M4A or OGG (Opus).
+    Audio,
+    /// Text, PDF and office documents.
+    Document,
+    /// WebP.
+    Sticker,
+}
+
+/// A file for the host to fetch and upload to WhatsApp (WIT `media.upload-request`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRequest {
+    /// Where the host downloads the file from.
+    pub url: String,
+    /// The kind of message it is for.
+    pub kind: MediaKind,
+    /// Its MIME type, when the caller knows it.
+    pub mime: Option<String>,
+}
+
+/// Why the host uploaded nothing (WIT `media.error`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadError {
+    /// Fetching is off, the origin is not allowed, a redirect left the origin,
+    /// or the credential cannot be used.
+    Denied(String),
+    /// Bad URL or MIME type.
+    InvalidRequest(String),
+    /// Larger than WhatsApp accepts for the kind (the limit, in bytes).
+    TooLarge(u64),
+    /// The file's server failed or answered with an error.
+    FetchFailed(String),
+    /// The upload to WhatsApp failed on the wire.
+    UploadFailed {
+        /// What the host observed.
+        message: String,
+        /// Whether the upload may have reached WhatsApp.
+        request_sent: bool,
+    },
+}
+
 /// The host capabilities the core uses.
 pub trait Host {
     /// A non-secret setting, or `None` when unset.
@@ -116,6 +163,13 @@ pub trait Host {
         req: &HttpRequest,
         credential: Option<CredentialHandle>,
     ) -> Result<HttpResponse, HttpError>;
+    /// Has the host download `req.url` and upload it to WhatsApp's media
+    /// endpoint authorised with `credential`; returns WhatsApp's answer.
+    fn upload_media(
+        &self,
+        req: &UploadRequest,
+        credential: CredentialHandle,
+    ) -> Result<HttpResponse, UploadError>;
     /// The value under `key`, or `None` when missing or expired.
     fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, String>;
     /// Stores `value` under `key` for `ttl_seconds` when given.

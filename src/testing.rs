@@ -7,7 +7,10 @@ use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
-use crate::host::{CredentialError, CredentialHandle, Host, HttpError, HttpRequest, HttpResponse};
+use crate::host::{
+    CredentialError, CredentialHandle, Host, HttpError, HttpRequest, HttpResponse, UploadError,
+    UploadRequest,
+};
 
 pub const PNID: &str = "106540352242922";
 pub const WABA: &str = "102290129340398";
@@ -33,6 +36,10 @@ pub struct FakeHost {
     pub sleeps: RefCell<Vec<u64>>,
     /// The name of every credential opened, indexed by handle.
     pub opened: RefCell<Vec<String>>,
+    /// Every media upload asked for, with the credential's name.
+    pub uploads: RefCell<Vec<(UploadRequest, String)>>,
+    /// Answers to media uploads, in order.
+    pub upload_results: RefCell<VecDeque<Result<HttpResponse, UploadError>>>,
 }
 
 impl FakeHost {
@@ -54,6 +61,8 @@ impl FakeHost {
             kv_fail: Cell::new(false),
             sleeps: RefCell::new(Vec::new()),
             opened: RefCell::new(Vec::new()),
+            uploads: RefCell::new(Vec::new()),
+            upload_results: RefCell::new(VecDeque::new()),
         }
     }
 
@@ -158,6 +167,19 @@ impl Host for FakeHost {
             .borrow_mut()
             .pop_front()
             .unwrap_or_else(|| panic!("unexpected request: {} {}", req.method.as_str(), req.url))
+    }
+
+    fn upload_media(
+        &self,
+        req: &UploadRequest,
+        credential: CredentialHandle,
+    ) -> Result<HttpResponse, UploadError> {
+        let name = self.credential_name(credential);
+        self.uploads.borrow_mut().push((req.clone(), name));
+        self.upload_results
+            .borrow_mut()
+            .pop_front()
+            .unwrap_or_else(|| panic!("unexpected media upload of {}", req.url))
     }
 
     fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {

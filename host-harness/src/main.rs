@@ -62,6 +62,10 @@ enum Command {
     Connect(commands::connect::ConnectArgs),
     /// Check the token, its scopes and expiry, the WABA, the phone number and webhooks.
     Doctor(commands::doctor::DoctorArgs),
+    /// Upload a local file to WhatsApp: prints a media id, or with --for-template the
+    /// upload handle for a template header example or profile picture.
+    #[command(subcommand)]
+    Media(commands::media::MediaCommand),
     /// Apps, tools and guardrails: hash an app key, check a policy file.
     #[command(subcommand)]
     Policy(commands::policy::PolicyCommand),
@@ -130,6 +134,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Connect(args) => commands::connect::run(config, args).await,
         Command::Doctor(args) => commands::doctor::run(config, args).await,
+        Command::Media(command) => commands::media::run(config, command).await,
         Command::Policy(command) => commands::policy::run(config, source(&global), command).await,
         Command::Audit(command) => {
             commands::audit::run(config, command)?;

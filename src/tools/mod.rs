@@ -6,6 +6,7 @@
 
 mod catalogue;
 mod interactive;
+mod media_upload;
 mod profile;
 mod send;
 mod status;

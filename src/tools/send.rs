@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{interactive, template_gate, template_params};
+use super::{interactive, media_upload, template_gate, template_params};
 use crate::args::Args;
 use crate::checks::{
     char_len, check_digits, check_language, check_len, check_template_name, check_token,
@@ -143,6 +143,9 @@ pub(crate) fn send_media(host: &dyn Host, args: &Args) -> Result<Value, ToolErro
     let reply_to = reply_to(args)?;
     let link = args.str_opt("link")?;
     let media_id = args.str_opt("media_id")?;
+    let upload = args.bool_opt("upload")?.unwrap_or(false);
+    let mime_type = args.str_opt("mime_type")?;
+    check_upload_args(upload, link.is_some(), mime_type)?;
     let mut content = Map::new();
     let mut warnings = Vec::new();
     match (link, media_id) {
@@ -162,6 +165,7 @@ pub(crate) fn send_media(host: &dyn Host, args: &Args) -> Result<Value, ToolErro
                 "Add `link` (a public https:// URL Meta can download) or `media_id` (the id of an uploaded file).",
             ));
         }
+        (Some(link), None) if upload => media_upload::check_fetch_link(link)?,
         (Some(link), None) => {
             let plain_http = check_web_url(link, 2048).map_err(|(details, hint)| {
                 ToolError::invalid("link", "Invalid media link", details, hint)
@@ -204,7 +208,17 @@ pub(crate) fn send_media(host: &dyn Host, args: &Args) -> Result<Value, ToolErro
         }
         content.insert("filename".into(), Value::from(filename));
     }
-    send(
+    // Everything is checked before the gateway fetches anything.
+    let uploaded = match link.filter(|_| upload) {
+        Some(link) => {
+            let kind = media_upload::kind_of(media_type);
+            let id = media_upload::upload(host, link, kind, mime_type)?;
+            content.insert("id".into(), Value::from(id.as_str()));
+            Some(id)
+        }
+        None => None,
+    };
+    let mut result = send(
         host,
         Outgoing {
             to,
@@ -213,8 +227,39 @@ pub(crate) fn send_media(host: &dyn Host, args: &Args) -> Result<Value, ToolErro
             reply_to,
             template: None,
         },
-    )
-    .map(|result| with_warnings(result, &warnings))
+    )?;
+    if let (Some(id), Value::Object(map)) = (uploaded, &mut result) {
+        map.insert("uploaded_media_id".into(), Value::from(id));
+    }
+    Ok(with_warnings(result, &warnings))
+}
+
+/// `upload` needs a `link` to fetch; `mime_type` only means something with it.
+fn check_upload_args(
+    upload: bool,
+    has_link: bool,
+    mime_type: Option<&str>,
+) -> Result<(), ToolError> {
+    if upload && !has_link {
+        return Err(ToolError::invalid(
+            "upload",
+            "Nothing to upload",
+            "`upload` is true but no `link` was given; the gateway uploads the file at `link`",
+            "Give the file's URL as `link`, or drop `upload` to send an already uploaded `media_id`.",
+        ));
+    }
+    if let Some(mime) = mime_type {
+        if !upload {
+            return Err(ToolError::invalid(
+                "mime_type",
+                "mime_type only with upload",
+                "`mime_type` was given without `upload: true`; it tells the gateway the type of the file it uploads",
+                "Remove `mime_type`, or set `upload` to true.",
+            ));
+        }
+        check_token("mime_type", mime, 100, "a MIME type", "\"image/jpeg\"")?;
+    }
+    Ok(())
 }
 
 /// Checks a document file name; a missing extension is only warned about

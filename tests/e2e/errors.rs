@@ -167,7 +167,7 @@ async fn pair_rate_limit_131056_backs_off_then_reports_and_other_recipients_are_
         .sandbox(|s| {
             s.pair_limit = Some(PairLimit {
                 burst: 2,
-                window: std::time::Duration::from_secs(60),
+                interval: std::time::Duration::from_secs(60),
             })
         })
         .settings(|s| s.runtime.call_timeout_ms = 7_000)

@@ -4,7 +4,7 @@
 use crate::common::Env;
 
 #[tokio::test]
-async fn the_component_imports_nothing_that_reaches_the_world_except_our_http() {
+async fn the_component_imports_nothing_that_reaches_the_world_except_our_http_and_media() {
     let env = Env::new().await;
     let imports = env.harness.runtime().imports();
     for forbidden in ["wasi:sockets", "wasi:http", "wasi:filesystem"] {
@@ -13,7 +13,7 @@ async fn the_component_imports_nothing_that_reaches_the_world_except_our_http() 
             "{forbidden} is imported: {imports:?}"
         );
     }
-    for ours in ["vault", "http", "config", "kv"] {
+    for ours in ["vault", "http", "media", "config", "kv"] {
         let name = format!("whatsapp:connector/{ours}@0.1.0");
         assert!(imports.contains(&name), "{name} missing from {imports:?}");
     }

@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use crate::caps::Capabilities;
 use crate::caps::http::OutboundHttp;
+use crate::caps::media::MediaUploads;
 use crate::caps::vault::{self, Credential, Kind, Vault};
+use crate::config::MediaSettings;
 use crate::config::{EnvSecrets, Settings};
 use crate::runtime::{ComponentSource, Runtime};
 use crate::store::StateStore;
@@ -150,6 +152,11 @@ fn capabilities(
     };
     Ok(Capabilities {
         http: OutboundHttp::new(allowlist, settings.http.limits())?,
+        media: MediaUploads::new(
+            settings.media.origins()?,
+            MediaSettings::upload_url(&settings.whatsapp),
+            &settings.http.limits(),
+        )?,
         vault,
         state,
         config: settings.component_config(),

@@ -27,7 +27,8 @@ pub struct SandboxConfig {
     /// Accepted sends per second per phone number before 130429 (default `Some(80)`, Meta's
     /// default throughput); `None` turns the limit off.
     pub throughput_per_second: Option<u32>,
-    /// Per-recipient limit before 131056 (default 45 sends per 6 s); `None` turns it off.
+    /// Per-recipient limit before 131056 (default: a burst of 45, then one send per 6 s, as
+    /// Meta documents); `None` turns it off.
     pub pair_limit: Option<PairLimit>,
     /// Request body cap (default 1 MiB); bigger bodies get HTTP 413 with Graph code 100.
     pub max_body_bytes: usize,
@@ -105,20 +106,24 @@ impl std::fmt::Debug for SandboxConfig {
     }
 }
 
-/// Meta's pair rate limit: at most `burst` messages to one recipient within `window`.
+/// Meta's pair rate limit: one message to the same user every `interval` sustained, with up
+/// to `burst` sent back to back; a burst borrows from the future, so after it the sends
+/// regain one slot per `interval` (a token bucket). Meta: "1 message every 6 seconds to the
+/// same WhatsApp user", bursts of up to 45 messages
+/// (https://developers.facebook.com/docs/whatsapp/cloud-api/overview#pair-rate-limits).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PairLimit {
-    /// Sends allowed to one recipient within `window`.
+    /// Sends allowed to one recipient back to back.
     pub burst: u32,
-    /// The sliding window the burst is counted over.
-    pub window: Duration,
+    /// The sustained pace: one more send per `interval`.
+    pub interval: Duration,
 }
 
 impl Default for PairLimit {
     fn default() -> Self {
         PairLimit {
             burst: 45,
-            window: Duration::from_secs(6),
+            interval: Duration::from_secs(6),
         }
     }
 }

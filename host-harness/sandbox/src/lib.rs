@@ -31,7 +31,7 @@
 //! # Documented choices (where Meta leaves room)
 //!
 //! - Template lists are ordered newest first (Meta's order); cursors are opaque base64 strings;
-//!   `limit` defaults to 25 and is clamped to 1..=100.
+//!   `limit` defaults to 25; above 100 it is refused with code 100, as Graph does, not cut.
 //! - A new template is `PENDING` until `approval_delay` has elapsed, then `APPROVED`, except names
 //!   starting with `reject_`, which become `REJECTED` with `rejected_reason: INVALID_FORMAT`. The
 //!   transition is evaluated lazily whenever state is read.
@@ -44,11 +44,20 @@
 //!   accepted send, template review results and simulated inbound messages (rules and settings:
 //!   see `delivery`).
 //! - Rate windows are sliding: throughput counts accepted sends in the last second, the pair
-//!   limit counts accepted sends to one recipient within [`PairLimit::window`].
+//!   limit is a token bucket per recipient: a burst, then one send per [`PairLimit::interval`]
+//!   (Meta: one message every 6 s to the same user, bursts up to 45).
 //! - Facebook Login (`/{v}/dialog/oauth`, `oauth/access_token`), `debug_token`,
 //!   `subscribed_apps` and the token registry (each token with scopes and expiry, checked on
 //!   every request): see `routes::login`, `routes::tokens`, `model::tokens` and
 //!   [`OAuthConfig`].
+//! - Media: `POST /{phone-number-id}/media` (multipart) checks Meta's types and size limits and
+//!   returns ids that sends accept; `GET /{media-id}` describes the upload (no download URL);
+//!   the Resumable Upload API (`/{app-id}/uploads`, `/upload:…`) returns handles. See
+//!   `model::media`.
+//! - Templates can be paused (132015), disabled (132016), flagged (still sendable), reinstated,
+//!   re-scored and re-categorised by [`Sandbox::change_template`]; filled-in template text over
+//!   Meta's limits is 132005, parameters with newlines, tabs or five spaces 132007.
+//! - Brazilian and Mexican mobiles answer with a different `wa_id` (see `util::wa_id_for`).
 //! - Errors from auth (190) and unknown objects (100/33) carry no `error_data`, like Graph;
 //!   WhatsApp-level errors carry `error_data.details`.
 //! - [`Sandbox::requests`] keeps the latest 50 000 requests; [`Sandbox::sent_messages`] the
@@ -60,7 +69,10 @@
 //! `POST /_sandbox/inbound {"from","text","timestamp"?}`, `GET|DELETE /_sandbox/requests`,
 //! `POST|DELETE /_sandbox/faults` (JSON form: `{"path_contains"?, "times"?, "kind": {"type":
 //! "status"|"graph_error"|"latency"|"malformed_json"|"drop_connection"|"slow_body"|
-//! "oversized_body", …}}`), `GET /_sandbox/templates`, `GET /_sandbox/messages`,
+//! "oversized_body", …}}`), `GET /_sandbox/templates`, `POST /_sandbox/templates {"name",
+//! "language"?, "status"?: "PAUSED"|"DISABLED"|"FLAGGED"|"APPROVED", "quality_score"?,
+//! "category"?}` (what Meta does to a template after review, with its webhooks),
+//! `GET /_sandbox/messages`,
 //! `POST /_sandbox/token {"expired": bool}`, `GET /_sandbox/config`, `GET /_sandbox/webhooks`
 //! (deliveries made, without bodies), `POST /_sandbox/webhooks {"callback": url|null}` (where
 //! webhooks go; the config shows the app secret that signs them).
@@ -85,5 +97,6 @@ pub use config::{
 pub use delivery::payload::signature as webhook_signature;
 pub use delivery::record::{WebhookDelivery, WebhookKind};
 pub use model::faults::{Fault, FaultKind};
+pub use model::template_admin::TemplateChange;
 pub use records::{RecordedRequest, SentMessage, TemplateSnapshot};
 pub use sandbox::{Sandbox, run_standalone};

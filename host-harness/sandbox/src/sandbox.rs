@@ -208,6 +208,18 @@ impl Sandbox {
         self.inner.world.template_snapshots()
     }
 
+    /// Does to template `name` (in `language`, or every language) what Meta does after review:
+    /// pauses, disables, flags or reinstates it, changes its quality score or reassigns its
+    /// category, with the webhooks Meta sends. Returns the templates changed.
+    pub fn change_template(
+        &self,
+        name: &str,
+        language: Option<&str>,
+        change: &crate::TemplateChange,
+    ) -> Result<Vec<TemplateSnapshot>, String> {
+        crate::model::template_admin::apply(&self.inner.world, name, language, change)
+    }
+
     /// Every send accepted so far, in order.
     pub fn sent_messages(&self) -> Vec<SentMessage> {
         self.inner.world.sent_messages()

@@ -541,7 +541,7 @@ async fn bursts_to_one_recipient_hit_the_pair_limit_with_131056() {
         throughput_per_second: None,
         pair_limit: Some(PairLimit {
             burst: 3,
-            window: Duration::from_secs(2),
+            interval: Duration::from_secs(2),
         }),
         ..Default::default()
     })
@@ -573,6 +573,29 @@ async fn bursts_to_one_recipient_hit_the_pair_limit_with_131056() {
             .status,
         200
     );
+}
+
+#[tokio::test]
+async fn after_a_burst_one_user_gets_only_one_message_per_interval_like_meta_s_pair_limit() {
+    let t = T::with(SandboxConfig {
+        throughput_per_second: None,
+        pair_limit: Some(PairLimit {
+            burst: 3,
+            interval: Duration::from_secs(1),
+        }),
+        ..Default::default()
+    })
+    .await;
+    let send = || t.send_message(template_body("hello_world", "en_US"));
+    for _ in 0..3 {
+        assert_eq!(send().await.status, 200);
+    }
+    send().await.graph_error(400, 131056);
+    // One interval later one slot is back, not a whole new burst (a sliding window would
+    // allow three more here).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(send().await.status, 200);
+    send().await.graph_error(400, 131056);
 }
 
 #[tokio::test]
@@ -929,6 +952,18 @@ async fn template_pages_follow_next_and_before_cursors() {
     t.get(&format!("{}?limit=zero", t.waba("message_templates")))
         .await
         .graph_error(400, 100);
+    // Above the edge's maximum the page is refused, not silently cut to 100.
+    let e = t
+        .get(&format!("{}?limit=101", t.waba("message_templates")))
+        .await
+        .graph_error(400, 100);
+    assert!(
+        e["error_data"]["details"]
+            .as_str()
+            .unwrap()
+            .contains("at most 100"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -1741,7 +1776,7 @@ async fn the_default_config_is_meta_like_and_the_token_is_redacted_in_debug() {
         cfg.pair_limit,
         Some(PairLimit {
             burst: 45,
-            window: Duration::from_secs(6)
+            interval: Duration::from_secs(6)
         })
     );
     assert!(!format!("{cfg:?}").contains(&cfg.access_token));

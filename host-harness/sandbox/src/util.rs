@@ -219,3 +219,40 @@ mod unit {
         assert_eq!(path_segments("/a%2"), vec!["a%2"]);
     }
 }
+
+/// The WhatsApp id (`wa_id`) of a normalised number, which differs from the number for two
+/// well-known aliases: Brazilian mobiles registered before the ninth digit was added are known
+/// without it (`55 11 9xxxx-xxxx` → `55 11 xxxx-xxxx`), and Mexican mobiles keep the old `1`
+/// after the country code (`52 xx…` → `521 xx…`). Meta answers a send with this `wa_id`
+/// (https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages: "the WhatsApp
+/// ID may not match the input"), and the user's messages come from it. The sandbox applies
+/// both rules to every such number, so clients that treat `to` and `wa_id` as one are tested.
+pub(crate) fn wa_id_for(digits: &str) -> String {
+    let b = digits.as_bytes();
+    if b.len() == 13 && digits.starts_with("55") && b[4] == b'9' {
+        return format!("{}{}", &digits[..4], &digits[5..]);
+    }
+    if b.len() == 12 && digits.starts_with("52") && b[2] != b'1' {
+        return format!("521{}", &digits[2..]);
+    }
+    digits.to_owned()
+}
+
+#[cfg(test)]
+mod wa_id_tests {
+    use super::wa_id_for;
+
+    #[test]
+    fn brazilian_and_mexican_mobiles_have_a_different_wa_id() {
+        let cases = [
+            ("5511987654321", "551187654321"),
+            ("551187654321", "551187654321"),
+            ("525512345678", "5215512345678"),
+            ("5215512345678", "5215512345678"),
+            ("16505551234", "16505551234"),
+        ];
+        for (number, wa_id) in cases {
+            assert_eq!(wa_id_for(number), wa_id, "{number}");
+        }
+    }
+}

@@ -220,6 +220,9 @@ pub(crate) async fn run(component: ComponentSource) -> anyhow::Result<bool> {
     // Also gives the vault the sandbox's webhook secrets and, with webhooks
     // wired, sets the window policy to enforce.
     settings.point_at(super::sandbox::endpoint::endpoint(&sandbox), &mut secrets);
+    // A file server Meta cannot reach; the gateway may fetch from it.
+    let files = super::demo_media::start().await?;
+    settings.media.fetch_allow = vec![files.origin.clone()];
     let harness = Connector::builder(settings)
         .secrets(secrets)
         .component(component)
@@ -403,6 +406,20 @@ pub(crate) async fn run(component: ComponentSource) -> anyhow::Result<bool> {
             json!({"to": CUSTOMER, "media_type": "document", "link": "https://shop.example.com/receipts/1042.pdf",
                    "filename": "receipt-1042.pdf", "caption": "Receipt #1042"}),
             |v| Some(format!("{} {}", field(v, "/message_status"), field(v, "/message_id"))),
+        )
+        .await;
+    story
+        .ok(
+            "whatsapp_send_media",
+            json!({"to": CUSTOMER, "media_type": "image", "link": files.photo_url, "upload": true,
+                   "caption": "Photo of your receipt"}),
+            |v| {
+                Some(format!(
+                    "{} by media id {} (the gateway fetched the internal link and uploaded it)",
+                    field(v, "/message_status"),
+                    v.get("uploaded_media_id")?.as_str()?
+                ))
+            },
         )
         .await;
     let bad_media = story

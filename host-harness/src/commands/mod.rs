@@ -7,7 +7,10 @@ pub mod call;
 pub mod connect;
 #[cfg(feature = "sandbox")]
 pub(crate) mod demo;
+#[cfg(feature = "sandbox")]
+pub(crate) mod demo_media;
 pub mod doctor;
+pub mod media;
 pub mod policy;
 pub mod sandbox;
 pub mod serve;

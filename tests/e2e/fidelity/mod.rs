@@ -4,3 +4,4 @@
 mod accept_refuse;
 mod interactive;
 mod media;
+mod strict_sandbox;

@@ -312,6 +312,18 @@ impl HttpCall {
             write_may_have_landed: false,
         }
     }
+
+    /// Counts one more request (a media upload) against the call's cap;
+    /// the call's deadline, or why no more requests may be made.
+    pub(crate) fn count_request(&mut self) -> Result<Instant, String> {
+        if self.requests >= MAX_REQUESTS_PER_CALL {
+            return Err(format!(
+                "at most {MAX_REQUESTS_PER_CALL} requests may be made in one call"
+            ));
+        }
+        self.requests += 1;
+        Ok(self.deadline)
+    }
 }
 
 /// What one call's `http` import may use.

@@ -9,6 +9,8 @@ pub(crate) mod config;
 pub(crate) mod credentials;
 pub mod http;
 pub(crate) mod kv;
+pub mod media;
+pub(crate) mod media_types;
 pub mod vault;
 
 use std::collections::BTreeMap;
@@ -18,6 +20,8 @@ use std::sync::Arc;
 pub struct Capabilities {
     /// Outbound HTTP: client, allowlist, limits.
     pub http: http::OutboundHttp,
+    /// Media the host fetches and uploads for the component.
+    pub media: media::MediaUploads,
     /// The credentials and the component's grants.
     pub vault: Arc<vault::Vault>,
     /// Durable state; the component's `kv` is one table of it.
@@ -56,6 +60,7 @@ mod tests {
         });
         let mut caps = Capabilities {
             http: http::OutboundHttp::new(Default::default(), Default::default()).unwrap(),
+            media: media::MediaUploads::off(),
             vault,
             state: crate::store::StateStore::in_memory(),
             config: BTreeMap::new(),

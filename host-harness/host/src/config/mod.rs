@@ -27,6 +27,8 @@
 //! [mcp]
 //! max_sessions = 1000               # live 2025-11-25 sessions over HTTP; past it, initialize gets 503
 //! session_idle_secs = 300           # an idle session ends after this long
+//! [media]
+//! fetch_allow = ["https://files.internal.example"]   # origins the gateway may upload media from; empty: off
 //!
 //! [state]
 //! path = "whatsapp-state.redb"      # ":memory:" keeps state in memory only
@@ -68,6 +70,7 @@ mod component;
 mod endpoint;
 mod http;
 mod mcp;
+mod media;
 mod policy;
 mod runtime;
 mod state;
@@ -82,6 +85,7 @@ pub use audit::{AuditSettings, message_ref_key};
 pub use endpoint::{ApiEndpoint, EnvSecrets};
 pub use http::HttpSettings;
 pub use mcp::McpSettings;
+pub use media::MediaSettings;
 pub use policy::PolicySettings;
 pub use runtime::RuntimeSettings;
 pub use state::StateSettings;
@@ -101,6 +105,8 @@ pub struct Settings {
     pub http: HttpSettings,
     /// `[mcp]`: the MCP HTTP transport's sessions.
     pub mcp: McpSettings,
+    /// `[media]`: files the gateway uploads for the component.
+    pub media: MediaSettings,
     /// `[state]`: where the store lives.
     pub state: StateSettings,
     /// `[vault]`: the encrypted credential file and its key.
@@ -138,6 +144,7 @@ impl Settings {
         self.policy.apply_env(&get);
         self.audit.apply_env(&get)?;
         self.state.apply_env(&get);
+        self.media.apply_env(&get);
         self.vault.apply_env(&get);
         Ok(())
     }

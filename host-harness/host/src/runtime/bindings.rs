@@ -12,4 +12,4 @@ wasmtime::component::bindgen!({
 
 pub(crate) use exports::whatsapp::connector::tools;
 pub(crate) use exports::whatsapp::connector::webhooks;
-pub(crate) use whatsapp::connector::{config, http, kv, vault};
+pub(crate) use whatsapp::connector::{config, http, kv, media, vault};

@@ -12,6 +12,7 @@ use super::guest_log::GuestLog;
 use crate::caps::config::ConfigView;
 use crate::caps::http::{HttpCall, HttpView};
 use crate::caps::kv::KvView;
+use crate::caps::media::MediaView;
 use crate::caps::vault::{VaultCall, VaultView};
 use crate::caps::{self, Capabilities};
 
@@ -105,6 +106,14 @@ impl CallData {
         }
     }
 
+    fn media(&mut self) -> MediaView<'_> {
+        MediaView {
+            media: &self.caps.media,
+            table: &mut self.table,
+            call: &mut self.http,
+        }
+    }
+
     fn config(&mut self) -> ConfigView<'_> {
         ConfigView {
             settings: &self.caps.config,
@@ -141,6 +150,7 @@ pub(crate) fn linker(engine: &Engine) -> anyhow::Result<Linker<CallData>> {
     link_wasi(&mut linker)?;
     caps::vault::add_to_linker(&mut linker, CallData::vault)?;
     caps::http::add_to_linker(&mut linker, CallData::http)?;
+    caps::media::add_to_linker(&mut linker, CallData::media)?;
     caps::config::add_to_linker(&mut linker, CallData::config)?;
     caps::kv::add_to_linker(&mut linker, CallData::kv)?;
     Ok(linker)

@@ -62,7 +62,7 @@ impl Runtime {
             .map_err(anyhow::Error::from)
             .context(
                 "the component needs imports this host does not provide (it may reach \
-                      only our http, vault, config and kv, plus WASI cli, clocks, random and io)",
+                      only our http, media, vault, config and kv, plus WASI cli, clocks, random and io)",
             )?;
         let pre = ConnectorPre::new(pre)?;
         let ticker = EpochTicker::start(engine.clone());

@@ -83,6 +83,20 @@ impl Outbox {
         let _ = self.tx.send(job);
     }
 
+    /// Queues a template webhook of `field` (`message_template_quality_update`,
+    /// `template_category_update`) with `value`, now.
+    pub(crate) fn template_update(&self, cfg: &SandboxConfig, field: &str, value: Value) {
+        if !self.enabled() {
+            return;
+        }
+        let time = util::unix_secs(SystemTime::now());
+        self.push(Job::Deliver {
+            at: Instant::now(),
+            kind: WebhookKind::TemplateStatus,
+            body: envelope(cfg, field, value, Some(time)),
+        });
+    }
+
     /// Schedules the status webhooks of an accepted send.
     pub(crate) fn message_statuses(&self, cfg: &SandboxConfig, send: AcceptedSend<'_>) {
         if !self.enabled() {

@@ -70,6 +70,23 @@ fn template_missing(name: &str, lang: &str) -> GraphError {
     .details(format!("template name ({name}) does not exist in {lang}"))
 }
 
+fn template_paused(name: &str) -> GraphError {
+    GraphError::new(
+        StatusCode::BAD_REQUEST,
+        132015,
+        "(#132015) Template is Paused",
+    )
+    .details(format!(
+        "Template {name} is paused due to low quality so it cannot be sent in a template message."
+    ))
+}
+
+fn template_disabled(name: &str) -> GraphError {
+    GraphError::new(StatusCode::BAD_REQUEST, 132016, "(#132016) Template is disabled").details(
+        format!("Template {name} has been paused too many times due to low quality and is now permanently disabled."),
+    )
+}
+
 /// What a `POST messages` did.
 pub(crate) enum SendOutcome {
     /// A read receipt (or typing indicator) was acknowledged.
@@ -154,8 +171,13 @@ fn accept(world: &World, out: Outgoing, request: Value) -> GraphResult<SendOutco
             .templates
             .iter()
             .find(|t| t.name == ts.name && t.language == ts.lang)
-            .filter(|t| t.status == Status::Approved)
             .ok_or_else(|| template_missing(&ts.name, &ts.lang))?;
+        match t.status {
+            Status::Paused => return Err(template_paused(&ts.name)),
+            Status::Disabled => return Err(template_disabled(&ts.name)),
+            s if !s.sendable() => return Err(template_missing(&ts.name, &ts.lang)),
+            _ => {}
+        }
         check_template_params(t, &ts.components)?;
         template_category = Some(t.category.to_ascii_lowercase());
     }
@@ -166,20 +188,25 @@ fn accept(world: &World, out: Outgoing, request: Value) -> GraphResult<SendOutco
             return Err(throughput_hit());
         }
     }
+    let mut pair_next = None;
     if let Some(pair) = cfg.pair_limit {
         if st.pair_times.len() > 10_000 {
-            // Forget recipients whose window has passed, so the map stays small.
-            st.pair_times.retain(|_, times| {
-                times
-                    .back()
-                    .is_some_and(|t| now.duration_since(*t) < pair.window)
-            });
+            // Forget recipients whose bucket is full again, so the map stays small.
+            st.pair_times.retain(|_, full_at| *full_at > now);
         }
-        let times = st.pair_times.entry(out.wa_id.clone()).or_default();
-        prune(times, now, pair.window);
-        if times.len() >= pair.burst as usize {
+        // A token bucket as a theoretical arrival time (GCRA): each send moves it one interval
+        // on; a send is refused when that would put it more than the burst ahead of now.
+        let full_at = st
+            .pair_times
+            .get(&out.wa_id)
+            .copied()
+            .unwrap_or(now)
+            .max(now);
+        let ahead = pair.interval * pair.burst.saturating_sub(1);
+        if full_at.duration_since(now) > ahead {
             return Err(pair_limit_hit());
         }
+        pair_next = Some(full_at + pair.interval);
     }
 
     // Accepted.
@@ -187,11 +214,8 @@ fn accept(world: &World, out: Outgoing, request: Value) -> GraphResult<SendOutco
     if cfg.throughput_per_second.is_some() {
         st.send_times.push_back(now);
     }
-    if cfg.pair_limit.is_some() {
-        st.pair_times
-            .entry(out.wa_id.clone())
-            .or_default()
-            .push_back(now);
+    if let Some(next) = pair_next {
+        st.pair_times.insert(out.wa_id.clone(), next);
     }
     st.outbox.message_statuses(
         cfg,

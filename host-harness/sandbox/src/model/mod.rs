@@ -11,14 +11,17 @@
 
 pub(crate) mod faults;
 pub(crate) mod interactive_rules;
+pub(crate) mod media;
 pub(crate) mod messages;
 pub(crate) mod params;
 pub(crate) mod profile;
 pub(crate) mod send_rules;
 pub(crate) mod template;
+pub(crate) mod template_admin;
 pub(crate) mod template_components;
 pub(crate) mod template_params;
 pub(crate) mod template_rules;
+pub(crate) mod template_text;
 pub(crate) mod templates;
 pub(crate) mod tokens;
 pub(crate) mod world;

@@ -83,7 +83,7 @@ pub(crate) fn validate(params: &Map<String, Value>) -> GraphResult<Outgoing> {
         _ => return Err(GraphError::required_param("to")),
     };
     let wa_id = if individual {
-        util::normalize_phone(&to).ok_or_else(|| {
+        util::normalize_phone(&to).map(|d| util::wa_id_for(&d)).ok_or_else(|| {
             GraphError::invalid_value(format!(
                 "Param to must be a valid WhatsApp phone number in international format (country code first, e.g. 16505551234) - got \"{to}\"."
             ))

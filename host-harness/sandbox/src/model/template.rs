@@ -14,6 +14,12 @@ pub(crate) enum Status {
     Pending,
     Approved,
     Rejected,
+    /// Paused for low quality (the control API sets it); sends fail with 132015.
+    Paused,
+    /// Disabled after repeated pauses; sends fail with 132016.
+    Disabled,
+    /// Flagged for low quality; still sendable.
+    Flagged,
 }
 
 impl Status {
@@ -22,7 +28,15 @@ impl Status {
             Status::Pending => "PENDING",
             Status::Approved => "APPROVED",
             Status::Rejected => "REJECTED",
+            Status::Paused => "PAUSED",
+            Status::Disabled => "DISABLED",
+            Status::Flagged => "FLAGGED",
         }
+    }
+
+    /// Whether messages can be sent with a template in this status.
+    pub(crate) fn sendable(self) -> bool {
+        matches!(self, Status::Approved | Status::Flagged)
     }
 }
 
@@ -56,6 +70,10 @@ pub(crate) struct Template {
     pub(crate) rejected_reason: Option<String>,
     /// A pending review: when it ends and how.
     pub(crate) review: Option<(Instant, Status)>,
+    /// `GREEN`, `YELLOW`, `RED` or `UNKNOWN` (new templates).
+    pub(crate) quality_score: String,
+    /// The category before Meta last reassigned it.
+    pub(crate) previous_category: Option<String>,
 }
 
 /// Names with this prefix are rejected by the sandbox's reviewer (documented rule).
@@ -186,6 +204,8 @@ pub(crate) fn seed() -> Vec<Template> {
         status: Status::Approved,
         rejected_reason: None,
         review: None,
+        quality_score: "UNKNOWN".into(),
+        previous_category: None,
     };
     let order = Template {
         seq: 0,
@@ -202,6 +222,8 @@ pub(crate) fn seed() -> Vec<Template> {
         status: Status::Approved,
         rejected_reason: None,
         review: None,
+        quality_score: "UNKNOWN".into(),
+        previous_category: None,
     };
     vec![hello, order]
 }

@@ -256,7 +256,9 @@ pub(crate) fn check_template_params(t: &Template, components: &[Value]) -> Graph
     }
 
     // Body.
-    check_text_params(t, "body", "BODY", &body.unwrap_or_default())?;
+    let body_params = body.unwrap_or_default();
+    check_text_params(t, "body", "BODY", &body_params)?;
+    super::template_text::check_filled_text(t, &header_params, &body_params)?;
 
     // Buttons with a variable need their parameter.
     for (index, label) in t.buttons_needing_params() {

@@ -177,6 +177,8 @@ pub(crate) fn create(world: &World, params: &Map<String, Value>) -> GraphResult<
         rejected_reason: None,
         // A delay too large for the clock means the review never ends.
         review: now.checked_add(cfg.approval_delay).map(|at| (at, outcome)),
+        quality_score: "UNKNOWN".into(),
+        previous_category: None,
     };
     st.templates.push(template.clone());
     if let Some(at) = now.checked_add(cfg.approval_delay) {

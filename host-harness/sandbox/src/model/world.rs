@@ -77,8 +77,12 @@ pub(crate) struct Store {
     pub(crate) next_sent_seq: u64,
     /// Accepted sends within the last second (throughput, 130429).
     pub(crate) send_times: VecDeque<Instant>,
-    /// wa_id -> accepted sends within the pair window (131056).
-    pub(crate) pair_times: HashMap<String, VecDeque<Instant>>,
+    /// wa_id -> when the recipient's pair-rate bucket is full again (131056): the
+    /// theoretical arrival time of the next send, one `PairLimit::interval` per send.
+    pub(crate) pair_times: HashMap<String, Instant>,
+
+    /// Uploaded media and Resumable Upload sessions.
+    pub(crate) media: super::media::MediaStore,
 
     /// Where webhooks are queued for delivery.
     pub(crate) outbox: Outbox,
@@ -103,6 +107,7 @@ impl World {
             next_sent_seq: 1,
             send_times: VecDeque::new(),
             pair_times: HashMap::new(),
+            media: Default::default(),
             outbox,
         };
         for mut t in template::seed() {
@@ -157,7 +162,8 @@ impl World {
     }
 
     pub(crate) fn simulate_inbound(&self, from: &str, text: &str, at: SystemTime) -> String {
-        let key = util::digits_only(from);
+        // A user writes from their WhatsApp id, which for some numbers differs from the number.
+        let key = util::wa_id_for(&util::digits_only(from));
         let id = util::wamid(&key);
         let mut st = self.lock();
         // A later timestamp never moves backwards because of an older simulated message.
@@ -180,7 +186,9 @@ impl World {
     }
 
     pub(crate) fn set_last_inbound(&self, from: &str, at: SystemTime) {
-        self.lock().last_inbound.insert(util::digits_only(from), at);
+        self.lock()
+            .last_inbound
+            .insert(util::wa_id_for(&util::digits_only(from)), at);
     }
 
     pub(crate) fn inject_fault(&self, mut fault: Fault) {

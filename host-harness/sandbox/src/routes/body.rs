@@ -15,7 +15,8 @@ pub(crate) enum BodyRead {
 }
 
 pub(crate) async fn read_body(mut body: Incoming, max: usize, declared: Option<u64>) -> BodyRead {
-    if declared.is_some_and(|n| n > DRAIN_CAP as u64) {
+    let drain_cap = DRAIN_CAP.max(max);
+    if declared.is_some_and(|n| n > drain_cap as u64) {
         return BodyRead::TooLarge;
     }
     let mut buf = BytesMut::new();
@@ -28,7 +29,7 @@ pub(crate) async fn read_body(mut body: Incoming, max: usize, declared: Option<u
             total = total.saturating_add(data.len());
             if total <= max {
                 buf.extend_from_slice(&data);
-            } else if total > DRAIN_CAP {
+            } else if total > drain_cap {
                 return BodyRead::TooLarge;
             }
         }

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::fault_wire::FaultWire;
 use crate::model::faults::Fault;
+use crate::model::template_admin::{self, TemplateChange};
 use crate::model::world::World;
 use crate::util;
 
@@ -118,6 +119,32 @@ pub(crate) fn control(
                 })
                 .collect();
             control_json(StatusCode::OK, Value::Array(list))
+        }
+        (&Method::POST, "/_sandbox/templates") => {
+            // {"name", "language"?, "status"?, "quality_score"?, "category"?}
+            let v = match parse() {
+                Ok(v) => v,
+                Err(msg) => return control_error(StatusCode::BAD_REQUEST, msg),
+            };
+            let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+            let Some(name) = text("name") else {
+                return control_error(StatusCode::BAD_REQUEST, "\"name\" is required");
+            };
+            let change = TemplateChange {
+                status: text("status"),
+                quality_score: text("quality_score"),
+                category: text("category"),
+            };
+            match template_admin::apply(world, &name, text("language").as_deref(), &change) {
+                Ok(changed) => control_json(
+                    StatusCode::OK,
+                    json!({"success": true, "changed": changed.iter().map(|t| json!({
+                        "id": t.id, "language": t.language, "status": t.status,
+                        "category": t.category,
+                    })).collect::<Vec<_>>()}),
+                ),
+                Err(msg) => control_error(StatusCode::BAD_REQUEST, msg),
+            }
         }
         (&Method::GET, "/_sandbox/messages") => {
             let list: Vec<Value> = world

@@ -6,7 +6,7 @@ use http::{Method, StatusCode};
 use serde_json::Value;
 
 use super::request::{GraphRequest, bearer_token};
-use super::{accounts, messages, profile, templates, tokens};
+use super::{accounts, media, messages, profile, templates, tokens};
 use crate::graph_error::{GraphError, GraphResult};
 use crate::model;
 use crate::model::world::World;
@@ -56,6 +56,12 @@ pub(crate) fn dispatch(
     let cfg = &world.cfg;
     world.tokens.authorize(cfg, method, id, edge, token)?;
     let m = &req.method;
+    if id.starts_with("upload:") && rest.len() == 1 && world.lock().media.has_session(id) {
+        return media::session(world, req, id, req.file_offset.as_deref());
+    }
+    if *id == cfg.oauth.app_id && edge == Some("uploads") && rest.len() == 2 && m == Method::POST {
+        return media::open_session(world, req);
+    }
     if *id == cfg.waba_id && edge == Some("subscribed_apps") && rest.len() == 2 {
         return accounts::subscribed_apps(world, m);
     }
@@ -72,6 +78,7 @@ pub(crate) fn dispatch(
     match (is_phone, is_waba, edge, rest.len()) {
         (true, _, None, _) if m == Method::GET => Ok(accounts::phone_node(world, req)),
         (true, _, Some("messages"), 2) if m == Method::POST => messages::send(world, req),
+        (true, _, Some("media"), 2) if m == Method::POST => media::upload(world, req),
         (true, _, Some("whatsapp_business_profile"), 2) if m == Method::GET => {
             profile::get(world, req)
         }
@@ -92,6 +99,7 @@ pub(crate) fn dispatch(
         }
         (true, _, _, _) | (_, true, _, _) => Err(GraphError::unsupported(method)),
         (false, false, None, 1) if m == Method::GET => templates::get_by_id(world, req, id)
+            .or_else(|| media::get(world, id))
             .ok_or_else(|| GraphError::unknown_object(method, id)),
         // A template node exists, but the sandbox serves only GET on it (no edits).
         _ if model::templates::exists(world, id) => Err(GraphError::unsupported(method)),

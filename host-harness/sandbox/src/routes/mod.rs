@@ -15,6 +15,7 @@ mod fault_wire;
 mod faults;
 mod graph;
 mod login;
+mod media;
 mod messages;
 mod paging;
 mod profile;
@@ -148,7 +149,16 @@ async fn handle(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let read = read_body(body, world.cfg.max_body_bytes, declared).await;
+    // Media uploads may be up to 100 MB (Meta's document limit); other requests are small.
+    let cap = if media::is_upload_path(&path) {
+        world
+            .cfg
+            .max_body_bytes
+            .max(crate::model::media::MAX_UPLOAD_BODY)
+    } else {
+        world.cfg.max_body_bytes
+    };
+    let read = read_body(body, cap, declared).await;
     let (bytes, too_large) = match read {
         BodyRead::Complete(b) => (b, false),
         BodyRead::TooLarge => (Bytes::new(), true),
@@ -229,6 +239,11 @@ async fn handle(
         segments: util::path_segments(&path),
         query: util::query_pairs(raw_query.as_deref()),
         content_type,
+        file_offset: parts
+            .headers
+            .get("file_offset")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
         body: bytes,
     };
     let version = greq

@@ -16,7 +16,13 @@ pub(crate) fn paginate(
     let limit = match req.query("limit") {
         None => 25,
         Some(s) => match s.trim().parse::<i64>() {
-            Ok(n) if n >= 1 => n.min(100) as usize,
+            Ok(n) if (1..=100).contains(&n) => n as usize,
+            // Graph refuses a page larger than the edge allows rather than cutting it.
+            Ok(n) if n > 100 => {
+                return Err(GraphError::invalid_param(format!(
+                    "Param limit must be at most 100 - got \"{s}\"."
+                )));
+            }
             _ => {
                 return Err(GraphError::invalid_param(format!(
                     "Param limit must be a positive integer - got \"{s}\"."

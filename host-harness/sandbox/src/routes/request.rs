@@ -17,6 +17,8 @@ pub(crate) struct GraphRequest {
     pub(crate) segments: Vec<String>,
     pub(crate) query: Vec<(String, String)>,
     pub(crate) content_type: Option<String>,
+    /// The `file_offset` header of a Resumable Upload.
+    pub(crate) file_offset: Option<String>,
     pub(crate) body: Bytes,
 }
 

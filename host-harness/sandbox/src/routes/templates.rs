@@ -105,7 +105,8 @@ fn full_json(t: &Template) -> Map<String, Value> {
         "rejected_reason".into(),
         json!(t.rejected_reason.as_deref().unwrap_or("NONE")),
     );
-    m.insert("quality_score".into(), json!({"score": "UNKNOWN"}));
+    m.insert("quality_score".into(), json!({"score": t.quality_score}));
+    m.insert("previous_category".into(), json!(t.previous_category));
     m.insert("sub_category".into(), Value::Null);
     m
 }

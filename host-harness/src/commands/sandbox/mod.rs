@@ -70,6 +70,14 @@ impl LocalSandbox {
         match self.never {}
     }
 
+    /// The id of the Meta app the sandbox plays (for upload sessions).
+    pub(crate) fn app_id(&self) -> String {
+        #[cfg(feature = "sandbox")]
+        return self.inner.config().oauth.app_id.clone();
+        #[cfg(not(feature = "sandbox"))]
+        match self.never {}
+    }
+
     /// Asks the webhook endpoint to answer Meta's verification handshake.
     pub(crate) async fn verify_webhook(&self) -> anyhow::Result<()> {
         #[cfg(feature = "sandbox")]
