@@ -99,3 +99,8 @@ pub(crate) fn current_status(events: &[Value]) -> Option<String> {
     }
     best.map(str::to_string)
 }
+
+/// A kv-safe id: printable ASCII without spaces, at most 512 bytes.
+pub(crate) fn safe_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 512 && s.bytes().all(|b| b.is_ascii_graphic())
+}

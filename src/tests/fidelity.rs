@@ -589,7 +589,8 @@ fn an_hourly_quota_without_usage_headers_is_not_retried() {
     assert_eq!(e.retry_after_seconds, None);
 }
 
-fn webhook(value: Value, field: &str) -> Vec<u8> {
+fn webhook(mut value: Value, field: &str) -> Vec<u8> {
+    value["metadata"] = json!({"display_phone_number": "15550783881", "phone_number_id": PNID});
     json!({"object": "whatsapp_business_account", "entry": [{"id": WABA, "changes": [{"field": field, "value": value}]}]})
         .to_string()
         .into_bytes()

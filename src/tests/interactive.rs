@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::{assert_invalid, call, input_schema_accepts, send_ok};
-use crate::testing::{FakeHost, NOW_S};
+use crate::testing::{FakeHost, NOW_S, PNID, WABA};
 use crate::webhooks::ingest;
 
 const SEND: &str = "whatsapp_send_message";
@@ -362,8 +362,9 @@ fn a_tapped_button_or_picked_row_opens_the_window_like_any_inbound_message() {
     ] {
         let host = FakeHost::new();
         host.set("window-policy", "enforce");
-        let webhook = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+        let webhook = json!({"object": "whatsapp_business_account", "entry": [{"id": WABA, "changes": [{"field": "messages", "value": {
             "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": PNID},
             "contacts": [{"wa_id": "16505551234", "profile": {"name": "Sheena"}}],
             "messages": [{"from": "16505551234", "id": "wamid.in", "timestamp": (NOW_S - 60).to_string(),
                           "type": "interactive", "interactive": reply,

@@ -361,7 +361,7 @@ fn template_status_updates_keep_the_newest() {
 #[test]
 fn an_edited_templates_text_is_kept_for_the_hosts_rules() {
     let host = FakeHost::new();
-    let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "time": NOW_S, "changes": [
+    let body = json!({"object": "whatsapp_business_account", "entry": [{"id": WABA, "time": NOW_S, "changes": [
         {"field": "message_template_components_update", "value": {
             "message_template_id": 1192339204654487u64, "message_template_name": "order_update",
             "message_template_language": "en_US", "message_template_element": "Hi {{1}}, order {{2}} left.",

@@ -3,7 +3,7 @@
 //!
 //! - A phone number in the text becomes [`phone::mask`]'s form: its country
 //!   code and, for long enough numbers, its last two digits. A number is a
-//!   `+` followed by 8–15 digits with spaces, dashes, dots or parentheses
+//!   `+` followed by 7–15 digits with spaces, dashes, dots or parentheses
 //!   between them, or 8–15 digits standing alone (not part of a word, a
 //!   decimal or a longer digit run), with spaces, dashes or parentheses
 //!   between them; `yyyy-mm-dd` dates are left alone. Ids of that length
@@ -149,7 +149,10 @@ fn number_at(bytes: &[u8], start: usize, plus: bool) -> Option<(usize, String)> 
         && groups.len() == 3
         && groups.iter().map(|(s, e)| e - s).eq([4, 2, 2])
         && bytes[groups[0].1] == b'-';
-    if glued || is_date || !(8..=15).contains(&digits.len()) {
+    // With a `+`, 7 digits are a number too (Niue's +683 4002); standing
+    // alone, 7 digits are too often a count or an id to mask.
+    let shortest = if plus { 7 } else { 8 };
+    if glued || is_date || !(shortest..=15).contains(&digits.len()) {
         return None;
     }
     Some((end, digits))
@@ -170,6 +173,7 @@ mod tests {
             ("\"to\":\"+1 (650) 555-1234\"", "\"to\":\"+1********34\""),
             ("call +1.650.555.1234 now", "call +1********34 now"),
             ("wa_id 4915123456789 and", "wa_id +49*********89 and"),
+            ("Niue +683 4002 too", "Niue +68***** too"),
             ("1 650 555 1234", "+1********34"),
         ] {
             assert_eq!(scrub(text), expected, "{text}");

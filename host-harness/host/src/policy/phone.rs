@@ -41,7 +41,9 @@ pub const MIN_HIDDEN_DIGITS: usize = 5;
 /// [`mask`] for E.164 digits already normalised (no `+`).
 pub(crate) fn mask_digits(digits: &str) -> String {
     let n = digits.len();
-    let cc = country_code_len(digits).min(n);
+    // A 7-digit number with a 3-digit country code shows fewer of it, so
+    // that five digits stay hidden.
+    let cc = country_code_len(digits).min(n.saturating_sub(MIN_HIDDEN_DIGITS));
     let tail = if n >= cc + 2 + MIN_HIDDEN_DIGITS {
         2
     } else {
@@ -119,7 +121,7 @@ mod tests {
     fn masking_shows_at_most_the_country_code_and_the_last_two_digits_for_every_length() {
         // (number, mask): lengths 7 to 15 with one-, two- and three-digit country codes.
         let table = [
-            ("6831234", "*******"), // 7 digits: not an international number at all
+            ("6831234", "+68*****"), // 7 digits (Niue): part of the country code is hidden too
             ("16505512", "+1*****12"),
             ("49301234", "+49******"),
             ("29012345", "+290*****"),

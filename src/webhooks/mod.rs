@@ -9,6 +9,8 @@ use crate::json::json_i64;
 use crate::settings;
 use crate::store;
 
+mod templates;
+
 /// An HTTP request that arrived at the webhook endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookRequest {
@@ -149,11 +151,6 @@ fn verify_signature(host: &dyn Host, req: &WebhookRequest) -> Verdict {
     }
 }
 
-/// A kv-safe id: printable ASCII without spaces, at most 512 bytes.
-fn safe_id(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 512 && s.bytes().all(|b| b.is_ascii_graphic())
-}
-
 /// Applies an authentic delivery's payload to state. Safe to repeat:
 /// duplicate and stale updates are counted as ignored.
 pub fn ingest(host: &dyn Host, body: &[u8]) -> Result<IngestReport, String> {
@@ -194,11 +191,12 @@ pub fn ingest(host: &dyn Host, body: &[u8]) -> Result<IngestReport, String> {
                 "messages" if !ours.number(value) => report.foreign += 1,
                 "messages" => ingest_messages_change(host, value, now, &mut report)?,
                 "user_preferences" => apply_user_preferences(host, value, now, &mut report)?,
-                "message_template_status_update" => {
-                    ingest_template_update(host, value, entry_time.unwrap_or(now), &mut report)?
-                }
+                "message_template_status_update" => count(
+                    &mut report,
+                    templates::apply_status(host, value, entry_time.unwrap_or(now))?,
+                ),
                 "message_template_components_update" => {
-                    ingest_template_text(host, value, &mut report)?
+                    count(&mut report, templates::apply_text(host, value)?)
                 }
                 _ => report.ignored += 1,
             }
@@ -341,7 +339,7 @@ fn apply_user_preferences(
             .get("wa_id")
             .or_else(|| p.get("user_id"))
             .and_then(Value::as_str)
-            .filter(|u| safe_id(u));
+            .filter(|u| store::safe_id(u));
         let marketing = p
             .get("category")
             .and_then(Value::as_str)
@@ -378,7 +376,11 @@ fn apply_user_preferences(
 
 /// Records one status; `false` when it was a duplicate or unusable.
 fn apply_status(host: &dyn Host, s: &Value, now: i64) -> Result<bool, String> {
-    let Some(id) = s.get("id").and_then(Value::as_str).filter(|i| safe_id(i)) else {
+    let Some(id) = s
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|i| store::safe_id(i))
+    else {
         return Ok(false);
     };
     let Some(status) = s
@@ -472,7 +474,7 @@ fn apply_inbound(host: &dyn Host, m: &Value, contacts: &[Value], now: i64) -> Re
         }
     }
     let mut advanced = false;
-    for user in users.iter().filter(|u| safe_id(u)) {
+    for user in users.iter().filter(|u| store::safe_id(u)) {
         let key = store::window_key(user);
         let last = match store::read_json(host, &key) {
             Ok(v) => v.and_then(|v| v.get("last_inbound").and_then(Value::as_i64)),
@@ -493,105 +495,13 @@ fn apply_inbound(host: &dyn Host, m: &Value, contacts: &[Value], now: i64) -> Re
     Ok(advanced)
 }
 
-fn ingest_template_update(
-    host: &dyn Host,
-    value: &Value,
-    time: i64,
-    report: &mut IngestReport,
-) -> Result<(), String> {
-    let name = value
-        .get("message_template_name")
-        .and_then(Value::as_str)
-        .filter(|n| safe_id(n));
-    let language = value
-        .get("message_template_language")
-        .and_then(Value::as_str)
-        .filter(|l| safe_id(l));
-    let event = value
-        .get("event")
-        .and_then(Value::as_str)
-        .filter(|e| !e.is_empty());
-    let (Some(name), Some(language), Some(event)) = (name, language, event) else {
+/// Counts a template change as applied, or as ignored (malformed, stale or a repeat).
+fn count(report: &mut IngestReport, applied: bool) {
+    if applied {
+        report.template_updates += 1;
+    } else {
         report.ignored += 1;
-        return Ok(());
-    };
-    let key = store::template_key(name, language);
-    let existing = match store::read_json(host, &key) {
-        Ok(v) => v,
-        Err(e) if e.contains("not valid JSON") => None,
-        Err(e) => return Err(e),
-    };
-    if let Some(prev) = existing
-        .as_ref()
-        .and_then(|r| r.get("updated_at"))
-        .and_then(Value::as_i64)
-        && prev > time
-    {
-        report.ignored += 1;
-        return Ok(());
     }
-    if existing.as_ref().is_some_and(|r| {
-        r.get("status").and_then(Value::as_str) == Some(event)
-            && r.get("updated_at").and_then(Value::as_i64) == Some(time)
-    }) {
-        report.ignored += 1;
-        return Ok(());
-    }
-    let mut rec = Map::new();
-    rec.insert("status".into(), Value::from(event));
-    rec.insert("updated_at".into(), Value::from(time));
-    rec.insert("source".into(), Value::from("webhook"));
-    if let Some(r) = value.get("reason").and_then(Value::as_str) {
-        rec.insert("reason".into(), Value::from(r));
-    }
-    // What a status update does not repeat is kept from the record.
-    let category = value
-        .get("message_template_category")
-        .or_else(|| existing.as_ref().and_then(|r| r.get("category")));
-    if let Some(c) = category.filter(|c| c.is_string()) {
-        rec.insert("category".into(), c.clone());
-    }
-    if let Some(b) = existing.as_ref().and_then(|r| r.get("body_only")) {
-        rec.insert("body_only".into(), b.clone());
-    }
-    if let Some(id) = value.get("message_template_id").and_then(|v| {
-        v.as_str()
-            .map(str::to_string)
-            .or_else(|| v.as_i64().map(|n| n.to_string()))
-    }) {
-        rec.insert("template_id".into(), Value::from(id));
-    }
-    store::write_json(host, &key, &Value::Object(rec), Some(store::TPL_TTL))?;
-    report.template_updates += 1;
-    Ok(())
-}
-
-/// An edited template's text, kept for the host's rules (as
-/// `whatsapp_list_templates` keeps it). Payload:
-/// https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/message_template_components_update
-fn ingest_template_text(
-    host: &dyn Host,
-    value: &Value,
-    report: &mut IngestReport,
-) -> Result<(), String> {
-    let text = |k: &str| value.get(k).and_then(Value::as_str);
-    let name = text("message_template_name").filter(|n| safe_id(n));
-    let language = text("message_template_language").filter(|l| safe_id(l));
-    let (Some(name), Some(language), Some(body)) =
-        (name, language, text("message_template_element"))
-    else {
-        report.ignored += 1;
-        return Ok(());
-    };
-    let mut rec = Map::new();
-    rec.insert("body".into(), Value::from(body));
-    if let Some(header) = text("message_template_title") {
-        rec.insert("header".into(), Value::from(header));
-    }
-    let key = store::template_text_key(name, language);
-    store::write_json(host, &key, &Value::Object(rec), Some(store::TPL_TTL))?;
-    report.template_updates += 1;
-    Ok(())
 }
 
 /// Constant-time equality of two byte strings of public length.
