@@ -75,7 +75,8 @@ async fn call(url: &str, key: Option<&str>, tool: &str, arguments: Value) -> Val
 /// The structured error of a failed call's result (its second text block).
 fn tool_error(result: &Value) -> Value {
     assert_eq!(result["isError"], true, "expected an error: {result}");
-    serde_json::from_str(result["content"][1]["text"].as_str().unwrap()).unwrap()
+    let json: Value = serde_json::from_str(result["content"][1]["text"].as_str().unwrap()).unwrap();
+    json["error"].clone()
 }
 
 fn send_args(i: usize) -> Value {
