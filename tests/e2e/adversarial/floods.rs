@@ -88,7 +88,9 @@ fn start_sends(url: &str, key: Option<&'static str>, n: usize) -> Vec<JoinHandle
     (0..n)
         .map(|i| {
             let url = url.to_string();
-            tokio::spawn(async move { call(&url, key, "whatsapp_send_message", send_args(i)).await })
+            tokio::spawn(
+                async move { call(&url, key, "whatsapp_send_message", send_args(i)).await },
+            )
         })
         .collect()
 }
@@ -103,15 +105,21 @@ async fn wait_for_sends_in_flight(env: &Env, n: usize) {
         .count()
         < n
     {
-        assert!(Instant::now() < deadline, "{n} sends never reached the sandbox");
+        assert!(
+            Instant::now() < deadline,
+            "{n} sends never reached the sandbox"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
 /// Every send to the sandbox answers after `SLOW`.
 fn slow_sends(env: &Env) {
-    env.sandbox
-        .inject_fault(Fault::new(FaultKind::Latency(SLOW)).on_path("/messages").times(1_000));
+    env.sandbox.inject_fault(
+        Fault::new(FaultKind::Latency(SLOW))
+            .on_path("/messages")
+            .times(1_000),
+    );
 }
 
 fn with_limits(max_instances: u32) -> impl FnOnce(EnvBuilder) -> EnvBuilder {
@@ -170,7 +178,11 @@ async fn an_unsigned_or_forged_webhook_flood_creates_no_component_instance() {
                 request = request.header("X-Hub-Signature-256", s);
             }
             let response = request.send().await.unwrap();
-            assert_eq!(response.status().as_u16(), status, "round {round}, {signature:?}");
+            assert_eq!(
+                response.status().as_u16(),
+                status,
+                "round {round}, {signature:?}"
+            );
             refused += 1;
         }
         let bad_token = http
@@ -234,12 +246,18 @@ async fn an_app_holding_its_full_concurrency_with_slow_calls_does_not_hold_up_an
     let mut refused = 0;
     let deadline = Instant::now() + Duration::from_secs(20);
     while refused < 4 {
-        assert!(Instant::now() < deadline, "b's extra calls were not refused");
+        assert!(
+            Instant::now() < deadline,
+            "b's extra calls were not refused"
+        );
         if let Some(i) = b_calls.iter().position(|h| h.is_finished()) {
             let result = b_calls.swap_remove(i).await.unwrap();
             let e = tool_error(&result);
             assert_eq!(e["retryable"], true, "{e}");
-            assert!(e["details"].as_str().unwrap().contains("max_concurrent"), "{e}");
+            assert!(
+                e["details"].as_str().unwrap().contains("max_concurrent"),
+                "{e}"
+            );
             assert!(e["hint"].as_str().unwrap().contains("retry"), "{e}");
             refused += 1;
         } else {
@@ -248,7 +266,13 @@ async fn an_app_holding_its_full_concurrency_with_slow_calls_does_not_hold_up_an
     }
     // App `a` is served meanwhile, more than once.
     for _ in 0..3 {
-        let result = call(&url, Some(KEY_A), "whatsapp_get_business_profile", json!({})).await;
+        let result = call(
+            &url,
+            Some(KEY_A),
+            "whatsapp_get_business_profile",
+            json!({}),
+        )
+        .await;
         assert_eq!(result["isError"], false, "{result}");
     }
     assert_eq!(b_calls.len(), 2);
@@ -283,9 +307,18 @@ async fn a_call_that_finds_every_instance_busy_fails_fast_with_a_retryable_error
     assert_eq!(e["retryable"], true, "{e}");
     assert_eq!(e["kind"], "timeout", "{e}");
     let details = e["details"].as_str().unwrap();
-    assert!(details.contains(&format!("{QUEUE_TIMEOUT_MS} ms")), "{details}");
+    assert!(
+        details.contains(&format!("{QUEUE_TIMEOUT_MS} ms")),
+        "{details}"
+    );
     assert!(details.contains("nothing was sent"), "{details}");
-    assert!(e["hint"].as_str().unwrap().contains("runtime.max_instances"), "{e}");
+    assert!(
+        e["hint"]
+            .as_str()
+            .unwrap()
+            .contains("runtime.max_instances"),
+        "{e}"
+    );
     assert!(
         slow.iter().all(|h| !h.is_finished()),
         "the busy call waited for the slow ones to end"

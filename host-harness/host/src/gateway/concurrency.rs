@@ -38,7 +38,11 @@ impl AppSlots {
             Ok(Ok(permit)) => Ok(Some(permit)),
             // Never closed; treated like a full app.
             Ok(Err(_)) | Err(_) => {
-                tracing::warn!(app, max_concurrent = max, "app at its concurrency cap; call refused as busy");
+                tracing::warn!(
+                    app,
+                    max_concurrent = max,
+                    "app at its concurrency cap; call refused as busy"
+                );
                 Err(app_busy(app, max, waited))
             }
         }

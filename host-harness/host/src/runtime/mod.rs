@@ -288,15 +288,27 @@ impl Runtime {
     {
         let (slots, capacity, name) = match budget {
             Budget::Tools => (&self.tool_slots, self.limits.max_instances, "tool-call"),
-            Budget::Webhooks => (&self.webhook_slots, self.limits.webhook_instances, "webhook"),
+            Budget::Webhooks => (
+                &self.webhook_slots,
+                self.limits.webhook_instances,
+                "webhook",
+            ),
         };
         let give_up = tokio::time::Instant::from_std(queued_at + self.limits.queue_timeout);
         let _slot = match tokio::time::timeout_at(give_up, slots.acquire()).await {
             Ok(Ok(slot)) => slot,
             Ok(Err(_closed)) => return Err(failures::shutting_down()),
             Err(_elapsed) => {
-                tracing::warn!(budget = name, capacity, "no free instance slot; call refused as busy");
-                return Err(failures::no_free_instance(name, capacity.max(1), &self.limits));
+                tracing::warn!(
+                    budget = name,
+                    capacity,
+                    "no free instance slot; call refused as busy"
+                );
+                return Err(failures::no_free_instance(
+                    name,
+                    capacity.max(1),
+                    &self.limits,
+                ));
             }
         };
         let deadline = Instant::now() + self.limits.call_timeout;

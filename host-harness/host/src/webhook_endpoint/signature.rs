@@ -75,9 +75,7 @@ fn credential(
     caps.vault.get(name).ok_or_else(|| {
         Refusal::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            format!(
-                "Webhook not configured: the {what} credential `{name}` is not in the vault."
-            ),
+            format!("Webhook not configured: the {what} credential `{name}` is not in the vault."),
         )
     })
 }
@@ -189,7 +187,10 @@ mod tests {
             );
         }
         let upper = format!("SHA256={}", good_hex.to_uppercase());
-        assert_eq!(claimed_signature(&headers(Some(&upper))).unwrap(), [0xab; 32]);
+        assert_eq!(
+            claimed_signature(&headers(Some(&upper))).unwrap(),
+            [0xab; 32]
+        );
     }
 
     #[test]

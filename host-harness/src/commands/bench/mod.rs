@@ -9,9 +9,13 @@
 //!    concurrent clients, next to a native Rust client sending the same
 //!    request straight to the sandbox in the same run.
 //! 4. Component size and resident memory per live instance.
+//! 5. `tools/list` in-process.
+//! 6. and 7. Floods (`floods`): the CPU cost of refused webhooks, and calls
+//!    served to one app while another holds its full concurrency.
 //!
 //! The last line of output is one JSON object with the headline figures.
 
+mod floods;
 pub mod mcp;
 
 use std::sync::Arc;
@@ -37,6 +41,7 @@ pub(crate) struct BenchOptions {
     throughput_window: Duration,
     live_instances: usize,
     tools_list_requests: usize,
+    webhook_flood_requests: usize,
 }
 
 impl BenchOptions {
@@ -48,6 +53,7 @@ impl BenchOptions {
             throughput_window: Duration::from_secs(3),
             live_instances: 500,
             tools_list_requests: 20_000,
+            webhook_flood_requests: 1_000,
         }
     }
 
@@ -59,6 +65,7 @@ impl BenchOptions {
             throughput_window: Duration::from_millis(300),
             live_instances: 50,
             tools_list_requests: 500,
+            webhook_flood_requests: 50,
         }
     }
 }
@@ -307,7 +314,8 @@ pub(crate) async fn run(
     );
 
     sandbox.shutdown().await;
-    let summary = json!({
+    let flood_figures = floods::run(component.clone(), options).await?;
+    let mut summary = json!({
         "overhead_p50_us": round1(overhead.p50.as_secs_f64() * 1e6),
         "overhead_p99_us": round1(overhead.p99.as_secs_f64() * 1e6),
         "cold_compile_ms": round1(ms(cold_compile)),
@@ -324,6 +332,9 @@ pub(crate) async fn run(
         "release_build": !cfg!(debug_assertions),
         "machine": machine,
     });
+    if let (Some(all), Value::Object(more)) = (summary.as_object_mut(), flood_figures) {
+        all.extend(more);
+    }
     println!("\n{summary}");
     Ok(summary)
 }

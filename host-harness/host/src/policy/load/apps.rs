@@ -181,9 +181,8 @@ mod tests {
             category: Category::Write,
             fields: vec!["to".into(), "text".into()],
         }];
-        let text = format!(
-            "version = 1\n[[apps]]\nname = \"bot\"\ntools = [\"*\"]\n{app_settings}\n"
-        );
+        let text =
+            format!("version = 1\n[[apps]]\nname = \"bot\"\ntools = [\"*\"]\n{app_settings}\n");
         Policy::parse(&text, "p.toml", &tools).map_err(|e| e.to_string())
     }
 
@@ -202,7 +201,10 @@ mod tests {
         for bad in ["0", "-3", "1000000"] {
             let e = parse(&format!("max_concurrent = {bad}")).unwrap_err();
             assert!(e.contains(&format!("max_concurrent = {bad}")), "{e}");
-            assert!(e.contains("app `bot`") && e.contains("e.g. max_concurrent = 32"), "{e}");
+            assert!(
+                e.contains("app `bot`") && e.contains("e.g. max_concurrent = 32"),
+                "{e}"
+            );
         }
     }
 }
