@@ -17,7 +17,8 @@
 //! [runtime]
 //! call_timeout_ms = 30000
 //! memory_limit_mib = 64
-//! max_instances = 256
+//! max_instances = 256               # tool-call instances at once (webhooks have their own 8)
+//! queue_timeout_ms = 2000           # longest wait for an instance or app slot, then a retryable error
 //!
 //! [http]
 //! connect_timeout_ms = 5000

@@ -1,4 +1,5 @@
-//! `[runtime]`: the limits of each tool call and the compiled-component cache.
+//! `[runtime]`: the limits of each tool call, how long a call may wait for an
+//! instance slot, and the compiled-component cache.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -18,8 +19,11 @@ pub struct RuntimeSettings {
     pub memory_limit_mib: usize,
     /// Largest JSON arguments a call may carry.
     pub max_argument_bytes: usize,
-    /// Instances alive at once (the pooling allocator's size).
+    /// Tool-call instances alive at once (webhooks have a budget of their own).
     pub max_instances: u32,
+    /// Longest wait, in ms, for a free instance slot or an app's concurrency
+    /// slot; past it the call fails at once with a retryable "busy" error.
+    pub queue_timeout_ms: u64,
     /// Compiled-component cache; `None` uses the platform cache directory.
     pub cache_dir: Option<PathBuf>,
     /// Whether compiled components are cached at all.
@@ -38,6 +42,7 @@ impl Default for RuntimeSettings {
             memory_limit_mib: limits.memory_bytes >> 20,
             max_argument_bytes: limits.max_argument_bytes,
             max_instances: limits.max_instances,
+            queue_timeout_ms: limits.queue_timeout.as_millis() as u64,
             cache_dir: None,
             cache: true,
             #[cfg(feature = "testing")]
@@ -54,13 +59,16 @@ impl RuntimeSettings {
         Ok(())
     }
 
-    /// The runtime's limits (zero timeouts and instance counts become 1).
+    /// The runtime's limits (zero call timeouts and instance counts become 1;
+    /// a zero queue timeout means a call never waits for a slot).
     pub(crate) fn limits(&self) -> Limits {
         Limits {
             call_timeout: Duration::from_millis(self.call_timeout_ms.max(1)),
             memory_bytes: self.memory_limit_mib << 20,
             max_argument_bytes: self.max_argument_bytes,
             max_instances: self.max_instances.max(1),
+            webhook_instances: Limits::default().webhook_instances,
+            queue_timeout: Duration::from_millis(self.queue_timeout_ms),
             #[cfg(feature = "testing")]
             inspect_memory: self.inspect_memory,
         }

@@ -10,11 +10,16 @@
 //!   limit is exact under concurrency.
 //! - A tool whose OAuth scopes the access token is known to lack is refused
 //!   here, before the runtime is asked to run it.
+//! - Each app has at most `max_concurrent` calls running; a call that finds
+//!   no free slot (of its app, then of the runtime) within the runtime's
+//!   queue timeout fails with a retryable "busy" error, so one app's slow or
+//!   flooding calls never hold the others up.
 //!
 //! `Runtime` knows nothing of this: it runs whatever reaches it. Protocol
 //! layers see the gateway through [`ToolService`].
 
 mod arguments;
+mod concurrency;
 mod rate_limit;
 mod record;
 mod reload;
@@ -37,6 +42,7 @@ use crate::redact;
 use crate::runtime::Runtime;
 use crate::tool::{ToolDescriptor, ToolError};
 use arguments::Arguments;
+use concurrency::AppSlots;
 use rate_limit::StoreCounters;
 use record::{Pending, Recorder};
 
@@ -58,6 +64,8 @@ pub struct Gateway {
     /// Served beyond loopback without app keys (`serve --allow-unauthenticated`):
     /// every `tools/list` says so in the log.
     unauthenticated: AtomicBool,
+    /// Each app's running calls, against its `max_concurrent`.
+    app_slots: AppSlots,
 }
 
 impl Gateway {
@@ -101,6 +109,7 @@ impl Gateway {
             clock: Arc::new(SystemClock),
             rate_lock: tokio::sync::Mutex::new(()),
             unauthenticated: AtomicBool::new(false),
+            app_slots: AppSlots::default(),
         }
     }
 
@@ -294,6 +303,7 @@ impl Gateway {
             };
             return Err(refuse(e));
         }
+        let max_concurrent = policy.app(app).and_then(|a| a.max_concurrent());
         drop(policy);
         // The policy let it through; the access token must allow it too.
         // Audited as a call the policy allowed, like any failure from here on.
@@ -308,7 +318,25 @@ impl Gateway {
             recorder,
             done: false,
         };
-        let result = self.runtime.call_tool(name, &args.to_text()).await;
+        // The queue timeout bounds the wait for both slots together.
+        let queued_at = Instant::now();
+        let waited = self.runtime.limits().queue_timeout;
+        let _app_slot = match self
+            .app_slots
+            .acquire(app, max_concurrent, queued_at + waited, waited)
+            .await
+        {
+            Ok(slot) => slot,
+            Err(e) => {
+                pending.done = true;
+                recorder.record(Err(&e), false);
+                return Err(CallError::Failed(e));
+            }
+        };
+        let result = self
+            .runtime
+            .call_tool_queued(name, &args.to_text(), queued_at)
+            .await;
         pending.done = true;
         recorder.record(result.as_ref(), false);
         result.map_err(CallError::Failed)

@@ -21,6 +21,11 @@ pub const TOOL_NOT_ENABLED: &str = "tool-not-enabled";
 /// The `rule` of a denial because the app is not (or no longer) in the policy.
 pub const UNKNOWN_APP: &str = "unknown-app";
 
+/// Calls an app of a policy file may have running at once unless it says otherwise.
+pub(crate) const DEFAULT_MAX_CONCURRENT: u32 = 32;
+/// The largest `max_concurrent` accepted.
+pub(crate) const MAX_CONCURRENT_LIMIT: u32 = 100_000;
+
 /// The templates a rule can use.
 pub(crate) const TEMPLATES: [&str; 9] = [
     "allow_values",
@@ -81,6 +86,9 @@ pub struct App {
     pub(super) key_hash: Option<[u8; 32]>,
     /// Enabled tools, in the component's order.
     pub(super) tools: Vec<String>,
+    /// Calls it may have running at once; `None` (no policy file): only the
+    /// runtime's instance budget bounds it.
+    pub(super) max_concurrent: Option<u32>,
     pub(super) rules: Vec<Rule>,
 }
 
@@ -164,6 +172,7 @@ impl Policy {
                 description: None,
                 key_hash: None,
                 tools: tools.iter().map(|t| t.name.clone()).collect(),
+                max_concurrent: None,
                 rules: Vec::new(),
             }],
             global: Vec::new(),
@@ -335,6 +344,11 @@ impl App {
     /// The enabled tools, in the component's order.
     pub(crate) fn tools(&self) -> &[String] {
         &self.tools
+    }
+
+    /// Calls it may have running at once (`None`: no cap of its own).
+    pub fn max_concurrent(&self) -> Option<u32> {
+        self.max_concurrent
     }
 
     /// Whether it may see and call `tool`.

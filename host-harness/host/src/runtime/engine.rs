@@ -25,8 +25,14 @@ pub struct Limits {
     pub memory_bytes: usize,
     /// Largest `arguments` JSON accepted for a call.
     pub max_argument_bytes: usize,
-    /// Instances alive at once; further calls wait for a slot.
+    /// Tool-call instances alive at once; further calls wait for a slot.
     pub max_instances: u32,
+    /// Webhook instances alive at once (verifying signed deliveries, ingest),
+    /// a budget of their own so webhooks and tool calls never starve each other.
+    pub webhook_instances: u32,
+    /// Longest wait for a free instance slot (and an app's concurrency slot)
+    /// before a call fails with a retryable "busy" error.
+    pub queue_timeout: Duration,
     /// Compile with guest debugging so tests can read every linear memory
     /// after a call (`Runtime::call_tool_capturing_memory`). Slower; tests only.
     #[cfg(feature = "testing")]
@@ -40,6 +46,8 @@ impl Default for Limits {
             memory_bytes: 64 << 20,
             max_argument_bytes: 4 << 20,
             max_instances: 256,
+            webhook_instances: 8,
+            queue_timeout: Duration::from_millis(2_000),
             #[cfg(feature = "testing")]
             inspect_memory: false,
         }
@@ -110,7 +118,8 @@ impl Drop for EpochTicker {
 /// An engine with epoch deadlines and a pooling allocator sized by `limits`.
 pub(crate) fn engine(limits: &Limits) -> anyhow::Result<Engine> {
     let mut pool = PoolingAllocationConfig::default();
-    let n = limits.max_instances.max(1);
+    // Both budgets, plus one for loading the tool list.
+    let n = limits.max_instances.max(1) + limits.webhook_instances.max(1) + 1;
     pool.total_component_instances(n)
         .total_core_instances(n * 8)
         .total_memories(n * 2)

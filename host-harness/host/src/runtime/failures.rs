@@ -33,6 +33,22 @@ pub(crate) fn shutting_down() -> ToolError {
     .retryable(true)
 }
 
+/// No instance slot of `budget` came free within the queue timeout; nothing ran.
+pub(crate) fn no_free_instance(budget: &str, capacity: u32, limits: &Limits) -> ToolError {
+    ToolError::new(
+        ErrorKind::Timeout,
+        "Host busy",
+        format!(
+            "all {capacity} {budget} instance slots stayed busy for {} ms, so the call did not \
+             start; nothing was sent",
+            limits.queue_timeout.as_millis()
+        ),
+        "retry in a few seconds; if this keeps happening, the operator can raise \
+         runtime.max_instances or runtime.queue_timeout_ms",
+    )
+    .retryable(true)
+}
+
 /// The component returned a result that is not JSON.
 pub(crate) fn malformed_result(e: &serde_json::Error) -> ToolError {
     ToolError::new(

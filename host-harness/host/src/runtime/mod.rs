@@ -4,6 +4,11 @@
 //!
 //! The runtime runs what reaches it: which tools exist for a client and
 //! whether the token's scopes allow one is the gateway's decision.
+//!
+//! Instances come from two budgets: tool calls (`max_instances`) and webhooks
+//! (`webhook_instances`), so a flood of one never starves the other. A call
+//! waits at most `queue_timeout` for a slot, then fails with a retryable
+//! "busy" error: never an unbounded queue.
 
 pub(crate) mod bindings;
 mod cache;
@@ -32,6 +37,15 @@ use instance::CallData;
 
 pub use engine::{ComponentSource, Limits};
 
+/// Which instance budget a call draws from.
+#[derive(Clone, Copy)]
+enum Budget {
+    /// MCP and CLI tool calls.
+    Tools,
+    /// Webhook verification of signed deliveries and ingest.
+    Webhooks,
+}
+
 /// A loaded connector, ready to serve calls concurrently.
 pub struct Runtime {
     engine: Engine,
@@ -39,7 +53,8 @@ pub struct Runtime {
     caps: Arc<Capabilities>,
     limits: Limits,
     tools: Vec<ToolDescriptor>,
-    slots: Semaphore,
+    tool_slots: Semaphore,
+    webhook_slots: Semaphore,
     instances_created: AtomicU64,
     #[cfg(feature = "testing")]
     component_bytes: usize,
@@ -70,7 +85,8 @@ impl Runtime {
             engine,
             pre,
             caps: Arc::new(caps),
-            slots: Semaphore::new(limits.max_instances as usize),
+            tool_slots: Semaphore::new(limits.max_instances.max(1) as usize),
+            webhook_slots: Semaphore::new(limits.webhook_instances.max(1) as usize),
             limits,
             tools: Vec::new(),
             instances_created: AtomicU64::new(0),
@@ -120,14 +136,19 @@ impl Runtime {
     /// Stops taking calls: later calls fail at once with a retryable
     /// "shutting down" error; calls already running carry on.
     pub fn close(&self) {
-        self.slots.close();
+        self.tool_slots.close();
+        self.webhook_slots.close();
     }
 
     /// Waits until no call is running, at most `limit`; whether it got there.
     pub async fn wait_idle(&self, limit: Duration) -> bool {
         let deadline = Instant::now() + limit;
-        let all = self.limits.max_instances as usize;
-        while self.slots.available_permits() < all {
+        let idle = || {
+            self.tool_slots.available_permits() >= self.limits.max_instances.max(1) as usize
+                && self.webhook_slots.available_permits()
+                    >= self.limits.webhook_instances.max(1) as usize
+        };
+        while !idle() {
             if Instant::now() >= deadline {
                 return false;
             }
@@ -165,7 +186,19 @@ impl Runtime {
     /// Whether the tool exists and may be called is the caller's business:
     /// the component answers an unknown name with an `unknown_tool` error.
     pub async fn call_tool(&self, name: &str, arguments: &str) -> Result<Value, ToolError> {
-        self.call_tool_inspecting(name, arguments, |_| ()).await
+        self.call_tool_queued(name, arguments, Instant::now()).await
+    }
+
+    /// `call_tool` for a call that has been waiting since `queued_at` (for
+    /// its app's concurrency slot): the queue timeout counts from then.
+    pub(crate) async fn call_tool_queued(
+        &self,
+        name: &str,
+        arguments: &str,
+        queued_at: Instant,
+    ) -> Result<Value, ToolError> {
+        self.call_tool_inspecting(name, arguments, queued_at, |_| ())
+            .await
     }
 
     /// `call_tool`, with `inspect` given the instance's store once the call
@@ -174,6 +207,7 @@ impl Runtime {
         &self,
         name: &str,
         arguments: &str,
+        queued_at: Instant,
         inspect: impl FnOnce(&mut Store<CallData>),
     ) -> Result<Value, ToolError> {
         if arguments.len() > self.limits.max_argument_bytes {
@@ -181,6 +215,8 @@ impl Runtime {
         }
         let json = self
             .run(
+                Budget::Tools,
+                queued_at,
                 |mut store, connector| async move {
                     let result = connector
                         .whatsapp_connector_tools()
@@ -201,6 +237,8 @@ impl Runtime {
         req: webhooks::WebhookRequest,
     ) -> Result<webhooks::WebhookVerdict, ToolError> {
         self.run(
+            Budget::Webhooks,
+            Instant::now(),
             |mut store, connector| async move {
                 let result = connector
                     .whatsapp_connector_webhooks()
@@ -219,6 +257,8 @@ impl Runtime {
         body: &[u8],
     ) -> Result<Result<webhooks::IngestReport, String>, ToolError> {
         self.run(
+            Budget::Webhooks,
+            Instant::now(),
             |mut store, connector| async move {
                 let result = connector
                     .whatsapp_connector_webhooks()
@@ -231,11 +271,14 @@ impl Runtime {
         .await
     }
 
-    /// Instantiates, runs `body` under the call deadline and the memory limit,
-    /// and turns any failure of the instance into a `ToolError`. `inspect`
-    /// sees the store when `body` returns.
+    /// Takes a slot of `budget` (waiting until `queued_at` + the queue
+    /// timeout at most), instantiates, runs `body` under the call deadline and
+    /// the memory limit, and turns any failure of the instance into a
+    /// `ToolError`. `inspect` sees the store when `body` returns.
     async fn run<'a, T, F, Fut>(
         &'a self,
+        budget: Budget,
+        queued_at: Instant,
         body: F,
         inspect: impl FnOnce(&mut Store<CallData>),
     ) -> Result<T, ToolError>
@@ -243,8 +286,30 @@ impl Runtime {
         F: FnOnce(Store<CallData>, bindings::Connector) -> Fut,
         Fut: std::future::Future<Output = (Store<CallData>, wasmtime::Result<T>)> + 'a,
     {
-        let Ok(_slot) = self.slots.acquire().await else {
-            return Err(failures::shutting_down());
+        let (slots, capacity, name) = match budget {
+            Budget::Tools => (&self.tool_slots, self.limits.max_instances, "tool-call"),
+            Budget::Webhooks => (
+                &self.webhook_slots,
+                self.limits.webhook_instances,
+                "webhook",
+            ),
+        };
+        let give_up = tokio::time::Instant::from_std(queued_at + self.limits.queue_timeout);
+        let _slot = match tokio::time::timeout_at(give_up, slots.acquire()).await {
+            Ok(Ok(slot)) => slot,
+            Ok(Err(_closed)) => return Err(failures::shutting_down()),
+            Err(_elapsed) => {
+                tracing::warn!(
+                    budget = name,
+                    capacity,
+                    "no free instance slot; call refused as busy"
+                );
+                return Err(failures::no_free_instance(
+                    name,
+                    capacity.max(1),
+                    &self.limits,
+                ));
+            }
         };
         let deadline = Instant::now() + self.limits.call_timeout;
         let (store, connector) = self

@@ -84,7 +84,7 @@ impl Runtime {
         let mut memories = Vec::new();
         let inspect = self.limits.inspect_memory;
         let result = self
-            .call_tool_inspecting(name, arguments, |store| {
+            .call_tool_inspecting(name, arguments, Instant::now(), |store| {
                 if inspect {
                     memories = snapshot_memories(store);
                 }

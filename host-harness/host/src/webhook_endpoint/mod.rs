@@ -1,12 +1,15 @@
 //! The webhook endpoint: where Meta (or the sandbox) delivers webhooks, and
 //! the durable queue that hands them to the component.
 //!
-//! `server` answers HTTP: the component verifies each request (token,
-//! signature) and an authentic delivery is stored in the `queue` before the
-//! 200 goes out; the queue's worker then has the component ingest it.
+//! `server` answers HTTP: the host refuses unsigned, forged and tokenless
+//! requests itself (`signature`), before any instance exists; the component
+//! then verifies what passed (token, signature) and an authentic delivery is
+//! stored in the `queue` before the 200 goes out; the queue's worker then has
+//! the component ingest it.
 
 mod queue;
 mod server;
+mod signature;
 
 pub(crate) use queue::DEFAULT_MAX_BODY_BYTES;
 pub use queue::{DeadLetter, WebhookOptions, WebhookStats, Webhooks};

@@ -1,18 +1,30 @@
 //! The HTTP side: `GET /webhook` is the verification handshake and `POST /webhook` a delivery.
-//! Both go to the component's `webhooks.verify` with the exact raw body and the lower-case
-//! headers: the component checks the verify token and the `X-Hub-Signature-256` through vault
-//! handles, so neither secret ever enters it, and says what to answer. Bodies over the cap get
-//! 413 without reaching the component.
+//!
+//! The host checks each request first, before any component instance exists
+//! (`signature`): a POST without a well-formed `X-Hub-Signature-256` is
+//! refused from its headers (its body is read and dropped, never kept), a
+//! POST whose signature is not the HMAC of its raw body under the app secret
+//! is refused after one HMAC, and a GET without the verify token is refused
+//! at once. So a flood of unsigned or forged requests costs no instance.
+//!
+//! What passes still goes to the component's `webhooks.verify` with the exact
+//! raw body and the lower-case headers, and the component's verdict decides
+//! (defence in depth: a slip in the host's filter cannot let a forgery in,
+//! and the component stays the one place that defines the protocol; only
+//! genuine deliveries, which only Meta can sign, reach it). Bodies over the
+//! cap get 413 without reaching the component.
 
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::body::{Body, Bytes, HttpBody as _};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use bytes::BytesMut;
 use http::{HeaderMap, Method, StatusCode, Uri, header};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -21,6 +33,7 @@ use tokio::task::JoinHandle;
 use crate::runtime::bindings::webhooks::WebhookRequest;
 
 use super::queue::Webhooks;
+use super::signature::{self, Refusal};
 
 /// The path Meta's callback URL must end with.
 const PATH: &str = "/webhook";
@@ -33,7 +46,6 @@ impl Webhooks {
     pub fn router(&self) -> Router {
         Router::new()
             .route(PATH, get(handle).post(handle))
-            .layer(DefaultBodyLimit::max(self.options().max_body_bytes))
             .with_state(self.clone())
     }
 }
@@ -47,13 +59,123 @@ fn text(status: StatusCode, body: impl Into<Bytes>) -> Response {
         .into_response()
 }
 
+/// Why a body could not be read.
+enum BodyError {
+    /// Larger than the cap.
+    TooLarge,
+    /// The connection failed mid-body.
+    Broken,
+}
+
+/// Reads `body` up to `limit` bytes; keeps the bytes only when `keep` (a
+/// refused request's body is drained so the connection stays usable, but
+/// never buffered).
+async fn read_body(mut body: Body, limit: usize, keep: bool) -> Result<Bytes, BodyError> {
+    if body.size_hint().lower() > limit as u64 {
+        return Err(BodyError::TooLarge);
+    }
+    let mut kept = BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(frame) = poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+        let Ok(data) = frame.map_err(|_| BodyError::Broken)?.into_data() else {
+            continue;
+        };
+        seen = seen.saturating_add(data.len());
+        if seen > limit {
+            return Err(BodyError::TooLarge);
+        }
+        if keep {
+            kept.extend_from_slice(&data);
+        }
+    }
+    Ok(kept.freeze())
+}
+
+/// Counts and logs a request the host refused on its own, and answers it.
+fn refuse(hooks: &Webhooks, method: &Method, refusal: Refusal) -> Response {
+    hooks.counters().rejected.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(method = %method, status = refusal.status.as_u16(), "webhook request refused");
+    text(refusal.status, refusal.body)
+}
+
+fn too_large(hooks: &Webhooks, method: &Method, e: BodyError) -> Response {
+    let refusal = match e {
+        BodyError::TooLarge => Refusal {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            body: format!(
+                "Payload Too Large: at most {} bytes",
+                hooks.options().max_body_bytes
+            ),
+        },
+        BodyError::Broken => Refusal {
+            status: StatusCode::BAD_REQUEST,
+            body: "Bad Request: the body could not be read".into(),
+        },
+    };
+    refuse(hooks, method, refusal)
+}
+
+/// The host's own check (see the module docs); the body, read only once the
+/// headers could pass, when it does.
+async fn precheck(
+    hooks: &Webhooks,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Bytes, Response> {
+    let limit = hooks.options().max_body_bytes;
+    let caps = hooks.runtime().capabilities();
+    if *method == Method::GET {
+        let checked = signature::check_handshake(caps, uri.query().unwrap_or(""));
+        return match checked {
+            Ok(()) => Ok(Bytes::new()),
+            Err(refusal) => Err(refuse(hooks, method, refusal)),
+        };
+    }
+    if *method != Method::POST {
+        let refusal = Refusal {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            body: "Method Not Allowed".into(),
+        };
+        return Err(refuse(hooks, method, refusal));
+    }
+    let checked = signature::claimed_signature(headers)
+        .and_then(|claimed| Ok((claimed, signature::app_secret(caps)?)));
+    let (claimed, secret) = match checked {
+        Ok(checked) => checked,
+        // Drained (not kept) so an honest client's connection stays usable.
+        Err(refusal) => {
+            return Err(match read_body(body, limit, false).await {
+                Ok(_) => refuse(hooks, method, refusal),
+                Err(e) => too_large(hooks, method, e),
+            });
+        }
+    };
+    let body = read_body(body, limit, true)
+        .await
+        .map_err(|e| too_large(hooks, method, e))?;
+    if !signature::signature_matches(&secret, &body, &claimed) {
+        let refusal = Refusal {
+            status: StatusCode::FORBIDDEN,
+            body: "Invalid signature".into(),
+        };
+        return Err(refuse(hooks, method, refusal));
+    }
+    Ok(body)
+}
+
 async fn handle(
     State(hooks): State<Webhooks>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    let body = match precheck(&hooks, &method, &uri, &headers, body).await {
+        Ok(body) => body,
+        Err(refused) => return refused,
+    };
     let counters = hooks.counters();
     let request = WebhookRequest {
         method: method.as_str().to_string(),

@@ -12,9 +12,12 @@
 //! 5. `tools/list` in-process.
 //! 6. Resident memory with 1,000 live MCP sessions, and the cost of
 //!    `initialize` calls refused past the session cap.
+//! 7. and 8. Floods (`floods`): the CPU cost of refused webhooks, and calls
+//!    served to one app while another holds its full concurrency.
 //!
 //! The last line of output is one JSON object with the headline figures.
 
+mod floods;
 pub mod mcp;
 mod sessions;
 
@@ -42,6 +45,7 @@ pub(crate) struct BenchOptions {
     live_instances: usize,
     tools_list_requests: usize,
     live_sessions: usize,
+    webhook_flood_requests: usize,
 }
 
 impl BenchOptions {
@@ -54,6 +58,7 @@ impl BenchOptions {
             live_instances: 500,
             tools_list_requests: 20_000,
             live_sessions: 1_000,
+            webhook_flood_requests: 1_000,
         }
     }
 
@@ -66,6 +71,7 @@ impl BenchOptions {
             live_instances: 50,
             tools_list_requests: 500,
             live_sessions: 100,
+            webhook_flood_requests: 50,
         }
     }
 }
@@ -325,7 +331,8 @@ pub(crate) async fn run(
     );
 
     sandbox.shutdown().await;
-    let summary = json!({
+    let flood_figures = floods::run(component.clone(), options).await?;
+    let mut summary = json!({
         "overhead_p50_us": round1(overhead.p50.as_secs_f64() * 1e6),
         "overhead_p99_us": round1(overhead.p99.as_secs_f64() * 1e6),
         "cold_compile_ms": round1(ms(cold_compile)),
@@ -344,6 +351,9 @@ pub(crate) async fn run(
         "release_build": !cfg!(debug_assertions),
         "machine": machine,
     });
+    if let (Some(all), Value::Object(more)) = (summary.as_object_mut(), flood_figures) {
+        all.extend(more);
+    }
     println!("\n{summary}");
     Ok(summary)
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashSet};
 use super::loader::Loader;
 use super::raw::RawApp;
 use super::values::{line_of, suggest, valid_name};
-use crate::policy::model::App;
+use crate::policy::model::{App, DEFAULT_MAX_CONCURRENT, MAX_CONCURRENT_LIMIT};
 use crate::tool::Category;
 
 impl Loader<'_> {
@@ -88,6 +88,22 @@ impl Loader<'_> {
                 Vec::new()
             }
         };
+        let max_concurrent = match raw.max_concurrent {
+            None => DEFAULT_MAX_CONCURRENT,
+            Some(n) if (1..=i64::from(MAX_CONCURRENT_LIMIT)).contains(&n) => n as u32,
+            Some(n) => {
+                self.problem(
+                    line,
+                    &place,
+                    format!("max_concurrent = {n} is not between 1 and {MAX_CONCURRENT_LIMIT}"),
+                    format!(
+                        "set how many calls the app may have running at once, e.g. \
+                         max_concurrent = {DEFAULT_MAX_CONCURRENT} (the default)"
+                    ),
+                );
+                DEFAULT_MAX_CONCURRENT
+            }
+        };
         let rules = raw
             .rules
             .into_iter()
@@ -98,6 +114,7 @@ impl Loader<'_> {
             description: raw.description,
             key_hash,
             tools,
+            max_concurrent: Some(max_concurrent),
             rules,
         })
     }
@@ -149,6 +166,45 @@ impl Loader<'_> {
                 .collect())
         } else {
             Err(bad)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::policy::{Policy, ToolInfo};
+    use crate::tool::Category;
+
+    fn parse(app_settings: &str) -> Result<Policy, String> {
+        let tools = [ToolInfo {
+            name: "whatsapp_send_message".into(),
+            category: Category::Write,
+            fields: vec!["to".into(), "text".into()],
+        }];
+        let text =
+            format!("version = 1\n[[apps]]\nname = \"bot\"\ntools = [\"*\"]\n{app_settings}\n");
+        Policy::parse(&text, "p.toml", &tools).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn an_app_runs_at_most_32_calls_at_once_unless_its_max_concurrent_says_otherwise() {
+        let policy = parse("").unwrap();
+        assert_eq!(policy.app("bot").unwrap().max_concurrent(), Some(32));
+        let policy = parse("max_concurrent = 4").unwrap();
+        assert_eq!(policy.app("bot").unwrap().max_concurrent(), Some(4));
+        let open = Policy::open(&[]);
+        assert_eq!(open.apps()[0].max_concurrent(), None, "no policy, no cap");
+    }
+
+    #[test]
+    fn a_max_concurrent_below_one_or_absurdly_large_is_refused_with_the_fix() {
+        for bad in ["0", "-3", "1000000"] {
+            let e = parse(&format!("max_concurrent = {bad}")).unwrap_err();
+            assert!(e.contains(&format!("max_concurrent = {bad}")), "{e}");
+            assert!(
+                e.contains("app `bot`") && e.contains("e.g. max_concurrent = 32"),
+                "{e}"
+            );
         }
     }
 }

@@ -23,6 +23,8 @@ pub(super) struct RawApp {
     /// Only to say that a plain key does not belong in the file.
     pub(super) key: Option<toml::Value>,
     pub(super) tools: Vec<String>,
+    /// Calls this app may have running at once.
+    pub(super) max_concurrent: Option<i64>,
     #[serde(default)]
     pub(super) rules: Vec<RawRule>,
 }
