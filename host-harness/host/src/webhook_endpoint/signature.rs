@@ -151,6 +151,7 @@ mod tests {
         }
         Capabilities {
             http: OutboundHttp::new(Default::default(), Default::default()).unwrap(),
+            media: crate::caps::media::MediaUploads::off(),
             vault,
             state: crate::store::StateStore::in_memory(),
             config: BTreeMap::new(),
