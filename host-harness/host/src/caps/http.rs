@@ -140,7 +140,10 @@ impl OutboundHttp {
                     url.path()
                 )));
             }
-            headers.insert(http::header::AUTHORIZATION, bearer(credential)?);
+            headers.insert(
+                http::header::AUTHORIZATION,
+                bearer(credential).map_err(wit::Error::Denied)?,
+            );
         }
         let method = match req.method {
             wit::Method::Get => reqwest::Method::GET,
@@ -233,17 +236,19 @@ impl OutboundHttp {
     }
 }
 
-/// `Bearer <token>`, marked sensitive so no log or debug output shows it.
-fn bearer(credential: &Credential) -> Result<HeaderValue, wit::Error> {
+/// `Bearer <token>`, marked sensitive so no log or debug output shows it;
+/// `Err` says why the credential cannot be one (each import wraps it as a
+/// denial).
+pub(super) fn bearer(credential: &Credential) -> Result<HeaderValue, String> {
     let mut value =
         zeroize::Zeroizing::new(Vec::with_capacity(7 + credential.secret.expose().len()));
     value.extend_from_slice(b"Bearer ");
     value.extend_from_slice(credential.secret.expose());
     let mut header = HeaderValue::from_bytes(&value).map_err(|_| {
-        wit::Error::Denied(format!(
+        format!(
             "credential `{}` is not a valid bearer token",
             credential.name
-        ))
+        )
     })?;
     header.set_sensitive(true);
     Ok(header)

@@ -36,7 +36,7 @@ use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
 use super::allowlist::{Allowlist, Origin};
 use super::credentials::{Credential, CredentialHandle};
-use super::http::{HttpCall, HttpLimits, describe_failure, install_crypto_provider};
+use super::http::{HttpCall, HttpLimits, bearer, describe_failure, install_crypto_provider};
 use super::media_types::{self, KindRules};
 use crate::runtime::bindings::media as wit;
 
@@ -297,7 +297,10 @@ impl MediaUploads {
                 .map_err(|e| wit::Error::InvalidRequest(e.to_string()))?,
         );
         headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
-        headers.insert(header::AUTHORIZATION, bearer(credential)?);
+        headers.insert(
+            header::AUTHORIZATION,
+            bearer(credential).map_err(wit::Error::Denied)?,
+        );
         if let Some(len) = file.content_length() {
             let total = head.len() as u64 + len + tail.len() as u64;
             headers.insert(header::CONTENT_LENGTH, HeaderValue::from(total));
@@ -434,22 +437,6 @@ fn file_name(url: &Url) -> String {
         .take(100)
         .collect();
     if safe.is_empty() { "file".into() } else { safe }
-}
-
-/// `Bearer <token>`, marked sensitive so no log or debug output shows it.
-fn bearer(credential: &Credential) -> Result<HeaderValue, wit::Error> {
-    let mut value =
-        zeroize::Zeroizing::new(Vec::with_capacity(7 + credential.secret.expose().len()));
-    value.extend_from_slice(b"Bearer ");
-    value.extend_from_slice(credential.secret.expose());
-    let mut header = HeaderValue::from_bytes(&value).map_err(|_| {
-        wit::Error::Denied(format!(
-            "credential `{}` is not a valid bearer token",
-            credential.name
-        ))
-    })?;
-    header.set_sensitive(true);
-    Ok(header)
 }
 
 /// What one call's `media` import may use.
