@@ -287,20 +287,19 @@ pub(super) fn check_template_rules(
             .and_then(Value::as_str)
             .map_or(0, |s| s.chars().count())
     };
-    if let Some(ci) = at("CAROUSEL") {
-        if let Some(i) = types
+    if let Some(ci) = at("CAROUSEL")
+        && let Some(i) = types
             .iter()
             .position(|t| !matches!(t.as_str(), "BODY" | "CAROUSEL"))
-        {
-            return Err(ToolError::invalid(
-                format!("components[{i}].type"),
-                "Component beside a carousel",
-                format!(
-                    "a carousel template has a BODY and the CAROUSEL (components[{ci}]) only; headers, footers and buttons go on the cards"
-                ),
-                "Remove this component, or move it into the cards.",
-            ));
-        }
+    {
+        return Err(ToolError::invalid(
+            format!("components[{i}].type"),
+            "Component beside a carousel",
+            format!(
+                "a carousel template has a BODY and the CAROUSEL (components[{ci}]) only; headers, footers and buttons go on the cards"
+            ),
+            "Remove this component, or move it into the cards.",
+        ));
     }
     if let Some(li) = at("LIMITED_TIME_OFFER") {
         let here = |i: usize, title: &str, details: String, hint: &str| {
