@@ -58,8 +58,11 @@ pub(crate) fn recorded(host: &dyn Host, name: &str, language: &str) -> Option<Ma
 /// from its `components` as Meta lists them.
 pub(crate) fn body_only(components: &[Value]) -> bool {
     components.iter().all(|c| {
+        // Carousels and offers count as more than a body, like headers and buttons.
         str_of(c, "type").is_some_and(|t| {
-            !t.eq_ignore_ascii_case("HEADER") && !t.eq_ignore_ascii_case("BUTTONS")
+            !["HEADER", "BUTTONS", "CAROUSEL", "LIMITED_TIME_OFFER"]
+                .iter()
+                .any(|x| t.eq_ignore_ascii_case(x))
         })
     })
 }

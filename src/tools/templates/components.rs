@@ -46,6 +46,16 @@ pub(super) fn upper_case_names(v: &Value) -> Value {
                 upper(b, "otp_type");
             }
         }
+        // The components of carousel cards, likewise.
+        if let Some(cards) = o.get_mut("cards").and_then(Value::as_array_mut) {
+            for card in cards.iter_mut().filter_map(Value::as_object_mut) {
+                if let Some(cs) = card.get_mut("components").and_then(Value::as_array_mut) {
+                    for c in cs.iter_mut() {
+                        *c = upper_case_names(c);
+                    }
+                }
+            }
+        }
     }
     v
 }
@@ -109,8 +119,10 @@ pub(super) fn check_create_component(
             return Err(ToolError::invalid(
                 tf,
                 "Invalid component type",
-                format!("component type is `{t}`; expected HEADER, BODY, FOOTER or BUTTONS"),
-                "Use upper-case HEADER, BODY, FOOTER or BUTTONS when creating a template.",
+                format!(
+                    "component type is `{t}`; expected HEADER, BODY, FOOTER, BUTTONS, CAROUSEL or LIMITED_TIME_OFFER"
+                ),
+                "Use HEADER, BODY, FOOTER, BUTTONS, CAROUSEL or LIMITED_TIME_OFFER (upper or lower case).",
             ));
         }
     };

@@ -5,7 +5,10 @@ use serde_json::{Map, Value, json};
 
 use super::components::{check_create_component, plain_http_buttons, upper_case_names};
 use super::list::CATEGORIES;
-use crate::args::{Args, as_array, enum_error, missing};
+use super::special::{
+    check_carousel, check_category, check_limited_time_offer, check_template_rules,
+};
+use crate::args::{Args, as_array, as_object, enum_error, missing};
 use crate::checks::{check_language, check_template_name};
 use crate::error::ToolError;
 use crate::graph::{Graph, MANAGE};
@@ -46,9 +49,32 @@ pub(crate) fn create_template(host: &dyn Host, args: &Args) -> Result<Value, Too
     let components = &components;
     let mut types: Vec<String> = Vec::new();
     let mut warnings: Vec<String> = Vec::new();
+    let mut lto_expires = false;
+    check_category(components, category)?;
     for (i, c) in components.iter().enumerate() {
         let path = format!("components[{i}]");
-        let t = check_create_component(&path, c, named, category)?;
+        let t = match c.get("type").and_then(Value::as_str) {
+            Some(t @ "CAROUSEL") => {
+                check_carousel(&path, as_object(c, &path)?, named, category)?;
+                for (k, card) in c["cards"].as_array().into_iter().flatten().enumerate() {
+                    for (j, cc) in card["components"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .enumerate()
+                    {
+                        let p = format!("{path}.cards[{k}].components[{j}]");
+                        warnings.extend(plain_http_buttons(&p, cc));
+                    }
+                }
+                t.to_string()
+            }
+            Some(t @ "LIMITED_TIME_OFFER") => {
+                lto_expires = check_limited_time_offer(&path, as_object(c, &path)?)?;
+                t.to_string()
+            }
+            _ => check_create_component(&path, c, named, category)?,
+        };
         warnings.extend(plain_http_buttons(&path, c));
         if types.contains(&t) {
             return Err(ToolError::invalid(
@@ -68,6 +94,7 @@ pub(crate) fn create_template(host: &dyn Host, args: &Args) -> Result<Value, Too
             "Add {\"type\": \"BODY\", \"text\": \"…\"}.",
         ));
     }
+    check_template_rules(components, &types, lto_expires)?;
     if category == "AUTHENTICATION" && !types.iter().any(|t| t == "BUTTONS") {
         return Err(ToolError::invalid(
             "components",

@@ -211,6 +211,10 @@ async fn every_request_body_the_tools_build_validates_against_metas_openapi_v23(
     ];
     let mut calls: Vec<(&str, Value)> = templates
         .into_iter()
+        .chain([
+            super::carousel::carousel_template("plant_carousel"),
+            super::carousel::offer_template("spring_offer"),
+        ])
         .map(|t| ("whatsapp_create_template", t))
         .collect();
     let to = CUSTOMER;
@@ -243,15 +247,13 @@ async fn every_request_body_the_tools_build_validates_against_metas_openapi_v23(
         ("whatsapp_update_business_profile", json!({"about": "Succulent specialists!", "address": "1 Hacker Way",
             "description": "We grow succulents.", "email": "shop@example.com", "websites": ["https://example.com"], "vertical": "RETAIL"})),
     ]);
-    // Carousel and limited-time-offer sends: the sandbox holds no such
-    // template (its template review does not model them), so it refuses them
-    // after recording the body, which is what is checked here.
+    // Carousel and limited-time-offer sends of the templates created above.
     let cards: Vec<Value> = (0..2)
         .map(|i| json!({"card_index": i, "components": [
             {"type": "header", "parameters": [{"type": "image", "image": {"id": "1013859600285441"}}]},
             {"type": "button", "sub_type": "quick_reply", "index": "0", "parameters": [{"type": "payload", "payload": format!("more-{i}")}]}]}))
         .collect();
-    let unmodelled = [
+    calls.extend([
         (
             "whatsapp_send_template",
             json!({"to": to, "name": "plant_carousel", "language": "en_US", "components": [
@@ -261,17 +263,17 @@ async fn every_request_body_the_tools_build_validates_against_metas_openapi_v23(
         (
             "whatsapp_send_template",
             json!({"to": to, "name": "spring_offer", "language": "en_US", "components": [
+            {"type": "header", "parameters": [{"type": "image", "image": {"id": "1013859600285441"}}]},
             {"type": "limited_time_offer", "parameters": [{"type": "limited_time_offer", "limited_time_offer": {"expiration_time_ms": 1_767_225_599_000_i64}}]},
-            {"type": "button", "sub_type": "copy_code", "index": "0", "parameters": [{"type": "coupon_code", "coupon_code": "SPRING25"}]}]}),
+            {"type": "body", "parameters": [{"type": "text", "text": "Pablo"}, {"type": "text", "text": "SPRING25"}]},
+            {"type": "button", "sub_type": "copy_code", "index": "0", "parameters": [{"type": "coupon_code", "coupon_code": "SPRING25"}]},
+            {"type": "button", "sub_type": "url", "index": "1", "parameters": [{"type": "text", "text": "SPRING25"}]}]}),
         ),
-    ];
-    let n_calls = calls.len() + unmodelled.len();
+    ]);
+    let n_calls = calls.len();
     env.sandbox.clear_requests();
     for (tool, args) in calls {
         call_ok(&env, tool, args).await;
-    }
-    for (tool, args) in unmodelled {
-        let _ = env.call(tool, args).await;
     }
 
     let messages = openapi::validator(&openapi::request_schema(MESSAGES_PATH, "post"));

@@ -2,6 +2,7 @@
 //! refuses is refused, and the sandbox is as strict as the API.
 
 mod accept_refuse;
+mod carousel;
 mod interactive;
 mod media;
 mod strict_sandbox;

@@ -5,8 +5,8 @@
 //! - `world`: the aggregate (`World`, its `Store` under one lock); imports only the leaves.
 //! - leaves it stores: `template` (a template and its review), `profile`, `tokens` (the
 //!   token registry and request authorisation), `faults`.
-//! - operations on the world: `templates` (list, create, delete) with `template_rules` and
-//!   `template_components`; `messages` (sending) with `send_rules`, `interactive_rules` and `template_params`.
+//! - operations on the world: `templates` (list, create, delete) with `template_rules`,
+//!   `template_components` and `template_carousel`; `messages` (sending) with `send_rules`, `interactive_rules` and `template_params`.
 //! - `params`: reading parameters the way Graph does.
 
 pub(crate) mod faults;
@@ -18,6 +18,7 @@ pub(crate) mod profile;
 pub(crate) mod send_rules;
 pub(crate) mod template;
 pub(crate) mod template_admin;
+pub(crate) mod template_carousel;
 pub(crate) mod template_components;
 pub(crate) mod template_params;
 pub(crate) mod template_rules;

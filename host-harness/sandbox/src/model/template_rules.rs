@@ -6,6 +6,9 @@ use serde_json::{Map, Value, json};
 
 use super::params::value_text;
 use super::template::ParamFormat;
+use super::template_carousel::{
+    validate_carousel, validate_combination, validate_limited_time_offer,
+};
 use super::template_components::{
     COMPONENT_TYPES, template_error, validate_body, validate_buttons, validate_footer,
     validate_header,
@@ -136,6 +139,7 @@ pub(crate) fn validate_create(params: &Map<String, Value>) -> GraphResult<NewTem
     let is_auth = category == "AUTHENTICATION";
     let mut normalized = Vec::with_capacity(comps.len());
     let mut seen: Vec<String> = Vec::new();
+    let mut lto_expires = false;
     for (i, c) in comps.iter().enumerate() {
         let Some(obj) = c.as_object() else {
             return Err(template_error(
@@ -181,6 +185,8 @@ pub(crate) fn validate_create(params: &Map<String, Value>) -> GraphResult<NewTem
                 let buttons = validate_buttons(&obj, is_auth)?;
                 obj.insert("buttons".into(), Value::Array(buttons));
             }
+            "CAROUSEL" => validate_carousel(&mut obj, format)?,
+            "LIMITED_TIME_OFFER" => lto_expires = validate_limited_time_offer(&obj)?,
             _ => {}
         }
         normalized.push(Value::Object(obj));
@@ -191,6 +197,7 @@ pub(crate) fn validate_create(params: &Map<String, Value>) -> GraphResult<NewTem
             "components: a BODY component is required.",
         ));
     }
+    validate_combination(&normalized, &category, lto_expires)?;
     if is_auth && !seen.iter().any(|t| t == "BUTTONS") {
         return Err(template_error(
             "Missing OTP button",
