@@ -269,6 +269,23 @@ mod tests {
     }
 
     #[test]
+    fn under_enforce_a_closed_window_is_refused_before_the_gateway_fetches_anything() {
+        let host = FakeHost::new();
+        host.set("window-policy", "enforce");
+        host.upload_results
+            .borrow_mut()
+            .push_back(uploaded("998877"));
+        let e = call(
+            &host,
+            json!({"to": "+16505551234", "media_type": "image", "link": "https://files.internal.example/a.jpg", "upload": true}),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, Some(131047), "{e:?}");
+        assert!(host.uploads.borrow().is_empty(), "nothing was uploaded");
+        assert_eq!(host.request_count(), 0);
+    }
+
+    #[test]
     fn arguments_are_checked_before_the_gateway_fetches_anything() {
         let host = FakeHost::new();
         for (args, field) in [

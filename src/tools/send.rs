@@ -211,6 +211,9 @@ pub(crate) fn send_media(host: &dyn Host, args: &Args) -> Result<Value, ToolErro
     // Everything is checked before the gateway fetches anything.
     let uploaded = match link.filter(|_| upload) {
         Some(link) => {
+            // A refusal `send` would give must come before the upload, or the
+            // upload is wasted.
+            refuse_outside_window(host, &to)?;
             let kind = media_upload::kind_of(media_type);
             let id = media_upload::upload(host, link, kind, mime_type)?;
             content.insert("id".into(), Value::from(id.as_str()));
@@ -304,6 +307,20 @@ fn window_refusal(window: &Window) -> ToolError {
         "Nothing was sent. Use whatsapp_send_template with an APPROVED template (see whatsapp_list_templates); free-form messages become possible again for 24 hours after the user replies.",
     )
     .with_code(131047)
+}
+
+/// Under `window_policy = enforce`, a free-form message to a user whose
+/// window is not open is refused (as `send` does), before anything else.
+fn refuse_outside_window(host: &dyn Host, to: &str) -> Result<(), ToolError> {
+    if settings::window_policy(host)? != WindowPolicy::Enforce {
+        return Ok(());
+    }
+    let webhooks = settings::webhooks_configured(host);
+    let window = window::lookup(host, to, now_seconds(host), webhooks);
+    match window.state {
+        WindowState::Open => Ok(()),
+        _ => Err(window_refusal(&window)),
+    }
 }
 
 fn send(host: &dyn Host, out: Outgoing) -> Result<Value, ToolError> {
