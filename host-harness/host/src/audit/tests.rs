@@ -50,14 +50,14 @@ fn bodies_written_on_request_show_message_ids_as_refs_at_any_depth() {
     config.include_bodies = true;
     let reference = config.ref_key.reference("wamid.HBgLMTY1MDU1NTEyMzQ=");
     let log = AuditLog::open(config).unwrap();
-    let args = json!({"to": "+16505551234", "reply_to_message_id": "wamid.HBgLMTY1MDU1NTEyMzQ=",
+    let args = json!({"to": "+16505551234", "reply_to": "wamid.HBgLMTY1MDU1NTEyMzQ=",
                       "nested": [{"to": "+16505551234", "id": "wamid.HBgLMTY1MDU1NTEyMzQ="}]});
     let result = Ok(json!({}));
     let text = log.line(&record(Some(&args), &result, false));
     let line: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(
         line["arguments"],
-        json!({"to": "+1********34", "reply_to_message_id": format!("ref:{reference}"),
+        json!({"to": "+1********34", "reply_to": format!("ref:{reference}"),
                "nested": [{"to": "+1********34", "id": format!("ref:{reference}")}]})
     );
     assert!(

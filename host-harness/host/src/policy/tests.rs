@@ -29,7 +29,7 @@ fn tools() -> Vec<ToolInfo> {
         t(
             "whatsapp_send_message",
             Category::Write,
-            &["to", "text", "preview_url", "reply_to_message_id"],
+            &["to", "text", "preview_url", "reply_to"],
         ),
         t(
             "whatsapp_send_template",
