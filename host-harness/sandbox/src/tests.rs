@@ -470,8 +470,13 @@ async fn a_listed_template_s_quality_score_has_meta_s_score_and_unix_date() {
     let listed = r.json();
     let quality = &listed["data"][0]["quality_score"];
     assert_eq!(quality["score"], "GREEN", "{listed}");
-    let date = quality["date"].as_u64().unwrap_or_else(|| panic!("{listed}"));
-    assert!(date >= before, "the date is when the score was set: {listed}");
+    let date = quality["date"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert!(
+        date >= before,
+        "the date is when the score was set: {listed}"
+    );
 }
 
 #[tokio::test]
