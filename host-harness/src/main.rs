@@ -29,7 +29,8 @@ struct Global {
     #[arg(long, global = true, value_name = "PATH")]
     component: Option<PathBuf>,
     /// Log filter for stderr, e.g. `info` or `host_harness=debug` (stdout is never used for
-    /// logs). Default: `warn`; `sandbox` also logs what a client needs to reach it.
+    /// logs). Default: `warn`; `sandbox` (short for `warn,whatsapp_sandbox=info`) also logs
+    /// what a client needs to reach the sandbox.
     #[arg(long, global = true, env = "RUST_LOG")]
     log: Option<String>,
     /// Let the crates that log requests (MCP messages with their arguments, HTTP frames)

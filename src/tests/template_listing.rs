@@ -8,7 +8,7 @@ use crate::testing::FakeHost;
 
 const PAGE: &str = r##"{"data":[
  {"id":"7","name":"order_ready","language":"en_US","status":"APPROVED","category":"MARKETING","sub_category":"CUSTOM",
-  "previous_category":"UTILITY","quality_score":{"score":"YELLOW"},"components":[{"type":"BODY","text":"Ready!"}]}],
+  "previous_category":"UTILITY","quality_score":{"score":"YELLOW","date":1767225600},"components":[{"type":"BODY","text":"Ready!"}]}],
  "paging":{"cursors":{"before":"QkVGT1JF","after":"QUZURVI="},
            "previous":"https://graph.facebook.com/v23.0/x?before=QkVGT1JF","next":"https://graph.facebook.com/v23.0/x?after=QUZURVI="}}"##;
 
@@ -47,6 +47,7 @@ fn list_templates_returns_sub_category_previous_category_and_quality_score() {
     assert_eq!(t["previous_category"], "UTILITY");
     assert_eq!(t["category"], "MARKETING");
     assert_eq!(t["quality_score"], "YELLOW");
+    assert_eq!(t["quality_score_date"], 1767225600);
 }
 
 #[test]

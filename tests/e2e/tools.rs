@@ -146,6 +146,9 @@ async fn list_templates_gets_the_waba_templates_with_filters_and_paging() {
     assert!(get("fields").unwrap().split(',').any(|f| f == "components"));
     assert_eq!(r.body, b"");
     assert_eq!(out["count"], 1);
+    // Meta's quality_score is {score, date}; both reach the model.
+    assert_eq!(out["templates"][0]["quality_score"], "UNKNOWN", "{out}");
+    assert!(out["templates"][0]["quality_score_date"].is_u64(), "{out}");
     // Two approved en_US utility templates are seeded: a second page exists.
     let cursor = out["next_cursor"]
         .as_str()

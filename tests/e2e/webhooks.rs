@@ -1195,3 +1195,47 @@ async fn serve_with_the_sandbox_wires_its_webhooks_to_the_endpoint_with_no_setup
         .unwrap();
     assert!(status.success(), "{status}");
 }
+
+#[tokio::test]
+async fn serve_with_inbound_from_accepts_a_free_form_send_right_after_initialize() {
+    // Several fresh servers: on code that answered before the inbound message
+    // was applied, a send this early found the window closed (131047).
+    for run in 0..3 {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_host-harness"))
+            .args(["serve", "--sandbox", "--inbound-from", CUSTOMER])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut io = Stdio {
+            stdin: child.stdin.take().unwrap(),
+            stdout: tokio::io::BufReader::new(child.stdout.take().unwrap()),
+            child,
+        };
+        let init = json!({"protocolVersion": "2025-11-25", "capabilities": {},
+                          "clientInfo": {"name": "e2e", "version": "0"}});
+        io.request(0, "initialize", init).await;
+        io.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await;
+        let sent = io
+            .tool(
+                1,
+                "whatsapp_send_message",
+                json!({"to": CUSTOMER, "text": "Thanks for writing!"}),
+            )
+            .await;
+        assert_ne!(sent["isError"], true, "run {run}: {sent}");
+        assert!(
+            sent["structuredContent"]["message_id"].is_string(),
+            "run {run}: {sent}"
+        );
+        drop(io.stdin);
+        let status = tokio::time::timeout(Duration::from_secs(10), io.child.wait())
+            .await
+            .expect("the server exits after EOF on stdin")
+            .unwrap();
+        assert!(status.success(), "{status}");
+    }
+}

@@ -229,6 +229,11 @@ impl ToolError {
             line.push_str(&self.details);
         }
         if !self.hint.is_empty() {
+            // End the sentence first, so the details do not run into the hint.
+            line.truncate(line.trim_end().len());
+            if !line.ends_with(['.', '!', '?']) {
+                line.push('.');
+            }
             line.push_str(" Hint: ");
             line.push_str(&self.hint);
         }
@@ -248,3 +253,43 @@ impl std::fmt::Display for ToolError {
 }
 
 impl std::error::Error for ToolError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_one_line_form_ends_the_details_with_a_period_before_the_hint() {
+        let e = ToolError::new(
+            ErrorKind::InvalidArguments,
+            "Invalid phone number",
+            "the number has no country code",
+            "Give the full number, e.g. +16505551234.",
+        );
+        assert_eq!(
+            e.one_line(),
+            "Invalid phone number: the number has no country code. \
+             Hint: Give the full number, e.g. +16505551234."
+        );
+    }
+
+    #[test]
+    fn the_one_line_form_does_not_double_a_period_the_details_already_end_with() {
+        let e = ToolError::new(
+            ErrorKind::ApiError,
+            "Rate limited",
+            "Too many calls. ",
+            "Wait a minute.",
+        );
+        assert_eq!(
+            e.one_line(),
+            "Rate limited: Too many calls. Hint: Wait a minute."
+        );
+    }
+
+    #[test]
+    fn the_one_line_form_without_details_ends_the_title_before_the_hint() {
+        let e = ToolError::new(ErrorKind::ApiError, "Rate limited", "", "Wait a minute.");
+        assert_eq!(e.one_line(), "Rate limited. Hint: Wait a minute.");
+    }
+}

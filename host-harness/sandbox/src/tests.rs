@@ -452,6 +452,34 @@ fn named_template(name: &str) -> Value {
 }
 
 #[tokio::test]
+async fn a_listed_template_s_quality_score_has_meta_s_score_and_unix_date() {
+    let t = T::start().await;
+    let before = util::unix_secs(SystemTime::now());
+    let change = TemplateChange {
+        quality_score: Some("GREEN".into()),
+        ..Default::default()
+    };
+    t.sb.change_template("order_update", None, &change).unwrap();
+    let r = t
+        .get(&format!(
+            "{}?name=order_update&fields=name%2Cquality_score",
+            t.waba("message_templates")
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let listed = r.json();
+    let quality = &listed["data"][0]["quality_score"];
+    assert_eq!(quality["score"], "GREEN", "{listed}");
+    let date = quality["date"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert!(
+        date >= before,
+        "the date is when the score was set: {listed}"
+    );
+}
+
+#[tokio::test]
 async fn named_templates_need_parameter_names_or_get_132012() {
     let t = T::with(SandboxConfig {
         approval_delay: Duration::ZERO,

@@ -99,14 +99,14 @@ pub async fn run(
         .component(component)
         .build()
         .await?;
-    let webhook_server = match webhook_listener {
+    let (webhook_server, webhook_queue) = match webhook_listener {
         Some(listener) => {
             let hooks = Webhooks::new(harness.runtime().clone(), webhook_options);
-            let server = WebhookServer::start(hooks, listener).await?;
+            let server = WebhookServer::start(hooks.clone(), listener).await?;
             eprintln!("Webhook endpoint listening on {}", server.url());
-            Some(server)
+            (Some(server), Some(hooks))
         }
-        None => None,
+        None => (None, None),
     };
     if let Some(sandbox) = &sandbox {
         if webhook_server.is_some()
@@ -116,6 +116,11 @@ pub async fn run(
         }
         for from in &args.inbound_from {
             sandbox.simulate_inbound(from, "hello");
+        }
+        // Before any transport starts: a send right after `initialize` must
+        // find these windows open.
+        if let Some(hooks) = &webhook_queue {
+            wait_for_inbound_applied(sandbox, hooks, args.inbound_from.len()).await;
         }
     }
     let gateway = Arc::new(Gateway::from_settings(
@@ -190,6 +195,34 @@ pub async fn run(
         sandbox.shutdown().await;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Longest wait at start for the sandbox's inbound messages to be applied.
+const INBOUND_APPLY_LIMIT: Duration = Duration::from_secs(10);
+
+/// Waits until the sandbox has delivered `expected` inbound-message webhooks
+/// and the endpoint's queue has handed them all to the component (the
+/// delivery is acknowledged once queued, applied a moment later). Warns and
+/// goes on after [`INBOUND_APPLY_LIMIT`].
+async fn wait_for_inbound_applied(sandbox: &LocalSandbox, hooks: &Webhooks, expected: usize) {
+    if expected == 0 {
+        return;
+    }
+    let deadline = tokio::time::Instant::now() + INBOUND_APPLY_LIMIT;
+    loop {
+        let delivered = sandbox.inbound_deliveries_finished() >= expected;
+        if delivered && hooks.pending().is_ok_and(|p| p.is_empty()) {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(
+                "the sandbox's inbound messages were not applied within {INBOUND_APPLY_LIMIT:?}; \
+                 a send may still find the 24-hour window closed"
+            );
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// Refuses an HTTP server beyond loopback that anyone could use: one needs a

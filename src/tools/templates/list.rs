@@ -288,12 +288,12 @@ fn summarise_template(t: &Value) -> Value {
     out.insert("header_parameter_count".into(), Value::from(header_count));
     out.insert("button_parameters".into(), Value::Array(buttons_params));
     out.insert("components".into(), Value::Array(components));
-    if let Some(q) = t
-        .get("quality_score")
-        .and_then(|q| q.get("score"))
-        .and_then(Value::as_str)
-    {
+    let quality = t.get("quality_score");
+    if let Some(q) = quality.and_then(|q| q.get("score")).and_then(Value::as_str) {
         out.insert("quality_score".into(), Value::from(q));
+    }
+    if let Some(date) = quality.and_then(|q| q.get("date")).and_then(Value::as_u64) {
+        out.insert("quality_score_date".into(), Value::from(date));
     }
     if let Some(r) = str_of(t, "rejected_reason").filter(|r| !r.is_empty() && *r != "NONE") {
         out.insert("rejected_reason".into(), Value::from(r));

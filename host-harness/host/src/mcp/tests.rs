@@ -264,6 +264,10 @@ async fn a_failed_call_is_an_error_result_with_the_one_line_text_and_the_structu
     )
     .retryable(true);
     assert_eq!(result["content"][0]["text"], expected.one_line());
+    assert_eq!(
+        result["content"][0]["text"],
+        "Rate limited: the API refused the call. Hint: wait a minute"
+    );
     let structured: Value =
         serde_json::from_str(result["content"][1]["text"].as_str().unwrap()).unwrap();
     assert_eq!(structured, expected.to_json());

@@ -3,7 +3,7 @@
 //! (https://developers.facebook.com/docs/whatsapp/business-management-api/message-templates).
 //! A leaf: the world stores templates, the rules and handlers read them.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Map, Value, json};
 
@@ -72,6 +72,8 @@ pub(crate) struct Template {
     pub(crate) review: Option<(Instant, Status)>,
     /// `GREEN`, `YELLOW`, `RED` or `UNKNOWN` (new templates).
     pub(crate) quality_score: String,
+    /// When the quality score was last set (Meta's `quality_score.date`).
+    pub(crate) quality_score_at: SystemTime,
     /// The category before Meta last reassigned it.
     pub(crate) previous_category: Option<String>,
 }
@@ -205,6 +207,7 @@ pub(crate) fn seed() -> Vec<Template> {
         rejected_reason: None,
         review: None,
         quality_score: "UNKNOWN".into(),
+        quality_score_at: SystemTime::now(),
         previous_category: None,
     };
     let order = Template {
@@ -223,6 +226,7 @@ pub(crate) fn seed() -> Vec<Template> {
         rejected_reason: None,
         review: None,
         quality_score: "UNKNOWN".into(),
+        quality_score_at: SystemTime::now(),
         previous_category: None,
     };
     vec![hello, order]

@@ -5,7 +5,7 @@
 //! `message_template_status_update`, `message_template_quality_update`,
 //! `template_category_update`).
 
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use serde_json::{Value, json};
 
@@ -102,6 +102,7 @@ pub(crate) fn apply(
         }
         if let Some(q) = &quality {
             let previous = std::mem::replace(&mut t.quality_score, q.clone());
+            t.quality_score_at = SystemTime::now();
             st.outbox.template_update(
                 cfg,
                 "message_template_quality_update",

@@ -178,6 +178,7 @@ pub(crate) fn create(world: &World, params: &Map<String, Value>) -> GraphResult<
         // A delay too large for the clock means the review never ends.
         review: now.checked_add(cfg.approval_delay).map(|at| (at, outcome)),
         quality_score: "UNKNOWN".into(),
+        quality_score_at: now_sys,
         previous_category: None,
     };
     st.templates.push(template.clone());

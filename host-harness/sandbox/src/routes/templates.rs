@@ -9,6 +9,7 @@ use crate::graph_error::{GraphError, GraphResult};
 use crate::model::template::Template;
 use crate::model::templates::{self, TemplateFilter};
 use crate::model::world::World;
+use crate::util;
 
 fn split_list(s: &str) -> Vec<String> {
     s.split(',')
@@ -105,7 +106,10 @@ fn full_json(t: &Template) -> Map<String, Value> {
         "rejected_reason".into(),
         json!(t.rejected_reason.as_deref().unwrap_or("NONE")),
     );
-    m.insert("quality_score".into(), json!({"score": t.quality_score}));
+    m.insert(
+        "quality_score".into(),
+        json!({"score": t.quality_score, "date": util::unix_secs(t.quality_score_at)}),
+    );
     m.insert("previous_category".into(), json!(t.previous_category));
     m.insert("sub_category".into(), Value::Null);
     m

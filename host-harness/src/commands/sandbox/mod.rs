@@ -97,6 +97,20 @@ impl LocalSandbox {
         }
     }
 
+    /// How many inbound-message webhooks the sandbox has finished trying to
+    /// deliver (delivered or given up).
+    pub(crate) fn inbound_deliveries_finished(&self) -> usize {
+        #[cfg(feature = "sandbox")]
+        return self
+            .inner
+            .webhook_deliveries()
+            .iter()
+            .filter(|d| d.kind == whatsapp_sandbox::WebhookKind::Inbound)
+            .count();
+        #[cfg(not(feature = "sandbox"))]
+        match self.never {}
+    }
+
     /// Stops the sandbox.
     pub(crate) async fn shutdown(self) {
         #[cfg(feature = "sandbox")]
