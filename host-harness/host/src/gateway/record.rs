@@ -22,6 +22,13 @@ pub(super) struct Recorder<'a> {
 impl Recorder<'_> {
     /// Writes the call's line; `denied` when the policy refused it.
     pub(super) fn record(&self, result: Result<&Value, &ToolError>, denied: bool) {
+        crate::admin::metrics::global().tool_call(
+            self.app,
+            self.tool,
+            result.map(drop),
+            denied,
+            self.started.elapsed(),
+        );
         if let Some(audit) = self.audit {
             audit.record(&CallRecord {
                 time: self.time,
