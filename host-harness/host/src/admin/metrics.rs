@@ -6,6 +6,8 @@
 //! store record into it); values that are a state rather than an event
 //! (queue depth, live instances, webhook counters the endpoint keeps) are
 //! read at scrape time.
+//!
+//! This file imports nothing of the crate: everything records into it.
 
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -18,8 +20,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-
-use crate::tool::ToolError;
 
 type Labels<const N: usize> = [(&'static str, String); N];
 
@@ -55,23 +55,16 @@ pub(crate) fn global() -> &'static Metrics {
 }
 
 impl Metrics {
-    /// One finished tool call: `ok`, `denied`, or the error's kind.
+    /// One finished tool call with its `outcome` (`ok`, `denied`, or the
+    /// error's kind) and, for a Graph error, its HTTP status and Meta code.
     pub(crate) fn tool_call(
         &self,
-        app: &str,
-        tool: &str,
-        result: Result<(), &ToolError>,
-        denied: bool,
+        call: [&str; 2],
+        outcome: String,
+        graph_error: Option<(Option<u16>, i64)>,
         took: Duration,
     ) {
-        let outcome = match result {
-            Ok(()) => "ok".to_string(),
-            Err(_) if denied => "denied".to_string(),
-            Err(e) => serde_json::to_value(e.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_else(|| "error".into()),
-        };
+        let [app, tool] = call;
         self.tool_calls
             .get_or_create(&[
                 ("tool", tool.to_string()),
@@ -82,10 +75,8 @@ impl Metrics {
         self.call_seconds
             .get_or_create(&[("tool", tool.to_string())])
             .observe(took.as_secs_f64());
-        if let Err(e) = result
-            && let Some(code) = e.code
-        {
-            let status = e.http_status.map_or_else(String::new, |s| s.to_string());
+        if let Some((status, code)) = graph_error {
+            let status = status.map_or_else(String::new, |s| s.to_string());
             self.graph_errors
                 .get_or_create(&[("status", status), ("code", code.to_string())])
                 .inc();
@@ -123,7 +114,17 @@ pub(crate) struct Snapshot {
     pub(crate) live_instances: u64,
     pub(crate) queue_depth: Option<u64>,
     pub(crate) oldest_queued_seconds: Option<f64>,
-    pub(crate) webhooks: Option<crate::webhook_endpoint::WebhookStats>,
+    pub(crate) webhooks: Option<WebhookCounts>,
+}
+
+/// The webhook endpoint's counters since start.
+#[derive(Debug, Default)]
+pub(crate) struct WebhookCounts {
+    pub(crate) accepted: u64,
+    pub(crate) rejected: u64,
+    pub(crate) ingested: u64,
+    pub(crate) retries: u64,
+    pub(crate) dead_lettered: u64,
 }
 
 impl Collector for Snapshot {

@@ -137,7 +137,14 @@ async fn metrics_text(State(targets): State<Arc<AdminTargets>>) -> Response {
         ..Default::default()
     };
     if let Some(hooks) = &targets.webhooks {
-        snapshot.webhooks = Some(hooks.stats());
+        let stats = hooks.stats();
+        snapshot.webhooks = Some(metrics::WebhookCounts {
+            accepted: stats.accepted,
+            rejected: stats.rejected,
+            ingested: stats.ingested,
+            retries: stats.retries,
+            dead_lettered: stats.dead_lettered,
+        });
         if let Ok(pending) = hooks.pending() {
             snapshot.queue_depth = Some(pending.len() as u64);
             let now = crate::store::now_ms();
