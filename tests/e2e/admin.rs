@@ -321,3 +321,63 @@ async fn an_admin_address_beyond_loopback_is_refused_with_the_fix() {
     );
     assert!(stderr.contains("allow_remote = true"), "{stderr}");
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_state_file_defaults_to_the_xdg_data_directory_owner_only_not_the_working_directory() {
+    use std::os::unix::fs::PermissionsExt as _;
+    whatsapp_host::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path().join("cwd");
+    std::fs::create_dir(&cwd).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_host-harness"))
+        .args(["serve", "--admin", "127.0.0.1:0"])
+        .current_dir(&cwd)
+        .env_remove("WHATSAPP_STATE_PATH")
+        .env("XDG_DATA_HOME", dir.path().join("data"))
+        .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .env("WHATSAPP_ACCESS_TOKEN", "EAAtest")
+        .env("WHATSAPP_API_BASE_URL", "http://127.0.0.1:9")
+        .env("WHATSAPP_PHONE_NUMBER_ID", "106540352242922")
+        .env("WHATSAPP_WABA_ID", "102290129340398")
+        .env(
+            "XDG_CACHE_HOME",
+            crate::common::cache_dir()
+                .parent()
+                .unwrap()
+                .join("binary-cache"),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let admin = loop {
+        let line = tokio::time::timeout(Duration::from_secs(120), stderr.next_line())
+            .await
+            .expect("the server starts")
+            .unwrap()
+            .expect("the server names its admin address");
+        if let Some(rest) = line.split("Admin endpoints listening on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    let ready: Value = reqwest::get(format!("{admin}/readyz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["checks"]["store"], "ok", "{ready}");
+    let home = dir.path().join("data/whatsapp-connector");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&home), 0o700);
+    assert_eq!(mode(&home.join("state.redb")), 0o600);
+    assert_eq!(
+        std::fs::read_dir(&cwd).unwrap().count(),
+        0,
+        "nothing is written to the working directory"
+    );
+}
