@@ -1,6 +1,7 @@
 //! End-to-end tests: the real component in the real harness, against the
 //! Cloud API sandbox and other servers on 127.0.0.1 only.
 
+mod admin;
 mod adversarial;
 mod common;
 mod credentials;

@@ -2,7 +2,8 @@
 # Drives the real host-harness binary with real MCP clients:
 #   1. the official Python SDK (stdio: legacy, auto, 2026-07-28; HTTP: the same three),
 #   2. the MCP Inspector CLI over stdio (tools/list --strict, a good call, a failing call),
-#   3. the conformance suite against `serve --http`, for 2025-11-25 and 2026-07-28.
+#   3. the conformance suite against `serve --http`, for 2025-11-25 and 2026-07-28,
+#   4. the Prometheus Python client's parsers against `serve --admin`'s /metrics.
 # Usage: tests/mcp/run.sh PATH/TO/host-harness
 # Installs pinned clients into ${MCP_TOOLS_DIR:-/tmp/mcp-tools} (PyPI and npm
 # only; reinstalled only when the pins change). Exits non-zero on any failure.
@@ -143,6 +144,15 @@ wait "$SERVER_PID" 2>/dev/null || true
 trap - EXIT
 [[ ! -s $OUT/serve-http.stdout ]]
 record "serve --http wrote nothing to stdout" $?
+
+# --- 4. Prometheus client parses /metrics -------------------------------------
+log "Prometheus client"
+set +e
+"$VENV/bin/python" "$HERE/metrics_test.py" "$BIN" >"$OUT/metrics.out" 2>"$OUT/metrics.stderr"
+rc=$?
+set -e
+record "prometheus-client parses /metrics and the counters move with a call" $rc
+[[ $rc -eq 0 ]] || tail -n 20 "$OUT/metrics.stderr"
 
 echo
 echo "mcp-clients: $PASSED passed, $FAILED failed"

@@ -5,6 +5,7 @@
 
 #![deny(missing_docs)]
 
+pub mod admin;
 mod assemble;
 pub mod audit;
 pub mod caps;

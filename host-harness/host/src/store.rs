@@ -90,6 +90,7 @@ pub enum StateError {
 }
 
 fn storage<E: std::fmt::Display>(e: E) -> StateError {
+    crate::admin::metrics::global().store_error();
     StateError::Storage(e.to_string())
 }
 
@@ -189,6 +190,16 @@ impl StateStore {
             seal: Arc::new(seal),
             unreadable: Arc::default(),
         })
+    }
+
+    /// Whether the store answers: a read of every table, and the writer is
+    /// still running (readiness asks this; a networked store would ping).
+    pub fn check(&self) -> Result<(), StateError> {
+        let tx = self.db.begin_read().map_err(storage)?;
+        for table in Table::ALL {
+            tx.open_table(table.definition()).map_err(storage)?;
+        }
+        Ok(())
     }
 
     /// The live value under `key`, if any.

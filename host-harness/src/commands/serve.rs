@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Args;
 use whatsapp_host::Connector;
+use whatsapp_host::admin::{self, AdminServer, AdminTargets};
 use whatsapp_host::config::{EnvSecrets, Settings};
 use whatsapp_host::gateway::Gateway;
 use whatsapp_host::mcp;
@@ -41,6 +42,11 @@ pub struct ServeArgs {
     /// runs, on a free loopback port unless given, and the sandbox delivers to it.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = webhook_endpoint::DEFAULT_ADDR)]
     pub(crate) webhook: Option<SocketAddr>,
+    /// Also serve /healthz, /readyz and /metrics at http://ADDR (ADDR defaults to
+    /// 127.0.0.1:9090; `[admin] listen` in the config does the same). Loopback only
+    /// unless `[admin] allow_remote = true`.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:9090")]
+    pub(crate) admin: Option<SocketAddr>,
     /// Apps, tool enablement and guardrails (TOML; `[policy] path` in the config does the
     /// same). Reloaded when the file changes and on SIGHUP. Over HTTP, clients must then
     /// send `Authorization: Bearer <app key>`.
@@ -68,6 +74,14 @@ pub async fn run(
     if args.webhook.is_some() {
         settings.webhooks.listen = args.webhook;
     }
+    if args.admin.is_some() {
+        settings.admin.listen = args.admin;
+    }
+    // Bound first: a refused or busy address stops the start before anything runs.
+    let admin_listener = match settings.admin.listen {
+        Some(addr) => Some(admin::bind(addr, settings.admin.allow_remote).await?),
+        None => None,
+    };
     // Bound before the sandbox starts: the sandbox needs the endpoint's URL as its callback.
     let webhook_listener = webhook_endpoint::bind(settings.webhooks.listen, args.sandbox).await?;
     // Held until the server stops: dropping it stops the sandbox.
@@ -140,6 +154,22 @@ pub async fn run(
     if let Some(addr) = args.http {
         exposure_check(addr, &gateway, args.allow_unauthenticated)?;
     }
+    let admin_server = match admin_listener {
+        Some(listener) => {
+            let targets = AdminTargets {
+                runtime: harness.runtime().clone(),
+                gateway: gateway.clone(),
+                webhooks: webhook_server.as_ref().map(|s| s.webhooks().clone()),
+            };
+            let server = AdminServer::start(targets, listener)?;
+            eprintln!(
+                "Admin endpoints listening on http://{} (/healthz, /readyz, /metrics)",
+                server.local_addr()
+            );
+            Some(server)
+        }
+        None => None,
+    };
     let watcher = gateway.watch(whatsapp_host::gateway::reload_interval(harness.settings()));
     // stdio acts as one app; over HTTP each request's key picks its app.
     let app = match args.http {
@@ -187,6 +217,9 @@ pub async fn run(
         }
     }
     watcher.abort();
+    if let Some(server) = admin_server {
+        server.stop().await?;
+    }
     if let Some(server) = webhook_server {
         server.stop().await?;
     }

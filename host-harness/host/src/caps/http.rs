@@ -204,6 +204,7 @@ impl OutboundHttp {
             .await
             .map_err(|e| wire_error(&e))?;
         let status = response.status().as_u16();
+        crate::admin::metrics::global().graph_response(status);
         let headers = response
             .headers()
             .iter()

@@ -32,7 +32,8 @@
 //! fetch_allow = ["https://files.internal.example"]   # origins the gateway may upload media from; empty: off
 //!
 //! [state]
-//! path = "whatsapp-state.redb"      # ":memory:" keeps state in memory only
+//! path = "/srv/whatsapp/state.redb" # default $XDG_DATA_HOME/whatsapp-connector/state.redb
+//!                                   # (~/.local/share/...); ":memory:" keeps state in memory only
 //!
 //! [webhooks]
 //! listen = "127.0.0.1:8766"         # serve Meta's webhooks at http://ADDR/webhook (serve --webhook)
@@ -50,6 +51,10 @@
 //! include_recipients = false        # true: full numbers and message ids (default: masked
 //!                                   # numbers, message ids as keyed `message_ref`s)
 //!
+//! [admin]
+//! listen = "127.0.0.1:9090"         # /healthz, /readyz, /metrics (serve --admin); unset: off
+//! allow_remote = false              # true: allow an address that is not loopback (no auth!)
+//!
 //! [vault]
 //! path = "~/.config/whatsapp-connector/vault.json"
 //! key_file = "~/.config/whatsapp-connector/vault.key"   # unless WHATSAPP_VAULT_KEY is set
@@ -66,6 +71,7 @@ use crate::caps::allowlist::Binding;
 use crate::caps::vault::Vault;
 use crate::vault_file::{VaultError, VaultFile};
 
+mod admin;
 mod audit;
 mod component;
 mod endpoint;
@@ -82,6 +88,7 @@ mod whatsapp;
 #[cfg(test)]
 mod tests;
 
+pub use admin::AdminSettings;
 pub use audit::{AuditSettings, message_ref_key};
 pub use endpoint::{ApiEndpoint, EnvSecrets};
 pub use http::HttpSettings;
@@ -118,6 +125,8 @@ pub struct Settings {
     pub policy: PolicySettings,
     /// `[audit]`: the audit log.
     pub audit: AuditSettings,
+    /// `[admin]`: the health, readiness and metrics listener.
+    pub admin: AdminSettings,
 }
 
 impl Settings {
@@ -147,6 +156,7 @@ impl Settings {
         self.state.apply_env(&get);
         self.media.apply_env(&get);
         self.vault.apply_env(&get);
+        self.admin.apply_env(&get)?;
         Ok(())
     }
 

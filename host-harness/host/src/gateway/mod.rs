@@ -66,6 +66,8 @@ pub struct Gateway {
     unauthenticated: AtomicBool,
     /// Each app's running calls, against its `max_concurrent`.
     app_slots: AppSlots,
+    /// Why the policy file's current content is not in force, when a reload failed.
+    policy_problem: Mutex<Option<String>>,
 }
 
 impl Gateway {
@@ -110,6 +112,7 @@ impl Gateway {
             rate_lock: tokio::sync::Mutex::new(()),
             unauthenticated: AtomicBool::new(false),
             app_slots: AppSlots::default(),
+            policy_problem: Mutex::new(None),
         }
     }
 
@@ -294,6 +297,7 @@ impl Gateway {
             // The reason may quote a number the client sent: masked here; the client gets it as sent.
             tracing::info!(app, tool = name, rule = %denial.rule, layer = %denial.layer,
                 reason = %redact::scrub(&denial.reason), "tool call denied by policy");
+            crate::admin::metrics::global().policy_denial(&denial.rule);
             let e = match denial.layer {
                 Layer::Enablement => CallError::NotEnabled {
                     known: Gateway::known_tools(&policy, app),
@@ -348,8 +352,29 @@ impl Gateway {
         self.reload_inner(false)
     }
 
+    /// Why the policy in force is not the policy file's current content
+    /// (the last reload failed), for readiness; `None` when it is.
+    pub fn policy_problem(&self) -> Option<String> {
+        lock(&self.policy_problem).clone()
+    }
+
     /// Re-reads the policy file; `force`: even if it looks unchanged (SIGHUP).
+    /// Remembers a failure until a reload succeeds.
     fn reload_inner(&self, force: bool) -> Result<Reload, PolicyError> {
+        let result = self.reload_file(force);
+        match &result {
+            Ok(Reload::Applied) => *lock(&self.policy_problem) = None,
+            Ok(_) => {}
+            Err(e) => {
+                *lock(&self.policy_problem) = Some(format!(
+                    "the policy file failed to load (the previous policy stays in force): {e}"
+                ));
+            }
+        }
+        result
+    }
+
+    fn reload_file(&self, force: bool) -> Result<Reload, PolicyError> {
         let Some(path) = &self.source else {
             return Ok(Reload::NoFile);
         };

@@ -22,6 +22,23 @@ pub(super) struct Recorder<'a> {
 impl Recorder<'_> {
     /// Writes the call's line; `denied` when the policy refused it.
     pub(super) fn record(&self, result: Result<&Value, &ToolError>, denied: bool) {
+        let outcome = match result {
+            Ok(_) => "ok".to_string(),
+            Err(_) if denied => "denied".to_string(),
+            Err(e) => serde_json::to_value(e.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_else(|| "error".into()),
+        };
+        let graph_error = result
+            .err()
+            .and_then(|e| e.code.map(|code| (e.http_status, code)));
+        crate::admin::metrics::global().tool_call(
+            [self.app, self.tool],
+            outcome,
+            graph_error,
+            self.started.elapsed(),
+        );
         if let Some(audit) = self.audit {
             audit.record(&CallRecord {
                 time: self.time,

@@ -134,10 +134,11 @@ impl SessionRegistry {
 
     fn forget(&self, id: &SessionId) {
         let mut state = self.lock();
-        if state.live.remove(id).is_some()
-            && state.live.len() + state.opening < self.limits.max_sessions
-        {
-            self.warned_full.store(false, Ordering::Relaxed);
+        if state.live.remove(id).is_some() {
+            crate::admin::metrics::global().session_change(-1);
+            if state.live.len() + state.opening < self.limits.max_sessions {
+                self.warned_full.store(false, Ordering::Relaxed);
+            }
         }
     }
 
@@ -180,7 +181,13 @@ impl Reservation {
         let mut state = self.registry.lock();
         state.opening -= 1;
         let last_seen = Instant::now();
-        state.live.insert(id, LiveSession { owner, last_seen });
+        if state
+            .live
+            .insert(id, LiveSession { owner, last_seen })
+            .is_none()
+        {
+            crate::admin::metrics::global().session_change(1);
+        }
         self.done = true;
     }
 }

@@ -177,7 +177,31 @@ impl Runtime {
         &self.limits
     }
 
-    /// Instances created so far (one per call, plus one at load).
+    /// Whether a fresh instance of the component can be made now (for
+    /// readiness): fails once the runtime is closed or when instantiation
+    /// fails (e.g. the memory limit is out of reach).
+    pub async fn check_instantiable(&self) -> anyhow::Result<()> {
+        if self.tool_slots.is_closed() {
+            anyhow::bail!("the runtime is shutting down and takes no new calls");
+        }
+        self.instantiate(Instant::now() + self.limits.call_timeout)
+            .await
+            .map(drop)
+            .map_err(anyhow::Error::from)
+            .context("a fresh instance of the component cannot be made")
+    }
+
+    /// Instances running now: tool calls and webhook ingests.
+    pub fn live_instances(&self) -> usize {
+        let busy = |slots: &Semaphore, max: u32| {
+            (max.max(1) as usize).saturating_sub(slots.available_permits())
+        };
+        busy(&self.tool_slots, self.limits.max_instances)
+            + busy(&self.webhook_slots, self.limits.webhook_instances)
+    }
+
+    /// Instances created so far (one per call, plus one at load and one per
+    /// readiness check).
     pub fn instances_created(&self) -> u64 {
         self.instances_created.load(Ordering::Relaxed)
     }
