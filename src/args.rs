@@ -152,6 +152,21 @@ impl Args {
     }
 }
 
+/// The string `key` of `obj`, an object at `path` (`path.key` names it in
+/// errors); absent or null is missing.
+pub(crate) fn str_field<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    path: &str,
+    example: &str,
+) -> Result<&'a str, ToolError> {
+    let field = format!("{path}.{key}");
+    match obj.get(key) {
+        None | Some(Value::Null) => Err(missing(&field, example)),
+        Some(v) => as_str(v, &field),
+    }
+}
+
 pub(crate) fn missing(field: &str, example: &str) -> ToolError {
     ToolError::invalid(
         field,

@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::args::{Args, as_array, as_object, as_str, reject_unknown};
+use crate::args::{Args, as_array, as_object, as_str, reject_unknown, str_field};
 use crate::checks::{char_len, check_len};
 use crate::error::ToolError;
 
@@ -94,24 +94,6 @@ pub(crate) fn interactive(args: &Args, text: &str) -> Result<Option<Value>, Tool
     Ok(Some(Value::Object(out)))
 }
 
-/// A string field of an object in the arguments, `path` naming it.
-fn str_field<'a>(
-    obj: &'a Map<String, Value>,
-    key: &str,
-    path: &str,
-    example: &str,
-) -> Result<&'a str, ToolError> {
-    match obj.get(key) {
-        None | Some(Value::Null) => Err(ToolError::invalid(
-            path,
-            "Missing argument",
-            format!("`{path}` is required"),
-            format!("Add `{path}`, for example {example}."),
-        )),
-        Some(v) => as_str(v, path),
-    }
-}
-
 /// An id: 1..=max characters without leading or trailing spaces (Meta trims
 /// nothing and refuses them).
 fn check_id(path: &str, id: &str, max: usize, what: &str) -> Result<(), ToolError> {
@@ -156,10 +138,10 @@ fn reply_buttons(value: &Value) -> Result<Value, ToolError> {
         let obj = as_object(item, &path)?;
         reject_unknown(obj, &["id", "title"], &path)?;
         let id_path = format!("{path}.id");
-        let id = str_field(obj, "id", &id_path, "\"confirm\"")?;
+        let id = str_field(obj, "id", &path, "\"confirm\"")?;
         check_id(&id_path, id, 256, "a reply button id")?;
         let title_path = format!("{path}.title");
-        let title = str_field(obj, "title", &title_path, "\"Confirm\"")?;
+        let title = str_field(obj, "title", &path, "\"Confirm\"")?;
         check_len(&title_path, title, 1, 20, "a reply button title")?;
         if seen.iter().any(|(other, _)| *other == id) {
             return Err(duplicate(&id_path, "button id", id));
@@ -176,7 +158,7 @@ fn reply_buttons(value: &Value) -> Result<Value, ToolError> {
 fn list(value: &Value) -> Result<Value, ToolError> {
     let obj = as_object(value, "list")?;
     reject_unknown(obj, &["button", "sections"], "list")?;
-    let button = str_field(obj, "button", "list.button", "\"Choose a slot\"")?;
+    let button = str_field(obj, "button", "list", "\"Choose a slot\"")?;
     check_len("list.button", button, 1, 20, "the list's button label")?;
     let sections = match obj.get("sections") {
         None | Some(Value::Null) => {
@@ -255,14 +237,14 @@ fn list(value: &Value) -> Result<Value, ToolError> {
             let obj = as_object(row, &row_path)?;
             reject_unknown(obj, &["id", "title", "description"], &row_path)?;
             let id_path = format!("{row_path}.id");
-            let id = str_field(obj, "id", &id_path, "\"mon\"")?;
+            let id = str_field(obj, "id", &row_path, "\"mon\"")?;
             check_id(&id_path, id, 200, "a list row id")?;
             if row_ids.contains(&id) {
                 return Err(duplicate(&id_path, "row id", id));
             }
             row_ids.push(id);
             let title_path = format!("{row_path}.title");
-            let title = str_field(obj, "title", &title_path, "\"Monday\"")?;
+            let title = str_field(obj, "title", &row_path, "\"Monday\"")?;
             check_len(&title_path, title, 1, 24, "a list row title")?;
             let mut row_out = json!({"id": id, "title": title});
             match obj.get("description") {
@@ -296,19 +278,9 @@ fn list(value: &Value) -> Result<Value, ToolError> {
 fn cta_url(value: &Value) -> Result<Value, ToolError> {
     let obj = as_object(value, "cta_url")?;
     reject_unknown(obj, &["display_text", "url"], "cta_url")?;
-    let text = str_field(
-        obj,
-        "display_text",
-        "cta_url.display_text",
-        "\"See the order\"",
-    )?;
+    let text = str_field(obj, "display_text", "cta_url", "\"See the order\"")?;
     check_len("cta_url.display_text", text, 1, 20, "a URL button label")?;
-    let url = str_field(
-        obj,
-        "url",
-        "cta_url.url",
-        "\"https://example.com/orders/1042\"",
-    )?;
+    let url = str_field(obj, "url", "cta_url", "\"https://example.com/orders/1042\"")?;
     check_len("cta_url.url", url, 1, 2000, "a URL button's link")?;
     let lower = url.to_ascii_lowercase();
     let rest = lower

@@ -3,7 +3,9 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::args::{Args, as_array, as_object, as_str, reject_unknown, type_name, wrong_type};
+use crate::args::{
+    Args, as_array, as_object, as_str, reject_unknown, str_field, type_name, wrong_type,
+};
 use crate::checks::{check_len, check_web_url, plain_http_warning};
 use crate::error::ToolError;
 
@@ -320,19 +322,6 @@ fn component(path: &str, c: &Value, body_max: usize) -> Result<Value, ToolError>
     }
     out.insert("parameters".into(), Value::Array(checked));
     Ok(Value::Object(out))
-}
-
-fn str_field<'a>(
-    obj: &'a Map<String, Value>,
-    key: &str,
-    path: &str,
-    example: &str,
-) -> Result<&'a str, ToolError> {
-    let f = format!("{path}.{key}");
-    match obj.get(key) {
-        None => Err(crate::args::missing(&f, example)),
-        Some(v) => as_str(v, &f),
-    }
 }
 
 fn parameter(path: &str, p: &Value, component: &str, text_max: usize) -> Result<Value, ToolError> {
