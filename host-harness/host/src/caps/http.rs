@@ -205,16 +205,7 @@ impl OutboundHttp {
             .map_err(|e| wire_error(&e))?;
         let status = response.status().as_u16();
         crate::admin::metrics::global().graph_response(status);
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let headers = header_pairs(response.headers());
         let cap = self.limits.max_response_bytes;
         if response
             .content_length()
@@ -235,6 +226,19 @@ impl OutboundHttp {
             body: body.to_vec(),
         })
     }
+}
+
+/// A response's headers as the WIT `response` carries them.
+pub(super) fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
 }
 
 /// `Bearer <token>`, marked sensitive so no log or debug output shows it;

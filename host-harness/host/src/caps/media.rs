@@ -36,7 +36,9 @@ use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
 use super::allowlist::{Allowlist, Origin};
 use super::credentials::{Credential, CredentialHandle};
-use super::http::{HttpCall, HttpLimits, bearer, describe_failure, install_crypto_provider};
+use super::http::{
+    HttpCall, HttpLimits, bearer, describe_failure, header_pairs, install_crypto_provider,
+};
 use super::media_types::{self, KindRules};
 use crate::runtime::bindings::media as wit;
 
@@ -347,16 +349,8 @@ impl MediaUploads {
             })
         })?;
         let status = answer.status().as_u16();
-        let headers = answer
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        crate::admin::metrics::global().graph_response(status);
+        let headers = header_pairs(answer.headers());
         let mut body = Vec::new();
         while let Some(chunk) = answer.chunk().await.map_err(|e| {
             wit::Error::UploadFailed(wit::Failure {
