@@ -51,6 +51,18 @@ enum Command {
         /// Port to listen on (127.0.0.1).
         #[arg(long, default_value_t = 8089)]
         port: u16,
+        /// POST the signed webhooks (statuses, inbound messages) here, e.g. one gateway's
+        /// `http://127.0.0.1:8766/webhook` or a load balancer in front of several replicas.
+        #[arg(long, value_name = "URL")]
+        webhook_url: Option<String>,
+        /// Sign webhooks with the app secret in this environment variable (default:
+        /// WHATSAPP_SANDBOX_APP_SECRET if set, else a random one), so the gateways can share it.
+        #[arg(long, value_name = "VAR")]
+        app_secret_env: Option<String>,
+        /// Accept only the access token in this environment variable (default:
+        /// WHATSAPP_SANDBOX_ACCESS_TOKEN if set, else a random one, logged at start).
+        #[arg(long, value_name = "VAR")]
+        access_token_env: Option<String>,
     },
     /// Drive all nine tools through the real component against an in-process sandbox.
     Demo,
@@ -124,8 +136,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Tools => commands::tools::run(config, source(&global)).await,
         Command::Call(args) => commands::call::run(config, source(&global), args).await,
-        Command::Sandbox { port } => {
-            commands::sandbox::run_standalone(SocketAddr::from(([127, 0, 0, 1], port))).await
+        Command::Sandbox {
+            port,
+            webhook_url,
+            app_secret_env,
+            access_token_env,
+        } => {
+            let options = commands::sandbox::StandaloneOptions::from_env(
+                SocketAddr::from(([127, 0, 0, 1], port)),
+                webhook_url,
+                app_secret_env.as_deref(),
+                access_token_env.as_deref(),
+            )?;
+            commands::sandbox::run_standalone(options).await
         }
         Command::Demo => commands::sandbox::run_demo(source(&global)).await,
         Command::Serve(args) => commands::serve::run(config, source(&global), args).await,

@@ -120,16 +120,119 @@ impl LocalSandbox {
     }
 }
 
-/// `host-harness sandbox`: the sandbox alone on `addr`, until Ctrl-C.
-pub async fn run_standalone(addr: SocketAddr) -> anyhow::Result<ExitCode> {
+/// The environment variable `host-harness sandbox` reads the Meta app secret
+/// from unless `--app-secret-env` names another.
+pub const APP_SECRET_ENV: &str = "WHATSAPP_SANDBOX_APP_SECRET";
+/// Likewise for the access token the sandbox accepts.
+pub const ACCESS_TOKEN_ENV: &str = "WHATSAPP_SANDBOX_ACCESS_TOKEN";
+
+/// How `host-harness sandbox` runs: where it listens, where it delivers its
+/// signed webhooks, and the shared secrets taken from the environment.
+#[derive(Debug, Default)]
+pub struct StandaloneOptions {
+    /// Loopback address to listen on.
+    pub addr: Option<SocketAddr>,
+    /// Where to POST the signed webhooks (statuses, inbound messages): one
+    /// replica's `/webhook`, or a load balancer in front of several.
+    pub webhook_url: Option<String>,
+    /// The app secret webhooks are signed with, when given (else random).
+    pub app_secret: Option<String>,
+    /// The only access token accepted, when given (else random).
+    pub access_token: Option<String>,
+}
+
+impl StandaloneOptions {
+    /// Reads the secrets from the environment variables named (or the
+    /// defaults, [`APP_SECRET_ENV`] and [`ACCESS_TOKEN_ENV`]) and checks the
+    /// webhook URL. A variable named explicitly must be set and non-empty; a
+    /// default one may be absent.
+    pub fn from_env(
+        addr: SocketAddr,
+        webhook_url: Option<String>,
+        app_secret_env: Option<&str>,
+        access_token_env: Option<&str>,
+    ) -> anyhow::Result<StandaloneOptions> {
+        if let Some(url) = &webhook_url {
+            check_webhook_url(url)?;
+        }
+        Ok(StandaloneOptions {
+            addr: Some(addr),
+            webhook_url,
+            app_secret: secret_from_env(app_secret_env, APP_SECRET_ENV, "--app-secret-env")?,
+            access_token: secret_from_env(
+                access_token_env,
+                ACCESS_TOKEN_ENV,
+                "--access-token-env",
+            )?,
+        })
+    }
+}
+
+/// A webhook URL must be an absolute `http` or `https` URL: the sandbox
+/// POSTs to it as Meta would.
+fn check_webhook_url(url: &str) -> anyhow::Result<()> {
+    let parsed = url::Url::parse(url).map_err(|e| {
+        anyhow::anyhow!(
+            "--webhook-url {url:?} is not a URL ({e}); give the receiving endpoint in full, \
+             e.g. http://127.0.0.1:8766/webhook"
+        )
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+        anyhow::bail!(
+            "--webhook-url {url:?} must be an http:// or https:// URL with a host, \
+             e.g. http://127.0.0.1:8766/webhook"
+        );
+    }
+    Ok(())
+}
+
+/// The value of the variable `named` (must be set) or of `default` (may be
+/// absent); an empty value is refused either way.
+fn secret_from_env(
+    named: Option<&str>,
+    default: &str,
+    flag: &str,
+) -> anyhow::Result<Option<String>> {
+    let var = named.unwrap_or(default);
+    match std::env::var(var) {
+        Ok(value) if value.trim().is_empty() => {
+            anyhow::bail!("the environment variable {var} is empty; set it to the shared secret or unset it")
+        }
+        Ok(value) => Ok(Some(value.trim().to_string())),
+        Err(std::env::VarError::NotPresent) if named.is_none() => Ok(None),
+        Err(std::env::VarError::NotPresent) => anyhow::bail!(
+            "{flag} {var}: the environment variable {var} is not set; export it with the \
+             shared secret (it is read from the environment so it stays out of `ps`)"
+        ),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            anyhow::bail!("the environment variable {var} is not valid UTF-8")
+        }
+    }
+}
+
+/// `host-harness sandbox`: the sandbox alone, until Ctrl-C.
+pub async fn run_standalone(options: StandaloneOptions) -> anyhow::Result<ExitCode> {
     #[cfg(feature = "sandbox")]
     {
-        whatsapp_sandbox::run_standalone(SandboxConfig::default(), addr).await?;
+        let mut config = SandboxConfig {
+            webhook_callback: options.webhook_url,
+            ..SandboxConfig::default()
+        };
+        if let Some(secret) = options.app_secret {
+            config.app_secret = secret;
+        }
+        if let Some(token) = options.access_token {
+            config.access_token = token;
+        }
+        let addr = options
+            .addr
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8089)));
+        whatsapp_sandbox::run_standalone(config, addr).await?;
         Ok(ExitCode::SUCCESS)
     }
     #[cfg(not(feature = "sandbox"))]
     {
-        let _ = addr;
+        let _ = options;
         anyhow::bail!(NOT_BUILT)
     }
 }

@@ -12,7 +12,7 @@ fn says_not_built(result: anyhow::Result<impl std::fmt::Debug>) {
 
 #[tokio::test]
 async fn without_the_feature_sandbox_demo_and_bench_say_this_build_has_no_sandbox() {
-    says_not_built(run_standalone(SocketAddr::from(([127, 0, 0, 1], 0))).await);
+    says_not_built(run_standalone(StandaloneOptions::default()).await);
     says_not_built(run_demo(ComponentSource::Embedded).await);
     says_not_built(run_bench(ComponentSource::Embedded, true).await);
 }
