@@ -72,7 +72,14 @@ impl Redis {
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .arg("--dir")
             .arg(self.dir.path())
-            .args(["--save", "", "--appendonly", "yes", "--appendfsync", "always"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ])
             .args(["--logfile", "redis.log"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -212,14 +219,6 @@ impl Resp {
             _ => &[],
         }
     }
-
-    pub fn text(&self) -> Option<String> {
-        match self {
-            Resp::Simple(s) => Some(s.clone()),
-            Resp::Bulk(Some(b)) => Some(String::from_utf8_lossy(b).into_owned()),
-            _ => None,
-        }
-    }
 }
 
 /// Lines a child wrote to stderr, kept for failure messages.
@@ -262,9 +261,10 @@ async fn read_stderr_until(child: &mut Child, what: &str, done: impl Fn(&[String
 
 /// The value after `prefix` on the first line that has it.
 fn after(lines: &[String], prefix: &str) -> Option<String> {
-    lines
-        .iter()
-        .find_map(|l| l.split_once(prefix).map(|(_, rest)| rest.trim().to_string()))
+    lines.iter().find_map(|l| {
+        l.split_once(prefix)
+            .map(|(_, rest)| rest.trim().to_string())
+    })
 }
 
 /// One standalone `host-harness sandbox` process, shared by the replicas.
@@ -338,7 +338,10 @@ impl SandboxProcess {
             .json()
             .await
             .unwrap();
-        r["id"].as_str().unwrap_or_else(|| panic!("{r}")).to_string()
+        r["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{r}"))
+            .to_string()
     }
 
     /// The sandbox's delivery log: (kind, delivered) of each webhook.
@@ -367,11 +370,10 @@ pub struct ReplicaOptions {
 
 /// One `host-harness serve --http --webhook --admin` process.
 pub struct Replica {
-    pub mcp_url: String,
+    pub mcp: McpClient,
     pub webhook_url: String,
     pub admin_url: String,
     pub pid: u32,
-    keyed: bool,
     http: Client,
     log: Log,
     child: Child,
@@ -415,7 +417,10 @@ impl Replica {
         }
         home_in(&mut cmd, dir.path());
         cmd.env("WHATSAPP_API_BASE_URL", &sandbox.base_url)
-            .env("WHATSAPP_PHONE_NUMBER_ID", cfg["phone_number_id"].as_str().unwrap())
+            .env(
+                "WHATSAPP_PHONE_NUMBER_ID",
+                cfg["phone_number_id"].as_str().unwrap(),
+            )
             .env("WHATSAPP_WABA_ID", cfg["waba_id"].as_str().unwrap())
             .env("WHATSAPP_ACCESS_TOKEN", ACCESS_TOKEN)
             .env("WHATSAPP_APP_SECRET", APP_SECRET)
@@ -439,11 +444,14 @@ impl Replica {
         let admin = after(&lines, "Admin endpoints listening on ")
             .unwrap_or_else(|| panic!("no admin endpoint in {lines:?}"));
         Replica {
-            mcp_url: after(&lines, "MCP server listening on ").unwrap(),
+            mcp: McpClient {
+                url: after(&lines, "MCP server listening on ").unwrap(),
+                keyed: options.policy.is_some(),
+                http: http_client(),
+            },
             webhook_url,
             admin_url: admin.split_whitespace().next().unwrap().to_string(),
             pid,
-            keyed: options.policy.is_some(),
             http: http_client(),
             log,
             child,
@@ -469,10 +477,38 @@ impl Replica {
         assert_eq!(rc, 0, "kill({}, {signal}) failed", self.pid);
     }
 
+    /// GET on the admin listener: (status, body).
+    pub async fn admin(&self, path: &str) -> (u16, String) {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.admin_url))
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    }
+}
+
+/// A plain HTTP client (the crypto provider installed first, as reqwest needs).
+fn http_client() -> Client {
+    whatsapp_host::install_crypto_provider();
+    Client::new()
+}
+
+/// An MCP client of one replica's `/mcp` (cheap to clone).
+#[derive(Clone)]
+pub struct McpClient {
+    pub url: String,
+    keyed: bool,
+    http: Client,
+}
+
+impl McpClient {
     fn post(&self, body: Value, headers: &[(&str, &str)]) -> reqwest::RequestBuilder {
         let mut req = self
             .http
-            .post(&self.mcp_url)
+            .post(&self.url)
             .header("Content-Type", "application/json")
             .header("Accept", "application/json, text/event-stream")
             .timeout(Duration::from_secs(60))
@@ -547,31 +583,16 @@ impl Replica {
         let resp = self
             .post(
                 body,
-                &[("Mcp-Session-Id", session), ("MCP-Protocol-Version", LEGACY)],
+                &[
+                    ("Mcp-Session-Id", session),
+                    ("MCP-Protocol-Version", LEGACY),
+                ],
             )
             .send()
             .await
             .unwrap();
         (resp.status().as_u16(), resp.text().await.unwrap())
     }
-
-    /// GET on the admin listener: (status, body).
-    pub async fn admin(&self, path: &str) -> (u16, String) {
-        let resp = self
-            .http
-            .get(format!("{}{path}", self.admin_url))
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await
-            .unwrap();
-        (resp.status().as_u16(), resp.text().await.unwrap())
-    }
-}
-
-/// A plain HTTP client (the crypto provider installed first, as reqwest needs).
-fn http_client() -> Client {
-    whatsapp_host::install_crypto_provider();
-    Client::new()
 }
 
 /// Keeps a child's home, config, data and cache dirs inside `dir`.
@@ -629,4 +650,55 @@ pub fn policy_with(rules: &str) -> String {
         "[[apps]]\nname = \"replicas\"\nkey_hash = \"{}\"\ntools = [\"read\", \"write\"]\n{rules}",
         whatsapp_host::policy::hash_key(APP_KEY)
     )
+}
+
+/// Redis, one standalone sandbox and `n` replicas on them; the sandbox
+/// delivers its webhooks to the second replica (the first when alone).
+pub struct Deployment {
+    pub redis: Redis,
+    pub sandbox: SandboxProcess,
+    pub replicas: Vec<Replica>,
+}
+
+impl Deployment {
+    pub async fn start(n: usize, policy: Option<String>) -> Deployment {
+        let redis = Redis::start().await;
+        let sandbox = SandboxProcess::start(None).await;
+        let options = ReplicaOptions {
+            state_url: redis.url(),
+            policy,
+            env: Vec::new(),
+        };
+        let mut replicas = Vec::new();
+        for _ in 0..n {
+            replicas.push(Replica::start(&sandbox, &options).await);
+        }
+        let receiver = &replicas[1.min(n - 1)];
+        sandbox.deliver_to(&receiver.webhook_url).await;
+        Deployment {
+            redis,
+            sandbox,
+            replicas,
+        }
+    }
+}
+
+/// Sends the `hello_world` template to `to` through `mcp`: its message id.
+pub async fn send_template(mcp: &McpClient, to: &str) -> Result<String, Value> {
+    let r = mcp
+        .call(
+            "whatsapp_send_template",
+            json!({"to": to, "name": "hello_world", "language": "en_US"}),
+        )
+        .await;
+    match r["structuredContent"]["message_id"].as_str() {
+        Some(id) => Ok(id.to_string()),
+        None => Err(r),
+    }
+}
+
+/// The `whatsapp_get_message_status` result for `id` through `mcp`.
+pub async fn status_of(mcp: &McpClient, id: &str) -> Value {
+    mcp.call("whatsapp_get_message_status", json!({"message_id": id}))
+        .await
 }

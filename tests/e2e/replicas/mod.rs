@@ -2,5 +2,7 @@
 //! sandbox: what one replica records, another reads; limits hold in total;
 //! a crashed replica's claimed deliveries are applied by another.
 
+mod crashes;
 mod harness;
+mod shared_state;
 mod standalone_sandbox;

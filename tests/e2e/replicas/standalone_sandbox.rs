@@ -58,7 +58,11 @@ async fn the_standalone_sandbox_signs_with_the_secret_from_the_environment_and_p
         async move { received.lock().unwrap().first().cloned() }
     })
     .await;
-    assert_eq!(signature, sign(APP_SECRET, &body), "signed with the shared secret");
+    assert_eq!(
+        signature,
+        sign(APP_SECRET, &body),
+        "signed with the shared secret"
+    );
     let text = String::from_utf8(body).unwrap();
     assert!(text.contains(&id), "the inbound message {id} is in {text}");
 }
@@ -66,7 +70,11 @@ async fn the_standalone_sandbox_signs_with_the_secret_from_the_environment_and_p
 /// `host-harness sandbox ARGS` with `env`: (success, stderr).
 async fn sandbox_exit(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_host-harness"))
-        .args(["sandbox", "--port", &super::harness::free_port().to_string()])
+        .args([
+            "sandbox",
+            "--port",
+            &super::harness::free_port().to_string(),
+        ])
         .args(args)
         .envs(env.iter().copied())
         .env_remove("WHATSAPP_SANDBOX_APP_SECRET")

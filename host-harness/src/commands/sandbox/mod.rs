@@ -196,7 +196,9 @@ fn secret_from_env(
     let var = named.unwrap_or(default);
     match std::env::var(var) {
         Ok(value) if value.trim().is_empty() => {
-            anyhow::bail!("the environment variable {var} is empty; set it to the shared secret or unset it")
+            anyhow::bail!(
+                "the environment variable {var} is empty; set it to the shared secret or unset it"
+            )
         }
         Ok(value) => Ok(Some(value.trim().to_string())),
         Err(std::env::VarError::NotPresent) if named.is_none() => Ok(None),
