@@ -14,11 +14,14 @@
 //!    `initialize` calls refused past the session cap.
 //! 7. and 8. Floods (`floods`): the CPU cost of refused webhooks, and calls
 //!    served to one app while another holds its full concurrency.
+//! 9. Sends per second through MCP by state store (`replicas`): the file
+//!    with one gateway, Redis with one and with two gateways sharing it.
 //!
 //! The last line of output is one JSON object with the headline figures.
 
 mod floods;
 pub mod mcp;
+mod replicas;
 mod sessions;
 
 use std::sync::Arc;
@@ -332,6 +335,7 @@ pub(crate) async fn run(
 
     sandbox.shutdown().await;
     let flood_figures = floods::run(component.clone(), options).await?;
+    let replica_figures = replicas::run(component.clone(), options).await?;
     let mut summary = json!({
         "overhead_p50_us": round1(overhead.p50.as_secs_f64() * 1e6),
         "overhead_p99_us": round1(overhead.p99.as_secs_f64() * 1e6),
@@ -351,8 +355,10 @@ pub(crate) async fn run(
         "release_build": !cfg!(debug_assertions),
         "machine": machine,
     });
-    if let (Some(all), Value::Object(more)) = (summary.as_object_mut(), flood_figures) {
-        all.extend(more);
+    for figures in [flood_figures, replica_figures.summary()] {
+        if let (Some(all), Value::Object(more)) = (summary.as_object_mut(), figures) {
+            all.extend(more);
+        }
     }
     println!("\n{summary}");
     Ok(summary)
