@@ -22,7 +22,7 @@ pub const APP_SECRET: &str = "replica-shared-app-secret-0123456789abcdef";
 /// The only token the shared sandbox accepts.
 pub const ACCESS_TOKEN: &str = "replica-shared-sandbox-token-0123456789abcdef";
 /// The vault key every replica of the deployment shares (it keys the seal).
-const VAULT_KEY: &str = "5f0c3b1a9e8d7c6b5a49382716050403f2e1d0c9b8a79685746352413021100f";
+pub const VAULT_KEY: &str = "5f0c3b1a9e8d7c6b5a49382716050403f2e1d0c9b8a79685746352413021100f";
 const MODERN: &str = "2026-07-28";
 const LEGACY: &str = "2025-11-25";
 /// Longest wait for a process to come up (a debug build compiling the

@@ -6,3 +6,4 @@ mod crashes;
 mod harness;
 mod shared_state;
 mod standalone_sandbox;
+mod state_copy;
