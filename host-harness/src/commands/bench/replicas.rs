@@ -82,13 +82,14 @@ pub(crate) async fn run(
     }
     let state_dir = tempfile::tempdir()?;
     let file = state_dir.path().join("state.redb").display().to_string();
+    let vault = SharedVaultKey::write(state_dir.path())?;
+    let run = |stores: Vec<String>| measure(&sandbox, &component, &vault, stores, &recipients, options);
 
-    let file_one = measure(&sandbox, &component, &[file], &recipients, options).await?;
+    let file_one = run(vec![file]).await?;
     println!("   file, 1 gateway:    {}", row(&file_one));
-    let redis_one = measure(&sandbox, &component, &[redis.url()], &recipients, options).await?;
+    let redis_one = run(vec![redis.url()]).await?;
     println!("   Redis, 1 gateway:   {}", row(&redis_one));
-    let two = [redis.url(), redis.url()];
-    let redis_two = measure(&sandbox, &component, &two, &recipients, options).await?;
+    let redis_two = run(vec![redis.url(), redis.url()]).await?;
     println!("   Redis, 2 gateways:  {}", row(&redis_two));
     sandbox.shutdown().await;
     redis.stop().await;
@@ -113,7 +114,8 @@ fn row(t: &Throughput) -> String {
 async fn measure(
     sandbox: &Sandbox,
     component: &ComponentSource,
-    stores: &[String],
+    vault: &SharedVaultKey,
+    stores: Vec<String>,
     recipients: &Arc<Vec<String>>,
     options: BenchOptions,
 ) -> anyhow::Result<Throughput> {
@@ -127,14 +129,18 @@ async fn measure(
             super::super::sandbox::endpoint::endpoint(sandbox),
             &mut secrets,
         );
-        settings.state.path = store.clone();
+        settings.state.url = store.clone();
+        // Every gateway seals with a key derived from the same vault key,
+        // as the replicas of one deployment must.
+        settings.vault.path = vault.vault_path.clone();
+        settings.vault.key_file = vault.key_file.clone();
         settings.runtime.max_instances = 256;
         let connector = Connector::builder(settings)
             .secrets(secrets)
             .component(component.clone())
             .build()
             .await
-            .with_context(|| format!("a gateway on {}", redacted(store)))?;
+            .with_context(|| format!("a gateway on {}", redacted(&store)))?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let app = router(
@@ -181,6 +187,31 @@ async fn measure(
     }
     drop(connectors);
     figures
+}
+
+/// A vault key file every gateway of the bench shares (and a vault path
+/// with no file: the sandbox's token comes from the environment secrets).
+struct SharedVaultKey {
+    vault_path: PathBuf,
+    key_file: PathBuf,
+}
+
+impl SharedVaultKey {
+    fn write(dir: &std::path::Path) -> anyhow::Result<SharedVaultKey> {
+        use std::io::Write as _;
+        let key_file = dir.join("vault.key");
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&key_file)?;
+        let key: [u8; 32] = rand::random();
+        file.write_all(hex::encode(key).as_bytes())?;
+        Ok(SharedVaultKey {
+            vault_path: dir.join("vault.json"),
+            key_file,
+        })
+    }
 }
 
 /// A store URL as printed: without credentials.
