@@ -9,8 +9,8 @@ use std::time::Duration;
 use whatsapp_host::store::{StateStore, Table};
 
 use super::harness::{
-    CUSTOMER, Redis, Replica, ReplicaOptions, SandboxProcess, VAULT_KEY, eventually,
-    policy_with, send_template, status_of,
+    CUSTOMER, Redis, Replica, ReplicaOptions, SandboxProcess, VAULT_KEY, eventually, policy_with,
+    send_template, status_of,
 };
 
 /// A counter with a time to live, so the host table has one too.
@@ -32,10 +32,7 @@ async fn records_of(path: &Path) -> Records {
     let mut all = Records::new();
     for table in [Table::Kv, Table::Host] {
         for r in store.records(table).await.unwrap() {
-            all.insert(
-                (format!("{table:?}"), r.key),
-                (r.value, r.expires_at_ms),
-            );
+            all.insert((format!("{table:?}"), r.key), (r.value, r.expires_at_ms));
         }
     }
     all
@@ -88,10 +85,14 @@ async fn state_copy_from_a_file_into_redis_and_back_keeps_every_record_and_its_e
         assert_ne!(r["isError"], true, "{r}");
     }
     for id in &ids {
-        eventually(Duration::from_secs(60), "statuses never arrived", || async {
-            let r = status_of(&replica.mcp, id).await;
-            (r["structuredContent"]["status"] == "read").then_some(())
-        })
+        eventually(
+            Duration::from_secs(60),
+            "statuses never arrived",
+            || async {
+                let r = status_of(&replica.mcp, id).await;
+                (r["structuredContent"]["status"] == "read").then_some(())
+            },
+        )
         .await;
     }
     // Stopped, so the file is closed and nothing changes during the copy.

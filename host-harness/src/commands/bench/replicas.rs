@@ -83,7 +83,8 @@ pub(crate) async fn run(
     let state_dir = tempfile::tempdir()?;
     let file = state_dir.path().join("state.redb").display().to_string();
     let vault = SharedVaultKey::write(state_dir.path())?;
-    let run = |stores: Vec<String>| measure(&sandbox, &component, &vault, stores, &recipients, options);
+    let run =
+        |stores: Vec<String>| measure(&sandbox, &component, &vault, stores, &recipients, options);
 
     let file_one = run(vec![file]).await?;
     println!("   file, 1 gateway:    {}", row(&file_one));
