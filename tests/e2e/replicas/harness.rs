@@ -407,8 +407,9 @@ impl Replica {
             "127.0.0.1:0",
             "--admin",
             "127.0.0.1:0",
+            "--state-url",
+            &options.state_url,
         ]);
-        cmd.env("WHATSAPP_STATE_URL", &options.state_url);
         if let Some(policy) = &options.policy {
             let path = dir.path().join("policy.toml");
             std::fs::write(&path, policy).unwrap();

@@ -97,6 +97,11 @@ async fn state_copy_from_a_file_into_redis_and_back_keeps_every_record_and_its_e
     }
     // Stopped, so the file is closed and nothing changes during the copy.
     replica.kill().await;
+    let redis = Redis::start().await;
+    state_copy(&original.display().to_string(), &redis.url()).await;
+    let in_redis = redis.command(&["DBSIZE"]).await.unwrap().int().unwrap();
+    state_copy(&redis.url(), &back.display().to_string()).await;
+    // Read only now: an open store file is locked against other processes.
     let before = records_of(&original).await;
     assert!(
         before.keys().any(|(t, _)| t == "Host") && before.keys().any(|(t, _)| t == "Kv"),
@@ -108,9 +113,11 @@ async fn state_copy_from_a_file_into_redis_and_back_keeps_every_record_and_its_e
         "some records expire"
     );
 
-    let redis = Redis::start().await;
-    state_copy(&original.display().to_string(), &redis.url()).await;
-    state_copy(&redis.url(), &back.display().to_string()).await;
+    assert!(
+        in_redis as usize >= before.len(),
+        "Redis held {in_redis} keys for {} records",
+        before.len()
+    );
     let after = records_of(&back).await;
 
     assert_eq!(
