@@ -159,7 +159,7 @@ impl Wired {
     async fn drained(&self) {
         eventually("the webhook queue to drain", || async {
             let s = self.hooks().stats();
-            (self.hooks().pending().unwrap().is_empty()
+            (self.hooks().pending().await.unwrap().is_empty()
                 && s.ingested + s.dead_lettered == s.accepted)
                 .then_some(())
         })
@@ -408,7 +408,7 @@ async fn a_signed_payload_the_component_cannot_parse_is_moved_to_the_dead_letter
         .await;
     assert_eq!(a.status, 200, "authentic, so acknowledged");
     let dead = eventually("a dead letter", || async {
-        let d = w.hooks().dead_letters().unwrap();
+        let d = w.hooks().dead_letters().await.unwrap();
         (!d.is_empty()).then_some(d)
     })
     .await;
@@ -424,7 +424,7 @@ async fn a_signed_payload_the_component_cannot_parse_is_moved_to_the_dead_letter
     );
     // Moving aside is two writes: the dead letter first, then the removal.
     eventually("the queue to empty", || async {
-        w.hooks().pending().unwrap().is_empty().then_some(())
+        w.hooks().pending().await.unwrap().is_empty().then_some(())
     })
     .await;
     // Later deliveries still flow.
@@ -924,7 +924,11 @@ async fn an_acknowledged_delivery_survives_a_stop_before_it_was_applied() {
             .await
             .unwrap();
         assert_eq!(r.status().as_u16(), 200);
-        assert_eq!(hooks.pending().unwrap().len(), 1, "stored before the 200");
+        assert_eq!(
+            hooks.pending().await.unwrap().len(),
+            1,
+            "stored before the 200"
+        );
         let e = harness
             .runtime()
             .call_tool(
@@ -964,7 +968,7 @@ async fn an_acknowledged_delivery_survives_a_stop_before_it_was_applied() {
     .await;
     assert_eq!(v["recipient"], CUSTOMER_DIGITS);
     eventually("the queue to empty", || async {
-        hooks.pending().unwrap().is_empty().then_some(())
+        hooks.pending().await.unwrap().is_empty().then_some(())
     })
     .await;
     assert_eq!(hooks.stats().ingested, 1);
@@ -1061,7 +1065,7 @@ async fn an_ingest_that_keeps_failing_is_retried_with_backoff_then_moved_aside()
         (hooks.stats().dead_lettered == 2).then_some(())
     })
     .await;
-    let dead = hooks.dead_letters().unwrap();
+    let dead = hooks.dead_letters().await.unwrap();
     assert_eq!(dead.len(), 2);
     for d in &dead {
         assert_eq!(d.attempts, 3, "{d:?}");
@@ -1074,7 +1078,7 @@ async fn an_ingest_that_keeps_failing_is_retried_with_backoff_then_moved_aside()
         (stats.retries, stats.dead_lettered, stats.ingested),
         (4, 2, 0)
     );
-    assert!(hooks.pending().unwrap().is_empty());
+    assert!(hooks.pending().await.unwrap().is_empty());
     server.stop().await.unwrap();
 }
 

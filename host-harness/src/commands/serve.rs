@@ -244,7 +244,7 @@ async fn wait_for_inbound_applied(sandbox: &LocalSandbox, hooks: &Webhooks, expe
     let deadline = tokio::time::Instant::now() + INBOUND_APPLY_LIMIT;
     loop {
         let delivered = sandbox.inbound_deliveries_finished() >= expected;
-        if delivered && hooks.pending().is_ok_and(|p| p.is_empty()) {
+        if delivered && hooks.pending().await.is_ok_and(|p| p.is_empty()) {
             return;
         }
         if tokio::time::Instant::now() >= deadline {

@@ -152,7 +152,7 @@ async fn webhook_bodies_reach_the_state_file_only_encrypted_and_still_apply_afte
         env.sandbox.set_webhook_callback(Some(url.clone()));
         env.sandbox.simulate_inbound(CUSTOMER_DIGITS, INBOUND_TEXT);
         eventually("the inbound delivery to be stored", || async {
-            (hooks.pending().unwrap().len() == 1).then_some(())
+            (hooks.pending().await.unwrap().len() == 1).then_some(())
         })
         .await;
         env.sandbox.set_webhook_callback(None);
@@ -160,7 +160,7 @@ async fn webhook_bodies_reach_the_state_file_only_encrypted_and_still_apply_afte
             post_signed(&url, &app_secret, malformed.as_bytes()).await,
             200
         );
-        assert_eq!(hooks.pending().unwrap().len(), 2);
+        assert_eq!(hooks.pending().await.unwrap().len(), 2);
 
         let raw = std::fs::read(&path).unwrap();
         assert!(
@@ -194,7 +194,7 @@ async fn webhook_bodies_reach_the_state_file_only_encrypted_and_still_apply_afte
         window_of(&state, CUSTOMER_DIGITS).is_some(),
         "the inbound message opened the window after the restart"
     );
-    let dead = hooks.dead_letters().unwrap();
+    let dead = hooks.dead_letters().await.unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(
         dead[0].body,

@@ -247,7 +247,9 @@ impl Wired {
         loop {
             let hooks = self.server.webhooks();
             let s = hooks.stats();
-            if hooks.pending().unwrap().is_empty() && s.ingested + s.dead_lettered == s.accepted {
+            if hooks.pending().await.unwrap().is_empty()
+                && s.ingested + s.dead_lettered == s.accepted
+            {
                 return;
             }
             assert!(Instant::now() < deadline, "webhook not applied in time");
