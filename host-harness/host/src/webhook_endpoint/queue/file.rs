@@ -194,3 +194,17 @@ impl FileQueue {
         hooks.count_dead_letter(&dead_key, attempts, reason);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::suffix_time_ms;
+
+    #[test]
+    fn a_queue_key_gives_its_receive_time() {
+        assert_eq!(
+            suffix_time_ms("0001767225600000-3-ab12"),
+            Some(1_767_225_600_000)
+        );
+        assert_eq!(suffix_time_ms("dead"), None);
+    }
+}

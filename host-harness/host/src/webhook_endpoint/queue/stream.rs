@@ -34,6 +34,20 @@ const GROUP: &str = "ingest";
 /// Entries read or reclaimed per round trip.
 const BATCH: usize = 16;
 
+/// Deletes the group's consumers idle past ARGV[2] ms with nothing pending, except ARGV[3].
+const PRUNE_CONSUMERS: &str = r"
+local removed = 0
+for _, consumer in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local f = {}
+  for i = 1, #consumer, 2 do f[consumer[i]] = consumer[i + 1] end
+  if f['pending'] == 0 and f['idle'] > tonumber(ARGV[2]) and f['name'] ~= ARGV[3] then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], f['name'])
+    removed = removed + 1
+  end
+end
+return removed
+";
+
 /// One entry taken from the stream.
 pub(super) struct Taken {
     /// The stream entry id.
@@ -121,6 +135,21 @@ impl StreamQueue {
             Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
             Err(e) => Err(failed(e)),
         }
+    }
+
+    /// Removes the consumers of replicas gone for longer than `idle` that hold nothing (each
+    /// process is a new consumer, so restarts would pile them up); returns how many. Atomic:
+    /// a consumer that holds an entry is never removed, so no entry falls out of the
+    /// group's pending list.
+    pub(crate) async fn prune_consumers(&self, idle: Duration) -> Result<u64, StateError> {
+        redis::Script::new(PRUNE_CONSUMERS)
+            .key(&self.stream)
+            .arg(GROUP)
+            .arg(idle.as_millis() as u64)
+            .arg(&self.consumer)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(failed)
     }
 
     /// Entries no consumer has been given yet, now given to this one.

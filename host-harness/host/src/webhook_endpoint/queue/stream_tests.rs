@@ -495,3 +495,69 @@ async fn with_redis_down_a_delivery_gets_503_and_nothing_acknowledged_is_lost() 
     worker.await.unwrap();
     server.abort();
 }
+
+#[tokio::test]
+async fn consumers_of_replicas_long_gone_are_removed_unless_they_still_hold_entries() {
+    let redis = RedisServer::start();
+    let seal = Arc::new(StateSeal::ephemeral());
+    let holding = StreamQueue::new(redis.connection().await, KEY.into(), seal.clone());
+    holding.ensure_group().await.unwrap();
+    holding.enqueue(&delivery(1)).await.unwrap();
+    assert_eq!(holding.take_new().await.unwrap().len(), 1);
+    // A consumer exists once it was given an entry; this one applied its entry and left.
+    let gone = StreamQueue::new(redis.connection().await, KEY.into(), seal.clone());
+    gone.enqueue(&delivery(2)).await.unwrap();
+    let taken = gone.take_new().await.unwrap();
+    gone.ack(&taken[0].id).await.unwrap();
+    let me = StreamQueue::new(redis.connection().await, KEY.into(), seal.clone());
+    me.enqueue(&delivery(3)).await.unwrap();
+    let taken = me.take_new().await.unwrap();
+    me.ack(&taken[0].id).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    assert_eq!(
+        me.prune_consumers(Duration::from_millis(10)).await.unwrap(),
+        1
+    );
+    let consumers: redis::streams::StreamInfoConsumersReply = redis::cmd("XINFO")
+        .arg("CONSUMERS")
+        .arg(KEY)
+        .arg("ingest")
+        .query_async(&mut redis.connection().await)
+        .await
+        .unwrap();
+    let mut names: Vec<String> = consumers.consumers.into_iter().map(|c| c.name).collect();
+    names.sort();
+    let mut expected = vec![holding.consumer().to_string(), me.consumer().to_string()];
+    expected.sort();
+    assert_eq!(
+        names, expected,
+        "the one holding an entry and the caller stay"
+    );
+    assert_eq!(
+        group_pending(&redis).await,
+        1,
+        "nothing fell out of the pending list"
+    );
+}
+
+#[tokio::test]
+async fn the_depth_counts_waiting_and_held_entries_and_ages_the_oldest() {
+    let redis = RedisServer::start();
+    let seal = Arc::new(StateSeal::ephemeral());
+    let queue = StreamQueue::new(redis.connection().await, KEY.into(), seal.clone());
+    assert_eq!(queue.depth().await.unwrap(), super::QueueDepth::default());
+    queue.ensure_group().await.unwrap();
+    queue.enqueue(&delivery(1)).await.unwrap();
+    let held = queue.take_new().await.unwrap();
+    queue.enqueue(&delivery(2)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let depth = queue.depth().await.unwrap();
+    assert_eq!(
+        depth.entries, 2,
+        "the one being applied counts until acknowledged"
+    );
+    assert!(depth.oldest_age_seconds >= 0.05, "{depth:?}");
+    queue.ack(&held[0].id).await.unwrap();
+    assert_eq!(queue.depth().await.unwrap().entries, 1);
+}

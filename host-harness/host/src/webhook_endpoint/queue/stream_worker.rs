@@ -18,6 +18,9 @@ use crate::store::StateError;
 /// How often an idle worker looks for entries other replicas wrote or left.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
+/// A consumer idle this long with nothing pending belongs to a replica that is gone.
+const GONE_CONSUMER_IDLE: Duration = Duration::from_secs(3600);
+
 /// What became of one entry.
 enum Outcome {
     /// Applied and acknowledged, or moved to the dead letters.
@@ -80,6 +83,16 @@ async fn next_batch(
     if !*group_ready {
         queue.ensure_group().await?;
         *group_ready = true;
+        match queue.prune_consumers(GONE_CONSUMER_IDLE).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                consumers = n,
+                "removed the webhook consumers of replicas long gone"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot remove the consumers of replicas long gone")
+            }
+        }
     }
     let stale = queue.take_stale(hooks.options().claim_timeout).await?;
     if !stale.is_empty() {
