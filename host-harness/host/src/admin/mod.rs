@@ -108,7 +108,7 @@ async fn readyz(State(targets): State<Arc<AdminTargets>>) -> Response {
         Err(e) => format!("{e:#}"),
     };
     checks.insert("component".into(), Value::String(component));
-    let store = match targets.runtime.capabilities().state.check() {
+    let store = match targets.runtime.capabilities().state.check().await {
         Ok(()) => "ok".to_string(),
         Err(e) => e.to_string(),
     };

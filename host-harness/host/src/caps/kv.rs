@@ -37,7 +37,7 @@ impl wit::Host for KvView<'_> {
         if let Err(e) = check_key(&key) {
             return Ok(Err(e));
         }
-        Ok(self.store.get(Table::Kv, &key).map_err(unavailable))
+        Ok(self.store.get(Table::Kv, &key).await.map_err(unavailable))
     }
 
     async fn set(

@@ -45,7 +45,7 @@ impl FileQueue {
     }
 
     async fn queued(&self) -> Result<Vec<(String, Vec<u8>)>, StateError> {
-        self.store.scan(Table::WebhookQueue, QUEUE_PREFIX)
+        self.store.scan(Table::WebhookQueue, QUEUE_PREFIX).await
     }
 
     pub(super) async fn pending(&self) -> Result<Vec<String>, StateError> {
@@ -66,7 +66,11 @@ impl FileQueue {
 
     pub(super) async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StateError> {
         let mut out = Vec::new();
-        for (key, value) in self.store.scan(Table::WebhookQueue, DEAD_LETTER_PREFIX)? {
+        for (key, value) in self
+            .store
+            .scan(Table::WebhookQueue, DEAD_LETTER_PREFIX)
+            .await?
+        {
             let v: serde_json::Value = serde_json::from_slice(&value).unwrap_or_default();
             out.push(DeadLetter {
                 key,

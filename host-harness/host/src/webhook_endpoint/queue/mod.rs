@@ -160,18 +160,11 @@ impl Webhooks {
     /// else the file's queue table.
     pub fn new(runtime: Arc<Runtime>, options: WebhookOptions) -> Webhooks {
         let store = runtime.capabilities().state.clone();
-        // STORE-WIRING: with the store's Redis handle, pick the stream (see `over_stream`).
-        let backend = Backend::File(FileQueue::new(store));
+        let backend = match store.redis() {
+            Some(redis) => Backend::Stream(StreamQueue::new(redis, store.seal().clone())),
+            None => Backend::File(FileQueue::new(store)),
+        };
         Self::with_backend(runtime, options, backend)
-    }
-
-    /// The endpoint over a Redis Stream queue (several replicas share it).
-    pub(crate) fn over_stream(
-        runtime: Arc<Runtime>,
-        options: WebhookOptions,
-        stream: StreamQueue,
-    ) -> Webhooks {
-        Self::with_backend(runtime, options, Backend::Stream(stream))
     }
 
     fn with_backend(runtime: Arc<Runtime>, options: WebhookOptions, backend: Backend) -> Webhooks {

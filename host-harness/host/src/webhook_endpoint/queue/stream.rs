@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
 use redis::streams::{
     StreamAutoClaimReply, StreamClaimReply, StreamId, StreamRangeReply, StreamReadReply,
 };
@@ -27,7 +26,7 @@ use redis::{FromRedisValue, RedisError};
 
 use super::{DEAD_LETTER_TTL_SECONDS, DeadLetter, QueueDepth, entry_suffix};
 use crate::seal::{StateSeal, Unsealed};
-use crate::store::{StateError, now_ms};
+use crate::store::{RedisHandle, StateError, now_ms};
 
 /// The consumer group every replica reads through.
 const GROUP: &str = "ingest";
@@ -69,7 +68,7 @@ pub(super) enum Content {
 
 /// The stream, its dead letters and this process's consumer.
 pub(crate) struct StreamQueue {
-    conn: ConnectionManager,
+    redis: RedisHandle,
     stream: String,
     dead: String,
     consumer: String,
@@ -79,19 +78,14 @@ pub(crate) struct StreamQueue {
     claim_cursor: std::sync::Mutex<String>,
 }
 
-fn failed(e: RedisError) -> StateError {
-    crate::admin::metrics::global().store_error();
-    StateError::Storage(format!("the webhook queue in Redis failed: {e}"))
-}
-
 impl StreamQueue {
-    /// The queue in the streams named by `key` (e.g. `whatsapp:webhooks` and
-    /// `whatsapp:webhooks:dead`), sealed with `seal`.
-    pub(crate) fn new(conn: ConnectionManager, key: String, seal: Arc<StateSeal>) -> StreamQueue {
+    /// The queue in the deployment's streams (`<namespace>:webhooks` and
+    /// `<namespace>:webhooks:dead`), sealed with the deployment's `seal`.
+    pub(crate) fn new(redis: &RedisHandle, seal: Arc<StateSeal>) -> StreamQueue {
         StreamQueue {
-            conn,
-            dead: format!("{key}:dead"),
-            stream: key,
+            redis: redis.clone(),
+            dead: redis.key("webhooks:dead"),
+            stream: redis.key("webhooks"),
             consumer: consumer_name(),
             seal,
             seq: AtomicU64::new(0),
@@ -105,7 +99,7 @@ impl StreamQueue {
     }
 
     async fn query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, RedisError> {
-        cmd.query_async(&mut self.conn.clone()).await
+        cmd.query_async(&mut self.redis.connection()).await
     }
 
     /// Stores a delivery; returns its stream id once Redis has it.
@@ -119,7 +113,7 @@ impl StreamQueue {
             .arg(&suffix)
             .arg("body")
             .arg(sealed);
-        self.query(&cmd).await.map_err(failed)
+        self.query(&cmd).await.map_err(|e| self.redis.error(e))
     }
 
     /// Creates the consumer group (reading from the stream's start) unless it exists.
@@ -133,7 +127,7 @@ impl StreamQueue {
         match self.query::<()>(&cmd).await {
             Ok(()) => Ok(()),
             Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
-            Err(e) => Err(failed(e)),
+            Err(e) => Err(self.redis.error(e)),
         }
     }
 
@@ -147,9 +141,9 @@ impl StreamQueue {
             .arg(GROUP)
             .arg(idle.as_millis() as u64)
             .arg(&self.consumer)
-            .invoke_async(&mut self.conn.clone())
+            .invoke_async(&mut self.redis.connection())
             .await
-            .map_err(failed)
+            .map_err(|e| self.redis.error(e))
     }
 
     /// Entries no consumer has been given yet, now given to this one.
@@ -169,7 +163,7 @@ impl StreamQueue {
             }
             other => other,
         }
-        .map_err(failed)?;
+        .map_err(|e| self.redis.error(e))?;
         Ok(reply
             .into_iter()
             .flat_map(|r| r.keys)
@@ -197,7 +191,7 @@ impl StreamQueue {
                 self.ensure_group().await?;
                 return Ok(Vec::new());
             }
-            other => other.map_err(failed)?,
+            other => other.map_err(|e| self.redis.error(e))?,
         };
         if let Ok(mut c) = self.claim_cursor.lock() {
             *c = reply.next_stream_id;
@@ -214,7 +208,8 @@ impl StreamQueue {
     async fn deliveries(&self, id: &str) -> Result<u64, StateError> {
         let mut cmd = redis::cmd("XPENDING");
         cmd.arg(&self.stream).arg(GROUP).arg(id).arg(id).arg(1);
-        let rows: Vec<(String, String, u64, u64)> = self.query(&cmd).await.map_err(failed)?;
+        let rows: Vec<(String, String, u64, u64)> =
+            self.query(&cmd).await.map_err(|e| self.redis.error(e))?;
         Ok(rows.first().map_or(1, |r| r.3))
     }
 
@@ -227,7 +222,7 @@ impl StreamQueue {
             .arg(&self.consumer)
             .arg(idle.as_millis() as u64);
         cmd.arg(id);
-        let reply: StreamClaimReply = self.query(&cmd).await.map_err(failed)?;
+        let reply: StreamClaimReply = self.query(&cmd).await.map_err(|e| self.redis.error(e))?;
         Ok(!reply.ids.is_empty())
     }
 
@@ -241,9 +236,9 @@ impl StreamQueue {
             .arg(id)
             .ignore();
         pipe.cmd("XDEL").arg(&self.stream).arg(id).ignore();
-        pipe.query_async::<()>(&mut self.conn.clone())
+        pipe.query_async::<()>(&mut self.redis.connection())
             .await
-            .map_err(failed)
+            .map_err(|e| self.redis.error(e))
     }
 
     /// Moves an entry to the dead letters, in one transaction with its acknowledgement.
@@ -282,16 +277,16 @@ impl StreamQueue {
             .arg(&taken.id)
             .ignore();
         pipe.cmd("XDEL").arg(&self.stream).arg(&taken.id).ignore();
-        pipe.query_async::<()>(&mut self.conn.clone())
+        pipe.query_async::<()>(&mut self.redis.connection())
             .await
-            .map_err(failed)
+            .map_err(|e| self.redis.error(e))
     }
 
     /// The stream's entries (waiting or being applied, by any replica), oldest first.
     pub(super) async fn pending(&self) -> Result<Vec<String>, StateError> {
         let mut cmd = redis::cmd("XRANGE");
         cmd.arg(&self.stream).arg("-").arg("+");
-        let reply: StreamRangeReply = self.query(&cmd).await.map_err(failed)?;
+        let reply: StreamRangeReply = self.query(&cmd).await.map_err(|e| self.redis.error(e))?;
         Ok(reply.ids.into_iter().map(|e| e.id).collect())
     }
 
@@ -305,9 +300,9 @@ impl StreamQueue {
             .arg("COUNT")
             .arg(1);
         let (entries, first): (u64, StreamRangeReply) = pipe
-            .query_async(&mut self.conn.clone())
+            .query_async(&mut self.redis.connection())
             .await
-            .map_err(failed)?;
+            .map_err(|e| self.redis.error(e))?;
         let oldest = first.ids.first().and_then(|e| id_time_ms(&e.id));
         Ok(QueueDepth {
             entries,
@@ -321,7 +316,7 @@ impl StreamQueue {
         let min_id = now_ms().saturating_sub(u64::from(DEAD_LETTER_TTL_SECONDS) * 1000);
         let mut cmd = redis::cmd("XRANGE");
         cmd.arg(&self.dead).arg(min_id).arg("+");
-        let reply: StreamRangeReply = self.query(&cmd).await.map_err(failed)?;
+        let reply: StreamRangeReply = self.query(&cmd).await.map_err(|e| self.redis.error(e))?;
         Ok(reply
             .ids
             .into_iter()

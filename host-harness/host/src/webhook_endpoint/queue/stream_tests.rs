@@ -2,11 +2,9 @@
 //! port (AOF `always`, as the README advises), with the real component applying entries.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::watch;
 
 use super::stream::StreamQueue;
@@ -14,98 +12,34 @@ use super::{WebhookOptions, Webhooks};
 use crate::Connector;
 use crate::caps::vault::Secret;
 use crate::config::{ApiEndpoint, EnvSecrets, Settings};
-use crate::seal::StateSeal;
-
-/// A `redis-server` of this test's own, stopped on drop.
-pub(crate) struct RedisServer {
-    child: Option<Child>,
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
-impl RedisServer {
-    pub(crate) fn start() -> RedisServer {
-        let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut server = RedisServer {
-            child: None,
-            dir,
-            port,
-        };
-        server.resume();
-        server
-    }
-
-    /// Starts (again) on the same port and directory: the AOF brings the data back.
-    pub(crate) fn resume(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .arg("--dir")
-            .arg(self.dir.path())
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("these tests need `redis-server` (Debian package redis-server) on PATH: {e}")
-            });
-        self.child = Some(child);
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        panic!("redis-server did not start listening on port {}", self.port);
-    }
-
-    /// Stops the server (SIGKILL: what is acknowledged must be in the AOF already).
-    pub(crate) fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    pub(crate) fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    pub(crate) async fn connection(&self) -> ConnectionManager {
-        let client = redis::Client::open(self.url()).unwrap();
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_number_of_retries(1);
-        ConnectionManager::new_with_config(client, config)
-            .await
-            .unwrap()
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
+use crate::seal::{StateSeal, VAULT_SUBKEY_LABEL};
+use crate::store::test_redis::TestRedis;
+use crate::store::{StateLocation, StateStore};
+use crate::vault_file::VaultKey;
 
 fn cache_dir() -> PathBuf {
     std::env::temp_dir().join("whatsapp-host-unit-test-component-cache")
 }
 
-/// A real runtime with the embedded component; no Cloud API is called by ingest.
-async fn connector() -> Connector {
+/// The vault key every replica of the test deployment shares (the Redis store seals with a
+/// key derived from it).
+const VAULT_KEY_HEX: &str = "0707070707070707070707070707070707070707070707070707070707070707";
+
+/// A replica's connector: the embedded component, its state in `redis`, sealing with the
+/// deployment's vault key (from a key file, as an operator would give it). Ingest calls no
+/// Cloud API.
+async fn connector(redis: &TestRedis) -> Connector {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("vault.key");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&key_file)
+        .and_then(|mut f| f.write_all(VAULT_KEY_HEX.as_bytes()))
+        .unwrap();
     let mut settings = Settings::default();
     let mut secrets = EnvSecrets::default();
     settings.point_at(
@@ -120,12 +54,24 @@ async fn connector() -> Connector {
         },
         &mut secrets,
     );
+    settings.state.url = redis.url("");
+    settings.vault.path = dir.path().join("vault.json");
+    settings.vault.key_file = key_file;
     settings.runtime.cache_dir = Some(cache_dir());
     Connector::builder(settings)
         .secrets(secrets)
         .build()
         .await
         .expect("the connector builds")
+}
+
+/// A store on the deployment's Redis, as a replica opens it.
+async fn deployment_store(redis: &TestRedis) -> StateStore {
+    let key = VaultKey::from_hex(VAULT_KEY_HEX).unwrap();
+    let location = StateLocation::parse(&redis.url("")).unwrap();
+    StateStore::connect(&location, Some(key.derive(VAULT_SUBKEY_LABEL)))
+        .await
+        .unwrap()
 }
 
 struct Replica {
@@ -146,11 +92,26 @@ fn options(claim_timeout: Duration) -> WebhookOptions {
 
 const KEY: &str = "whatsapp:webhooks";
 
+/// A replica's view of the stream: its own connection and consumer, the deployment's seal.
+async fn queue_on(redis: &TestRedis) -> StreamQueue {
+    let store = deployment_store(redis).await;
+    StreamQueue::new(store.redis().unwrap(), store.seal().clone())
+}
+
+/// A connection for looking at (or tampering with) Redis directly.
+async fn conn(redis: &TestRedis) -> redis::aio::ConnectionManager {
+    deployment_store(redis).await.redis().unwrap().connection()
+}
+
+/// The seal every replica of the test deployment uses.
+async fn deployment_seal(redis: &TestRedis) -> Arc<StateSeal> {
+    deployment_store(redis).await.seal().clone()
+}
+
 /// One replica: its own runtime and consumer on the shared stream and seal; worker running.
-async fn replica(redis: &RedisServer, seal: &Arc<StateSeal>, claim_timeout: Duration) -> Replica {
-    let connector = connector().await;
-    let queue = StreamQueue::new(redis.connection().await, KEY.into(), seal.clone());
-    let hooks = Webhooks::over_stream(connector.runtime().clone(), options(claim_timeout), queue);
+async fn replica(redis: &TestRedis, claim_timeout: Duration) -> Replica {
+    let connector = connector(redis).await;
+    let hooks = Webhooks::new(connector.runtime().clone(), options(claim_timeout));
     let (stop, rx) = watch::channel(false);
     let worker = {
         let hooks = hooks.clone();
@@ -197,27 +158,24 @@ where
 }
 
 /// Entries given to a consumer and not acknowledged yet.
-async fn group_pending(redis: &RedisServer) -> u64 {
+async fn group_pending(redis: &TestRedis) -> u64 {
     let (count, ..): (u64, redis::Value, redis::Value, redis::Value) = redis::cmd("XPENDING")
         .arg(KEY)
         .arg("ingest")
-        .query_async(&mut redis.connection().await)
+        .query_async(&mut conn(redis).await)
         .await
         .unwrap();
     count
 }
 
-async fn raw(redis: &RedisServer, cmd: &redis::Cmd) -> redis::Value {
-    cmd.query_async(&mut redis.connection().await)
-        .await
-        .unwrap()
+async fn raw(redis: &TestRedis, cmd: &redis::Cmd) -> redis::Value {
+    cmd.query_async(&mut conn(redis).await).await.unwrap()
 }
 
 #[tokio::test]
 async fn each_enqueued_delivery_is_applied_once_then_removed_from_the_stream() {
-    let redis = RedisServer::start();
-    let seal = Arc::new(StateSeal::ephemeral());
-    let a = replica(&redis, &seal, Duration::from_secs(30)).await;
+    let redis = TestRedis::start();
+    let a = replica(&redis, Duration::from_secs(30)).await;
     for n in 0..5 {
         a.hooks.enqueue(delivery(n)).await.unwrap();
     }
@@ -234,9 +192,8 @@ async fn each_enqueued_delivery_is_applied_once_then_removed_from_the_stream() {
 
 #[tokio::test]
 async fn the_body_in_redis_is_sealed_and_bound_to_its_entry() {
-    let redis = RedisServer::start();
-    let seal = Arc::new(StateSeal::ephemeral());
-    let queue = StreamQueue::new(redis.connection().await, KEY.into(), seal.clone());
+    let redis = TestRedis::start();
+    let queue = queue_on(&redis).await;
     queue
         .enqueue(b"{\"text\":\"my card is 4111\"}")
         .await
@@ -249,11 +206,10 @@ async fn the_body_in_redis_is_sealed_and_bound_to_its_entry() {
 
 #[tokio::test]
 async fn entries_a_crashed_replica_took_are_taken_over_by_a_live_one_and_applied_once() {
-    let redis = RedisServer::start();
-    let seal = Arc::new(StateSeal::ephemeral());
+    let redis = TestRedis::start();
     // The replica that will crash: it stores the deliveries and takes them, then dies
     // before applying or acknowledging any.
-    let crashed = StreamQueue::new(redis.connection().await, KEY.into(), seal.clone());
+    let crashed = queue_on(&redis).await;
     crashed.ensure_group().await.unwrap();
     for n in 0..4 {
         crashed.enqueue(&delivery(n)).await.unwrap();
@@ -263,8 +219,8 @@ async fn entries_a_crashed_replica_took_are_taken_over_by_a_live_one_and_applied
     drop(crashed);
     assert_eq!(group_pending(&redis).await, 4);
 
-    let b = replica(&redis, &seal, Duration::from_millis(500)).await;
-    let c = replica(&redis, &seal, Duration::from_millis(500)).await;
+    let b = replica(&redis, Duration::from_millis(500)).await;
+    let c = replica(&redis, Duration::from_millis(500)).await;
     eventually("the orphaned deliveries applied", || async {
         let s = (b.hooks.stats(), c.hooks.stats());
         (s.0.ingested + s.1.ingested == 4 && group_pending(&redis).await == 0).then_some(())
@@ -280,9 +236,8 @@ async fn entries_a_crashed_replica_took_are_taken_over_by_a_live_one_and_applied
 
 #[tokio::test]
 async fn a_payload_the_component_rejects_goes_to_the_dead_letters_and_the_queue_flows_on() {
-    let redis = RedisServer::start();
-    let seal = Arc::new(StateSeal::ephemeral());
-    let a = replica(&redis, &seal, Duration::from_secs(30)).await;
+    let redis = TestRedis::start();
+    let a = replica(&redis, Duration::from_secs(30)).await;
     let poison = b"{\"object\": \"whatsapp_business_account\", \"entry\": [".to_vec();
     a.hooks.enqueue(poison.clone()).await.unwrap();
     a.hooks.enqueue(delivery(1)).await.unwrap();
@@ -316,9 +271,8 @@ async fn a_payload_the_component_rejects_goes_to_the_dead_letters_and_the_queue_
 
 #[tokio::test]
 async fn an_entry_written_into_redis_without_the_deployments_key_is_refused_not_applied() {
-    let redis = RedisServer::start();
-    let seal = Arc::new(StateSeal::ephemeral());
-    let a = replica(&redis, &seal, Duration::from_secs(30)).await;
+    let redis = TestRedis::start();
+    let a = replica(&redis, Duration::from_secs(30)).await;
     // Someone with write access to Redis but not the key injects "deliveries": one in
     // plaintext, one sealed under another key, one with a body moved from another entry.
     let forged = delivery(7);
@@ -329,7 +283,7 @@ async fn an_entry_written_into_redis_without_the_deployments_key_is_refused_not_
         .arg("0000000000000001-00000000-00000000")
         .arg("body")
         .arg(&forged)
-        .query_async(&mut redis.connection().await)
+        .query_async(&mut conn(&redis).await)
         .await
         .unwrap();
     let other = StateSeal::ephemeral();
@@ -343,10 +297,10 @@ async fn an_entry_written_into_redis_without_the_deployments_key_is_refused_not_
             "webhook_queue/q/0000000000000002-00000000-00000000",
             &forged,
         ))
-        .query_async(&mut redis.connection().await)
+        .query_async(&mut conn(&redis).await)
         .await
         .unwrap();
-    let moved = seal.seal(
+    let moved = deployment_seal(&redis).await.seal(
         "webhook_queue/q/0000000000000009-00000000-00000000",
         &forged,
     );
@@ -357,7 +311,7 @@ async fn an_entry_written_into_redis_without_the_deployments_key_is_refused_not_
         .arg("0000000000000003-00000000-00000000")
         .arg("body")
         .arg(moved)
-        .query_async(&mut redis.connection().await)
+        .query_async(&mut conn(&redis).await)
         .await
         .unwrap();
     a.hooks.enqueue(delivery(1)).await.unwrap();
@@ -392,10 +346,9 @@ async fn an_entry_written_into_redis_without_the_deployments_key_is_refused_not_
 
 #[tokio::test]
 async fn an_entry_given_out_more_often_than_max_attempts_goes_to_the_dead_letters() {
-    let redis = RedisServer::start();
-    let seal = Arc::new(StateSeal::ephemeral());
+    let redis = TestRedis::start();
     // Replicas that died while applying it, five times over.
-    let crashed = StreamQueue::new(redis.connection().await, KEY.into(), seal.clone());
+    let crashed = queue_on(&redis).await;
     crashed.ensure_group().await.unwrap();
     let id = crashed.enqueue(&delivery(3)).await.unwrap();
     crashed.take_new().await.unwrap();
@@ -407,11 +360,11 @@ async fn an_entry_given_out_more_often_than_max_attempts_goes_to_the_dead_letter
         .arg(&id)
         .arg("RETRYCOUNT")
         .arg(5)
-        .query_async(&mut redis.connection().await)
+        .query_async(&mut conn(&redis).await)
         .await
         .unwrap();
     drop(crashed);
-    let b = replica(&redis, &seal, Duration::from_millis(300)).await;
+    let b = replica(&redis, Duration::from_millis(300)).await;
     let dead = eventually("the entry dead-lettered", || async {
         let dead = b.hooks.dead_letters().await.unwrap();
         (!dead.is_empty()).then_some(dead)
@@ -435,14 +388,11 @@ fn signed(body: &[u8]) -> String {
 #[tokio::test]
 async fn with_redis_down_a_delivery_gets_503_and_nothing_acknowledged_is_lost() {
     crate::install_crypto_provider();
-    let mut redis = RedisServer::start();
-    let seal = Arc::new(StateSeal::ephemeral());
-    let connector = connector().await;
-    let queue = StreamQueue::new(redis.connection().await, KEY.into(), seal.clone());
-    let hooks = Webhooks::over_stream(
+    let mut redis = TestRedis::start();
+    let connector = connector(&redis).await;
+    let hooks = Webhooks::new(
         connector.runtime().clone(),
         options(Duration::from_secs(30)),
-        queue,
     );
     // The endpoint alone first: what is acknowledged waits in Redis, unapplied.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -470,7 +420,7 @@ async fn with_redis_down_a_delivery_gets_503_and_nothing_acknowledged_is_lost() 
     assert!(refused.headers().contains_key("retry-after"));
     assert_eq!(hooks.stats().accepted, 1);
 
-    redis.resume();
+    redis.restart();
     // Meta's retry of the refused delivery, until the store answers again.
     eventually("the retried delivery accepted", || async {
         (post(delivery(2)).await.status() == 200).then_some(())
@@ -498,18 +448,17 @@ async fn with_redis_down_a_delivery_gets_503_and_nothing_acknowledged_is_lost() 
 
 #[tokio::test]
 async fn consumers_of_replicas_long_gone_are_removed_unless_they_still_hold_entries() {
-    let redis = RedisServer::start();
-    let seal = Arc::new(StateSeal::ephemeral());
-    let holding = StreamQueue::new(redis.connection().await, KEY.into(), seal.clone());
+    let redis = TestRedis::start();
+    let holding = queue_on(&redis).await;
     holding.ensure_group().await.unwrap();
     holding.enqueue(&delivery(1)).await.unwrap();
     assert_eq!(holding.take_new().await.unwrap().len(), 1);
     // A consumer exists once it was given an entry; this one applied its entry and left.
-    let gone = StreamQueue::new(redis.connection().await, KEY.into(), seal.clone());
+    let gone = queue_on(&redis).await;
     gone.enqueue(&delivery(2)).await.unwrap();
     let taken = gone.take_new().await.unwrap();
     gone.ack(&taken[0].id).await.unwrap();
-    let me = StreamQueue::new(redis.connection().await, KEY.into(), seal.clone());
+    let me = queue_on(&redis).await;
     me.enqueue(&delivery(3)).await.unwrap();
     let taken = me.take_new().await.unwrap();
     me.ack(&taken[0].id).await.unwrap();
@@ -523,7 +472,7 @@ async fn consumers_of_replicas_long_gone_are_removed_unless_they_still_hold_entr
         .arg("CONSUMERS")
         .arg(KEY)
         .arg("ingest")
-        .query_async(&mut redis.connection().await)
+        .query_async(&mut conn(&redis).await)
         .await
         .unwrap();
     let mut names: Vec<String> = consumers.consumers.into_iter().map(|c| c.name).collect();
@@ -543,9 +492,8 @@ async fn consumers_of_replicas_long_gone_are_removed_unless_they_still_hold_entr
 
 #[tokio::test]
 async fn the_depth_counts_waiting_and_held_entries_and_ages_the_oldest() {
-    let redis = RedisServer::start();
-    let seal = Arc::new(StateSeal::ephemeral());
-    let queue = StreamQueue::new(redis.connection().await, KEY.into(), seal.clone());
+    let redis = TestRedis::start();
+    let queue = queue_on(&redis).await;
     assert_eq!(queue.depth().await.unwrap(), super::QueueDepth::default());
     queue.ensure_group().await.unwrap();
     queue.enqueue(&delivery(1)).await.unwrap();
