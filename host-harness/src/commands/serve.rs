@@ -114,6 +114,7 @@ pub async fn run(
     }
     let webhook_options = WebhookOptions {
         max_body_bytes: settings.webhooks.max_body_bytes,
+        claim_timeout: settings.webhooks.claim_timeout(),
         ..WebhookOptions::default()
     };
     let harness = Connector::builder(settings)

@@ -145,15 +145,9 @@ async fn metrics_text(State(targets): State<Arc<AdminTargets>>) -> Response {
             retries: stats.retries,
             dead_lettered: stats.dead_lettered,
         });
-        if let Ok(pending) = hooks.pending().await {
-            snapshot.queue_depth = Some(pending.len() as u64);
-            let now = crate::store::now_ms();
-            snapshot.oldest_queued_seconds = Some(
-                pending
-                    .first()
-                    .and_then(|k| queued_at_ms(k))
-                    .map_or(0.0, |at| now.saturating_sub(at) as f64 / 1000.0),
-            );
+        if let Ok(depth) = hooks.depth().await {
+            snapshot.queue_depth = Some(depth.entries);
+            snapshot.oldest_queued_seconds = Some(depth.oldest_age_seconds);
         }
     }
     let body = metrics::render(snapshot);
@@ -165,27 +159,4 @@ async fn metrics_text(State(targets): State<Arc<AdminTargets>>) -> Response {
         body,
     )
         .into_response()
-}
-
-/// The receive time in a queue key (`q/<Unix ms, 16 digits>-...`).
-fn queued_at_ms(key: &str) -> Option<u64> {
-    key.strip_prefix(crate::webhook_endpoint::QUEUE_PREFIX)?
-        .split('-')
-        .next()?
-        .parse()
-        .ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_queue_key_gives_its_receive_time() {
-        assert_eq!(
-            queued_at_ms("q/0001767225600000-3-ab12"),
-            Some(1_767_225_600_000)
-        );
-        assert_eq!(queued_at_ms("dead/0001767225600000-3-ab12"), None);
-    }
 }

@@ -40,6 +40,7 @@
 //! [webhooks]
 //! listen = "127.0.0.1:8766"         # serve Meta's webhooks at http://ADDR/webhook (serve --webhook)
 //! max_body_bytes = 1048576
+//! claim_timeout_secs = 30           # Redis state: another replica takes over unapplied entries after this
 //!
 //! [policy]
 //! path = "policy.toml"              # apps, tools and guardrails (serve --policy); reloaded on change
@@ -176,6 +177,7 @@ impl Settings {
     pub fn validate(&self) -> anyhow::Result<()> {
         self.whatsapp.validate()?;
         self.mcp.validate()?;
+        self.webhooks.validate()?;
         self.state.location()?;
         self.runtime.validate()
     }

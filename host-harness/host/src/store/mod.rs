@@ -29,7 +29,7 @@ mod redis_store;
 #[cfg(test)]
 mod redis_tests;
 #[cfg(test)]
-mod test_redis;
+pub(crate) mod test_redis;
 #[cfg(test)]
 mod tests;
 

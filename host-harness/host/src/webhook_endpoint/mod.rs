@@ -11,6 +11,6 @@ mod queue;
 mod server;
 mod signature;
 
-pub(crate) use queue::{DEFAULT_MAX_BODY_BYTES, QUEUE_PREFIX};
-pub use queue::{DeadLetter, WebhookOptions, WebhookStats, Webhooks};
+pub(crate) use queue::{DEFAULT_CLAIM_TIMEOUT, DEFAULT_MAX_BODY_BYTES};
+pub use queue::{DeadLetter, QueueDepth, WebhookOptions, WebhookStats, Webhooks};
 pub use server::{DEFAULT_ADDR, WebhookServer, bind, callback_url};

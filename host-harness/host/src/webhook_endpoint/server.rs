@@ -39,6 +39,9 @@ use super::signature::{self, Refusal};
 const PATH: &str = "/webhook";
 /// Where `serve --webhook` listens when no address is given.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8766";
+/// `Retry-After` when a delivery cannot be stored (the store is down): Meta retries on its
+/// own schedule anyway; other senders get a hint.
+const STORE_RETRY_AFTER_SECONDS: &str = "5";
 
 impl Webhooks {
     /// `GET` and `POST` at `/webhook`, with the body cap, without the worker
@@ -209,7 +212,15 @@ async fn handle(
             Err(e) => {
                 // Not acknowledged, so Meta delivers it again later.
                 tracing::error!(error = %e, "cannot store a webhook; answering 503");
-                return text(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+                let mut refused = text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Service Unavailable: the delivery could not be stored; retry later",
+                );
+                refused.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    http::HeaderValue::from_static(STORE_RETRY_AFTER_SECONDS),
+                );
+                return refused;
             }
         }
     } else if method == Method::POST || !status.is_success() {
