@@ -16,7 +16,9 @@ use super::harness::{
 /// The stream every replica's webhook queue shares, and its consumer group.
 const STREAM: &str = "whatsapp:webhooks";
 const GROUP: &str = "ingest";
-/// Past the queue's 30 s claim timeout, with room for a loaded machine.
+/// `[webhooks] claim_timeout_secs` of the replicas in the crash test.
+const CLAIM_TIMEOUT_SECS: &str = "3";
+/// Past the claim timeout, with room for a loaded machine.
 const TAKEOVER_LIMIT: Duration = Duration::from_secs(180);
 
 /// The statuses of `id` as `mcp` reads them, oldest first.
@@ -71,6 +73,11 @@ async fn a_replica_killed_while_holding_taken_webhooks_loses_none_and_another_ap
     let sandbox = SandboxProcess::start(None).await;
     let options = ReplicaOptions {
         state_url: redis.url(),
+        // Short, so the takeover comes soon after the crash.
+        env: vec![(
+            "WHATSAPP_WEBHOOK_CLAIM_TIMEOUT_SECS".into(),
+            CLAIM_TIMEOUT_SECS.into(),
+        )],
         ..ReplicaOptions::default()
     };
     let victim = Replica::start(&sandbox, &options).await;
