@@ -82,7 +82,12 @@ pub(crate) async fn run(
     }
     let state_dir = tempfile::tempdir()?;
     // In a directory of its own: the store creates it owner-only.
-    let file = state_dir.path().join("state").join("state.redb").display().to_string();
+    let file = state_dir
+        .path()
+        .join("state")
+        .join("state.redb")
+        .display()
+        .to_string();
     let vault = SharedVaultKey::write(state_dir.path())?;
     let run =
         |stores: Vec<String>| measure(&sandbox, &component, &vault, stores, &recipients, options);
