@@ -77,7 +77,7 @@ impl Redis {
             ),
         };
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(reply) = self.command(&["PING"]).await
                 && reply == Resp::Simple("PONG".into())

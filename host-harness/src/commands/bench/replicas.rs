@@ -237,7 +237,7 @@ fn redacted(store: &str) -> String {
 struct RedisProcess {
     port: u16,
     child: Child,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl RedisProcess {
@@ -277,20 +277,34 @@ impl RedisProcess {
                     binary.display()
                 )
             })?;
-        let redis = RedisProcess {
+        let mut redis = RedisProcess {
             port,
             child,
-            _dir: dir,
+            dir,
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(30);
         while !redis.answers_ping().await {
+            if let Ok(Some(status)) = redis.child.try_wait() {
+                anyhow::bail!(
+                    "redis-server exited ({status}) on port {port}: {}",
+                    redis.log_tail()
+                );
+            }
             anyhow::ensure!(
                 Instant::now() < deadline,
-                "redis-server on port {port} never answered PING"
+                "redis-server on port {port} never answered PING: {}",
+                redis.log_tail()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Ok(redis)
+    }
+
+    /// The last lines of the server's log, for a failure message.
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.path().join("redis.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(3)..].join(" / ")
     }
 
     async fn answers_ping(&self) -> bool {
