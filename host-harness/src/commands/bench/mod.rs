@@ -355,7 +355,7 @@ pub(crate) async fn run(
         "release_build": !cfg!(debug_assertions),
         "machine": machine,
     });
-    for figures in [flood_figures, replica_figures.summary()] {
+    for figures in [flood_figures, replica_figures] {
         if let (Some(all), Value::Object(more)) = (summary.as_object_mut(), figures) {
             all.extend(more);
         }

@@ -24,39 +24,12 @@ use whatsapp_sandbox::{Sandbox, SandboxConfig};
 const CLIENTS: usize = 16;
 const RECIPIENTS: usize = 64;
 
-/// The figures, or why there are none.
-pub(crate) enum ReplicaFigures {
-    Measured {
-        file_one: Throughput,
-        redis_one: Throughput,
-        redis_two: Throughput,
-    },
-    Skipped(String),
-}
-
-impl ReplicaFigures {
-    /// The summary JSON's fields.
-    pub(crate) fn summary(&self) -> Value {
-        match self {
-            ReplicaFigures::Measured {
-                file_one,
-                redis_one,
-                redis_two,
-            } => json!({
-                "sends_per_second_file_1_replica": file_one.requests_per_second.round(),
-                "sends_per_second_redis_1_replica": redis_one.requests_per_second.round(),
-                "sends_per_second_redis_2_replicas": redis_two.requests_per_second.round(),
-            }),
-            ReplicaFigures::Skipped(reason) => json!({ "replicas_skipped": reason }),
-        }
-    }
-}
-
-/// Measures and prints the line.
+/// Measures and prints the line; returns the summary JSON's fields (or why
+/// the line was skipped).
 pub(crate) async fn run(
     component: ComponentSource,
     options: BenchOptions,
-) -> anyhow::Result<ReplicaFigures> {
+) -> anyhow::Result<Value> {
     println!(
         "\n9. whatsapp_send_message through MCP by state store, {CLIENTS} clients, {} s each",
         options.throughput_window.as_secs_f64()
@@ -66,7 +39,7 @@ pub(crate) async fn run(
         Err(e) => {
             let reason = format!("{e:#}");
             println!("   skipped: {reason}");
-            return Ok(ReplicaFigures::Skipped(reason));
+            return Ok(json!({ "replicas_skipped": reason }));
         }
     };
     let sandbox = Sandbox::start(SandboxConfig {
@@ -100,11 +73,11 @@ pub(crate) async fn run(
     println!("   Redis, 2 gateways:  {}", row(&redis_two));
     sandbox.shutdown().await;
     redis.stop().await;
-    Ok(ReplicaFigures::Measured {
-        file_one,
-        redis_one,
-        redis_two,
-    })
+    Ok(json!({
+        "sends_per_second_file_1_replica": file_one.requests_per_second.round(),
+        "sends_per_second_redis_1_replica": redis_one.requests_per_second.round(),
+        "sends_per_second_redis_2_replicas": redis_two.requests_per_second.round(),
+    }))
 }
 
 fn row(t: &Throughput) -> String {
@@ -277,11 +250,7 @@ impl RedisProcess {
                     binary.display()
                 )
             })?;
-        let mut redis = RedisProcess {
-            port,
-            child,
-            dir,
-        };
+        let mut redis = RedisProcess { port, child, dir };
         let deadline = Instant::now() + Duration::from_secs(30);
         while !redis.answers_ping().await {
             if let Ok(Some(status)) = redis.child.try_wait() {
