@@ -32,14 +32,19 @@ async fn timeline(mcp: &McpClient, id: &str) -> Vec<String> {
         .collect()
 }
 
-/// Waits until every message in `ids` has been read, then checks that each
-/// status was recorded exactly once (an ingest applied twice would not
+/// Waits until every message in `ids` has its three statuses applied (in
+/// whatever order their webhooks were acknowledged and retried), then checks
+/// that each was recorded exactly once (an ingest applied twice would not
 /// show otherwise, since the status itself only moves forward).
 async fn all_read_each_status_once(mcp: &McpClient, ids: &[String]) {
     for id in ids {
-        let seen = eventually(TAKEOVER_LIMIT, &format!("{id} never read"), || async {
+        let what = format!("{id}: a status never applied");
+        let seen = eventually(TAKEOVER_LIMIT, &what, || async {
             let seen = timeline(mcp, id).await;
-            seen.iter().any(|s| s == "read").then_some(seen)
+            let complete = ["sent", "delivered", "read"]
+                .iter()
+                .all(|status| seen.iter().any(|s| s == status));
+            complete.then_some(seen)
         })
         .await;
         for status in ["sent", "delivered", "read"] {
