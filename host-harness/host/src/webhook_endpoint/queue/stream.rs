@@ -24,7 +24,7 @@ use redis::streams::{
 };
 use redis::{FromRedisValue, RedisError};
 
-use super::{DEAD_LETTER_TTL_SECONDS, DeadLetter, QueueDepth, entry_suffix};
+use super::types::{DEAD_LETTER_TTL_SECONDS, DeadLetter, QueueDepth, entry_suffix};
 use crate::seal::{StateSeal, Unsealed};
 use crate::store::{RedisHandle, StateError, now_ms};
 

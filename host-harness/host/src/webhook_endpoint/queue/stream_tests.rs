@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use super::hooks::Webhooks;
 use super::stream::StreamQueue;
-use super::{WebhookOptions, Webhooks};
+use super::types::WebhookOptions;
 use crate::Connector;
 use crate::caps::vault::Secret;
 use crate::config::{ApiEndpoint, EnvSecrets, Settings};
@@ -494,7 +495,10 @@ async fn consumers_of_replicas_long_gone_are_removed_unless_they_still_hold_entr
 async fn the_depth_counts_waiting_and_held_entries_and_ages_the_oldest() {
     let redis = TestRedis::start();
     let queue = queue_on(&redis).await;
-    assert_eq!(queue.depth().await.unwrap(), super::QueueDepth::default());
+    assert_eq!(
+        queue.depth().await.unwrap(),
+        super::types::QueueDepth::default()
+    );
     queue.ensure_group().await.unwrap();
     queue.enqueue(&delivery(1)).await.unwrap();
     let held = queue.take_new().await.unwrap();
