@@ -29,7 +29,7 @@ mod redis_store;
 #[cfg(test)]
 mod redis_tests;
 #[cfg(test)]
-mod test_redis;
+pub(crate) mod test_redis;
 #[cfg(test)]
 mod tests;
 
@@ -244,6 +244,16 @@ impl StateStore {
             (Some(handle), _) => format!("redis {}", handle.name()),
             (None, Backend::File(file)) => file.name.to_string(),
             (None, Backend::Redis(handle)) => handle.name().to_string(),
+        }
+    }
+
+    /// What could make the store lose acknowledged writes, with the fix
+    /// (Redis without an fsynced append-only file); `None` for the file,
+    /// which commits every write durably.
+    pub async fn durability_problem(&self) -> Option<String> {
+        match &self.backend {
+            Backend::File(_) => None,
+            Backend::Redis(redis) => redis.durability_problem().await,
         }
     }
 
