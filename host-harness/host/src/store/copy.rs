@@ -40,3 +40,92 @@ pub async fn copy_all(from: &StateStore, to: &StateStore) -> Result<CopyReport, 
     }
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_redis::TestRedis;
+    use super::super::{Record, now_ms};
+    use super::*;
+
+    async fn all_records(store: &StateStore) -> Vec<Record> {
+        let mut out = Vec::new();
+        for table in Table::ALL {
+            out.extend(store.records(table).await.unwrap());
+        }
+        out
+    }
+
+    /// Same keys and values; expiries within a second of each other.
+    fn assert_same(a: &[Record], b: &[Record]) {
+        assert_eq!(a.len(), b.len(), "{a:?}\n{b:?}");
+        for (x, y) in a.iter().zip(b) {
+            assert_eq!((x.table, &x.key, &x.value), (y.table, &y.key, &y.value));
+            match (x.expires_at_ms, y.expires_at_ms) {
+                (None, None) => {}
+                (Some(p), Some(q)) => assert!(p.abs_diff(q) <= 1000, "{} {p} vs {q}", x.key),
+                other => panic!("{}: expiry {other:?}", x.key),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_file_copied_to_redis_and_back_keeps_every_live_record_and_its_ttl() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = StateStore::open(&dir.path().join("a.redb")).unwrap();
+        let entries: [(Table, &str, &[u8], Option<u32>); 6] = [
+            (Table::Kv, "msg/wamid.1", b"{\"to\":\"1555\"}", Some(600)),
+            (Table::Kv, "pref/1555", b"{\"marketing\":false}", None),
+            (
+                Table::Kv,
+                "inbox/conv/+15551234567",
+                b"{\"unread\":2}",
+                Some(3600),
+            ),
+            (Table::WebhookQueue, "q/0001", b"{\"entry\":[]}", None),
+            (
+                Table::WebhookQueue,
+                "dead/0002",
+                b"{\"reason\":\"x\"}",
+                Some(86_400),
+            ),
+            (
+                Table::Host,
+                "rate/a/b/c",
+                &[0, 0, 1, 2, 3, 4, 5, 6],
+                Some(62),
+            ),
+        ];
+        for (table, key, value, ttl) in entries {
+            file.set(table, key, value.to_vec(), ttl).await.unwrap();
+        }
+        file.set(Table::Kv, "gone", b"x".to_vec(), Some(1))
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let before = all_records(&file).await;
+        assert_eq!(before.len(), 6, "the expired record is not live");
+
+        let server = TestRedis::start();
+        let redis = server.store(9).await;
+        let report = copy_all(&file, &redis).await.unwrap();
+        assert_eq!(report.total(), 6);
+        assert_same(&before, &all_records(&redis).await);
+
+        let back = StateStore::open(&dir.path().join("b.redb")).unwrap();
+        copy_all(&redis, &back).await.unwrap();
+        assert_same(&before, &all_records(&back).await);
+        assert_eq!(back.get(Table::Kv, "gone").await.unwrap(), None);
+        let expiry = |records: &[Record]| {
+            records
+                .iter()
+                .find(|r| r.key == "msg/wamid.1")
+                .and_then(|r| r.expires_at_ms)
+                .unwrap()
+        };
+        let left = expiry(&all_records(&back).await).saturating_sub(now_ms());
+        assert!(
+            (598_000..=600_000).contains(&left),
+            "{left} ms left of 600 s"
+        );
+    }
+}

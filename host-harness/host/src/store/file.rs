@@ -52,6 +52,8 @@ pub(super) struct FileStore {
     /// Serialises rate-limit check-and-count: only this process opens the
     /// file (redb locks it), so an in-process lock makes it atomic.
     pub(super) rate_lock: Arc<tokio::sync::Mutex<()>>,
+    /// `file <path>` or `memory`, for messages.
+    pub(super) name: Arc<str>,
 }
 
 impl FileStore {
@@ -76,7 +78,7 @@ impl FileStore {
             })
         })?;
         let seal = make_seal()?;
-        let store = Self::start(db, &seal)?;
+        let store = Self::start(db, &seal, format!("file {}", path.display()))?;
         Ok((store, seal))
     }
 
@@ -84,10 +86,10 @@ impl FileStore {
         let db = Database::builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .expect("an in-memory database always opens");
-        Self::start(db, seal).expect("an in-memory database always initialises")
+        Self::start(db, seal, "memory".into()).expect("an in-memory database always initialises")
     }
 
-    fn start(db: Database, seal: &StateSeal) -> Result<FileStore, StateError> {
+    fn start(db: Database, seal: &StateSeal, name: String) -> Result<FileStore, StateError> {
         let tx = db.begin_write().map_err(storage)?;
         for table in Table::ALL {
             tx.open_table(definition(table)).map_err(storage)?;
@@ -111,6 +113,7 @@ impl FileStore {
             db,
             writer,
             rate_lock: Arc::default(),
+            name: name.into(),
         })
     }
 

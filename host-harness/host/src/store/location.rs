@@ -75,7 +75,7 @@ impl StateLocation {
         let scheme = text.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
         match scheme.as_deref() {
             Some("redis" | "rediss" | "valkey" | "valkeys") => redis_target(text),
-            Some("file") => Ok(StateLocation::File(file_path(text)?)),
+            Some("file") => Ok(StateLocation::File(file_url_path(text)?)),
             Some(other) => Err(StateError::Open {
                 path: redact(text),
                 reason: format!(
@@ -101,7 +101,7 @@ impl StateLocation {
     }
 }
 
-fn file_path(text: &str) -> Result<PathBuf, StateError> {
+fn file_url_path(text: &str) -> Result<PathBuf, StateError> {
     url::Url::parse(text)
         .ok()
         .and_then(|u| u.to_file_path().ok())
@@ -156,6 +156,15 @@ fn redis_target(text: &str) -> Result<StateLocation, StateError> {
         password_credential,
         password: None,
     }))
+}
+
+/// The file `location` (a `[state] url`) names, if it names one; an error
+/// when it is not a usable location.
+pub fn file_path(location: &str) -> Result<Option<PathBuf>, StateError> {
+    Ok(match StateLocation::parse(location)? {
+        StateLocation::File(path) => Some(path),
+        _ => None,
+    })
 }
 
 /// `text` with any password in it replaced by `***`, safe to print.

@@ -34,8 +34,8 @@ pub(crate) mod test_redis;
 mod tests;
 
 pub use copy::{CopyReport, copy_all};
-pub use location::redact;
 pub(crate) use location::{IN_MEMORY, StateLocation};
+pub use location::{file_path, redact};
 pub(crate) use rate::{RateCount, RateVerdict};
 pub(crate) use redis_store::RedisHandle;
 
@@ -237,12 +237,23 @@ impl StateStore {
         &self.seal
     }
 
-    /// What the store is, for messages: `file`, `memory` or `redis <url>`
-    /// (password hidden).
+    /// What the store is, for messages: `file <path>`, `memory` or
+    /// `redis <url>` (password hidden).
     pub fn kind(&self) -> String {
-        match self.redis() {
-            Some(handle) => format!("redis {}", handle.name()),
-            None => "file".into(),
+        match (self.redis(), &self.backend) {
+            (Some(handle), _) => format!("redis {}", handle.name()),
+            (None, Backend::File(file)) => file.name.to_string(),
+            (None, Backend::Redis(handle)) => handle.name().to_string(),
+        }
+    }
+
+    /// What could make the store lose acknowledged writes, with the fix
+    /// (Redis without an fsynced append-only file); `None` for the file,
+    /// which commits every write durably.
+    pub async fn durability_problem(&self) -> Option<String> {
+        match &self.backend {
+            Backend::File(_) => None,
+            Backend::Redis(redis) => redis.durability_problem().await,
         }
     }
 

@@ -180,3 +180,127 @@ impl StateStore {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_redis::TestRedis;
+    use super::*;
+
+    fn limit(key: &str, max_calls: u32) -> RateCount {
+        RateCount {
+            key: key.into(),
+            max_calls,
+            window_ms: 60_000,
+        }
+    }
+
+    /// Twelve calls at once, alternating between `a` and `b`: how many were counted.
+    async fn twelve_calls(a: &StateStore, b: &StateStore) -> usize {
+        let now = super::super::now_ms() as i64;
+        let tasks: Vec<_> = (0..12)
+            .map(|i| {
+                let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+                tokio::spawn(async move { store.count_call(&[limit("rl", 5)], now + i).await })
+            })
+            .collect();
+        let mut counted = 0;
+        for task in tasks {
+            if task.await.unwrap().unwrap() == RateVerdict::Counted {
+                counted += 1;
+            }
+        }
+        counted
+    }
+
+    #[tokio::test]
+    async fn five_per_minute_allows_exactly_five_of_twelve_concurrent_calls_across_two_replicas() {
+        let server = TestRedis::start();
+        let (a, b) = (server.store(7).await, server.store(7).await);
+        assert_eq!(twelve_calls(&a, &b).await, 5);
+        let recorded = a.rate_counters(&["rl".to_string()]).await.unwrap();
+        assert_eq!(
+            recorded["rl"].len(),
+            5,
+            "only the counted calls are recorded"
+        );
+    }
+
+    #[tokio::test]
+    async fn five_per_minute_allows_exactly_five_of_twelve_concurrent_calls_on_the_file() {
+        let store = StateStore::in_memory();
+        assert_eq!(twelve_calls(&store, &store.clone()).await, 5);
+    }
+
+    async fn a_call_over_one_limit_counts_against_none(store: &StateStore) {
+        let now = super::super::now_ms() as i64;
+        let limits = [limit("wide", 10), limit("narrow", 1)];
+        assert_eq!(
+            store.count_call(&limits, now).await.unwrap(),
+            RateVerdict::Counted
+        );
+        assert_eq!(
+            store.count_call(&limits, now + 1).await.unwrap(),
+            RateVerdict::Full(1),
+            "the narrow limit (index 1) is the full one"
+        );
+        let keys = ["wide".to_string(), "narrow".to_string()];
+        let recorded = store.rate_counters(&keys).await.unwrap();
+        assert_eq!(recorded["wide"], [now], "the refused call left no trace");
+        assert_eq!(recorded["narrow"], [now]);
+    }
+
+    #[tokio::test]
+    async fn a_call_over_one_of_its_limits_is_counted_against_none_in_redis() {
+        let server = TestRedis::start();
+        a_call_over_one_limit_counts_against_none(&server.store(7).await).await;
+    }
+
+    #[tokio::test]
+    async fn a_call_over_one_of_its_limits_is_counted_against_none_in_the_file() {
+        a_call_over_one_limit_counts_against_none(&StateStore::in_memory()).await;
+    }
+
+    async fn calls_older_than_the_window_free_their_slot(store: &StateStore) {
+        let now = super::super::now_ms() as i64;
+        let one = [limit("rl", 1)];
+        assert_eq!(
+            store.count_call(&one, now - 61_000).await.unwrap(),
+            RateVerdict::Counted
+        );
+        assert_eq!(
+            store.count_call(&one, now).await.unwrap(),
+            RateVerdict::Counted
+        );
+        assert_eq!(
+            store.count_call(&one, now + 1).await.unwrap(),
+            RateVerdict::Full(0)
+        );
+        let recorded = store.rate_counters(&["rl".to_string()]).await.unwrap();
+        assert_eq!(
+            recorded["rl"],
+            [now],
+            "the old call was dropped from the counter"
+        );
+    }
+
+    #[tokio::test]
+    async fn calls_older_than_the_window_free_their_slot_in_both_backends() {
+        let server = TestRedis::start();
+        calls_older_than_the_window_free_their_slot(&server.store(7).await).await;
+        calls_older_than_the_window_free_their_slot(&StateStore::in_memory()).await;
+    }
+
+    #[tokio::test]
+    async fn while_redis_is_down_counting_fails_as_unreachable() {
+        let mut server = TestRedis::start();
+        let store = server.store(7).await;
+        server.stop();
+        let err = store
+            .count_call(&[limit("rl", 5)], 1)
+            .await
+            .err()
+            .expect("Redis is down");
+        assert!(err.retryable(), "{err}");
+        assert!(store.rate_counters(&["rl".into()]).await.is_err());
+    }
+}

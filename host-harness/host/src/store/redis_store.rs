@@ -236,11 +236,11 @@ impl RedisHandle {
         self.table_key(Table::Host, key)
     }
 
-    /// Warns, with the fix, when Redis could lose writes it acknowledged
-    /// (webhooks the gateway answered 200 to): no AOF, or an AOF not synced
-    /// on every write. Servers that refuse `CONFIG GET` (managed services
-    /// often do) get a warning that it could not be checked.
-    pub(super) async fn warn_about_durability(&self) {
+    /// What could make Redis lose writes it acknowledged (webhooks the
+    /// gateway answered 200 to), with the fix: no AOF, an AOF not synced on
+    /// every write, or settings it would not show (`CONFIG GET` disabled, as
+    /// managed services often do). `None` when every write is on disk.
+    pub(super) async fn durability_problem(&self) -> Option<String> {
         let setting = |name: &'static str| {
             let mut c = self.connection();
             async move {
@@ -253,16 +253,21 @@ impl RedisHandle {
                     .and_then(|pair| pair.into_iter().nth(1))
             }
         };
-        let (Some(appendonly), Some(appendfsync)) =
-            (setting("appendonly").await, setting("appendfsync").await)
-        else {
-            tracing::warn!(store = %self.name, "could not read the Redis persistence settings \
-                (CONFIG GET is disabled): make sure the server runs with `appendonly yes` and \
-                `appendfsync always`, or acknowledged webhooks can be lost if Redis crashes");
-            return;
-        };
-        if let Some(problem) = durability_problem(&appendonly, &appendfsync) {
-            tracing::warn!(store = %self.name, appendonly, appendfsync, "{problem}");
+        match (setting("appendonly").await, setting("appendfsync").await) {
+            (Some(appendonly), Some(appendfsync)) => durability_problem(&appendonly, &appendfsync),
+            _ => Some(
+                "could not read the Redis persistence settings (CONFIG GET is disabled): make \
+                 sure the server runs with `appendonly yes` and `appendfsync always`, or \
+                 acknowledged webhooks can be lost if Redis crashes"
+                    .into(),
+            ),
+        }
+    }
+
+    /// Logs [`Self::durability_problem`], if any, at start.
+    pub(super) async fn warn_about_durability(&self) {
+        if let Some(problem) = self.durability_problem().await {
+            tracing::warn!(store = %self.name, "{problem}");
         }
     }
 }
