@@ -39,10 +39,6 @@ impl Webhooks {
             Some(redis) => Backend::Stream(StreamQueue::new(redis, store.seal().clone())),
             None => Backend::File(FileQueue::new(store)),
         };
-        Self::with_backend(runtime, options, backend)
-    }
-
-    fn with_backend(runtime: Arc<Runtime>, options: WebhookOptions, backend: Backend) -> Webhooks {
         for (name, env) in [
             (vault::APP_SECRET, "WHATSAPP_APP_SECRET"),
             (vault::VERIFY_TOKEN, "WHATSAPP_WEBHOOK_VERIFY_TOKEN"),
