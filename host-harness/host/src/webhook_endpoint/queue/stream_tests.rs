@@ -30,6 +30,11 @@ const VAULT_KEY_HEX: &str = "070707070707070707070707070707070707070707070707070
 /// deployment's vault key (from a key file, as an operator would give it). Ingest calls no
 /// Cloud API.
 async fn connector(redis: &TestRedis) -> Connector {
+    connector_with(redis, |_| {}).await
+}
+
+/// [`connector`] with `tweak` applied to its settings.
+async fn connector_with(redis: &TestRedis, tweak: impl FnOnce(&mut Settings)) -> Connector {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let dir = tempfile::tempdir().unwrap();
@@ -59,6 +64,7 @@ async fn connector(redis: &TestRedis) -> Connector {
     settings.vault.path = dir.path().join("vault.json");
     settings.vault.key_file = key_file;
     settings.runtime.cache_dir = Some(cache_dir());
+    tweak(&mut settings);
     Connector::builder(settings)
         .secrets(secrets)
         .build()
@@ -519,4 +525,47 @@ async fn the_depth_counts_waiting_and_held_entries_and_ages_the_oldest() {
     assert!(depth.oldest_age_seconds >= 0.05, "{depth:?}");
     queue.ack(&held[0].id).await.unwrap();
     assert_eq!(queue.depth().await.unwrap().entries, 1);
+}
+
+#[tokio::test]
+async fn a_failing_ingest_is_retried_by_its_replica_then_dead_lettered_after_max_attempts() {
+    let redis = TestRedis::start();
+    // A delivery the component cannot hold within 2 MiB (its 1 MiB stack plus the 1.2 MB
+    // body): every ingest of it fails, retryable as far as the queue can tell.
+    let connector = connector_with(&redis, |s| s.runtime.memory_limit_mib = 2).await;
+    let oversized = format!(
+        r#"{{"object":"whatsapp_business_account","entry":[],"pad":"{}"}}"#,
+        "x".repeat(1_200_000)
+    )
+    .into_bytes();
+    let hooks = Webhooks::new(
+        connector.runtime().clone(),
+        options(Duration::from_secs(30)),
+    );
+    let (stop, rx) = watch::channel(false);
+    let worker = {
+        let hooks = hooks.clone();
+        tokio::spawn(async move { hooks.run_worker(rx).await })
+    };
+    hooks.enqueue(oversized.clone()).await.unwrap();
+    let dead = eventually("the delivery dead-lettered", || async {
+        let dead = hooks.dead_letters().await.unwrap();
+        (!dead.is_empty()).then_some(dead)
+    })
+    .await;
+    assert_eq!(
+        dead[0].attempts, 3,
+        "max_attempts deliveries, each one ingest"
+    );
+    assert_eq!(dead[0].body, oversized);
+    assert!(!dead[0].reason.is_empty());
+    let stats = hooks.stats();
+    assert_eq!(
+        (stats.ingested, stats.retries, stats.dead_lettered),
+        (0, 2, 1)
+    );
+    assert_eq!(group_pending(&redis).await, 0);
+    assert!(hooks.pending().await.unwrap().is_empty());
+    let _ = stop.send(true);
+    worker.await.unwrap();
 }
