@@ -3,7 +3,8 @@
 //! - the embedded redb file (default; or in memory for tests and try-outs),
 //!   for one gateway process (`file` module);
 //! - Redis (`redis://`, `rediss://`), shared by several replicas
-//!   (`redis_store` module).
+//!   (`redis_store` module; `redis_index` keeps the kv keys in order for
+//!   prefix scans).
 //!
 //! Tables: `kv` is the component's key-value store; `webhook_queue` holds
 //! acknowledged webhook deliveries until the component has ingested them;
@@ -25,6 +26,7 @@ mod copy;
 mod file;
 mod location;
 mod rate;
+mod redis_index;
 mod redis_store;
 #[cfg(test)]
 mod redis_tests;
