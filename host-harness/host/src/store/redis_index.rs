@@ -12,24 +12,15 @@
 //! replica writes meanwhile is never dropped from the index.
 
 use std::sync::LazyLock;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
+use super::model::{StateError, Table};
 use super::redis_store::{BATCH, RedisHandle};
-use super::{StateError, Table};
 
 /// A sweep step runs on one write in this many.
 const SWEEP_EVERY: u64 = 64;
 /// Index members a sweep step checks.
 const SWEEP_BATCH: usize = 128;
-
-/// This process's place in the rolling sweep.
-#[derive(Default)]
-pub(crate) struct Sweep {
-    writes: AtomicU64,
-    /// The last member checked; empty: start from the beginning.
-    after: Mutex<Vec<u8>>,
-}
 
 /// KEYS[1]: the index; ARGV[1]: the prefix of the table's keys, ARGV[2..]:
 /// members. Removes the members whose key no longer exists.

@@ -9,21 +9,30 @@
 //! returns reconnects.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands as _, RedisError, Value};
 
 use super::location::RedisTarget;
-use super::redis_index::Sweep;
-use super::{Record, StateError, Table, now_ms};
+use super::model::{Record, StateError, Table, now_ms};
 
 /// How long a connection attempt, or one command, may take before the
 /// call fails as "unreachable".
 const TIMEOUT: Duration = Duration::from_secs(1);
 /// Keys fetched per `MGET`/`SCAN`/`ZRANGEBYLEX` round trip.
 pub(super) const BATCH: usize = 512;
+
+/// This process's place in the rolling sweep of the kv index (the
+/// `redis_index` module).
+#[derive(Default)]
+pub(super) struct Sweep {
+    pub(super) writes: AtomicU64,
+    /// The last member checked; empty: start from the beginning.
+    pub(super) after: Mutex<Vec<u8>>,
+}
 
 /// The shared Redis connection of one deployment; cheap to clone.
 #[derive(Clone)]
@@ -46,7 +55,24 @@ impl RedisHandle {
             store: name.to_string(),
             reason: describe(&e),
         };
-        let client = redis::Client::open(target.connection_info()?).map_err(unreachable)?;
+        // rediss:// needs a process-wide rustls provider; the host uses ring.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let info = target.connection_info()?;
+        let client = match &target.ca_file {
+            None => redis::Client::open(info),
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| StateError::Open {
+                    path: name.to_string(),
+                    reason: format!("cannot read the CA file {} ({e})", path.display()),
+                })?;
+                let certificates = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem),
+                };
+                redis::Client::build_with_tls(info, certificates)
+            }
+        }
+        .map_err(unreachable)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(TIMEOUT))
             .set_response_timeout(Some(TIMEOUT))

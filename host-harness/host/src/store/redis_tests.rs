@@ -146,11 +146,7 @@ async fn while_redis_is_down_calls_fail_fast_naming_the_store_and_recover_when_i
         .unwrap();
     server.stop();
     let started = Instant::now();
-    let err = store
-        .get(Table::Kv, "k")
-        .await
-        .err()
-        .expect("Redis is down");
+    let err = store.get(Table::Kv, "k").await.expect_err("Redis is down");
     assert!(err.retryable(), "{err}");
     let text = err.to_string();
     assert!(text.contains("unreachable"), "{text}");
@@ -296,4 +292,41 @@ async fn pruning_never_drops_a_key_that_exists() {
         )
         .await;
     assert_eq!(indexed(&store).await, ["inbox/conv/+1"]);
+}
+
+#[tokio::test]
+async fn rediss_verifies_the_server_certificate_against_the_given_ca() {
+    let server = TestRedis::start_tls();
+    let key = || Some(crate::seal::KeyBytes::new([7; 32]));
+    let trusted = format!(
+        "rediss://127.0.0.1:{}?ca_file={}",
+        server.port,
+        server.ca_file().display()
+    );
+    let store = StateStore::connect(&StateLocation::parse(&trusted).unwrap(), key())
+        .await
+        .unwrap();
+    store
+        .set(Table::Kv, "k", b"over tls".to_vec(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get(Table::Kv, "k").await.unwrap(),
+        Some(b"over tls".to_vec())
+    );
+    // The system's roots do not know this CA: the connection is refused.
+    let untrusted = format!("rediss://127.0.0.1:{}", server.port);
+    assert!(
+        StateStore::connect(&StateLocation::parse(&untrusted).unwrap(), key())
+            .await
+            .is_err(),
+        "a certificate from an unknown CA is not accepted"
+    );
+    // Plain text to a TLS port does not work either.
+    let plain = format!("redis://127.0.0.1:{}", server.port);
+    assert!(
+        StateStore::connect(&StateLocation::parse(&plain).unwrap(), key())
+            .await
+            .is_err()
+    );
 }
