@@ -19,7 +19,7 @@ use std::sync::mpsc as std_mpsc;
 use redb::{Database, ReadableTable as _, TableDefinition, WriteTransaction};
 use tokio::sync::oneshot;
 
-use super::{Record, StateError, Table, now_ms, storage};
+use super::model::{Record, StateError, Table, now_ms, storage};
 use crate::files;
 use crate::seal::StateSeal;
 

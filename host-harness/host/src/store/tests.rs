@@ -3,7 +3,9 @@
 use std::path::Path;
 
 use super::file::{create_bare, write_legacy};
+use super::handle::Backend;
 use super::*;
+use crate::seal::StateSeal;
 
 #[tokio::test]
 async fn a_missing_key_is_none_and_a_set_key_reads_back() {
