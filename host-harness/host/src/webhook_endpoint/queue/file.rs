@@ -44,8 +44,14 @@ impl FileQueue {
         Ok(key)
     }
 
-    async fn queued(&self) -> Result<Vec<(String, Vec<u8>)>, StateError> {
+    /// The waiting deliveries, oldest first, with their bodies.
+    pub(super) async fn queued(&self) -> Result<Vec<(String, Vec<u8>)>, StateError> {
         self.store.scan(Table::WebhookQueue, QUEUE_PREFIX).await
+    }
+
+    /// Removes a waiting delivery (moved elsewhere).
+    pub(super) async fn remove(&self, key: &str) -> Result<bool, StateError> {
+        self.store.delete(Table::WebhookQueue, key).await
     }
 
     pub(super) async fn pending(&self) -> Result<Vec<String>, StateError> {

@@ -27,7 +27,12 @@ struct Inner {
 
 enum Backend {
     File(FileQueue),
-    Stream(StreamQueue),
+    Stream {
+        stream: StreamQueue,
+        /// The state's queue table on Redis: empty unless `state copy` brought a file
+        /// queue's entries over; the worker moves waiting ones into the stream.
+        table: FileQueue,
+    },
 }
 
 impl Webhooks {
@@ -36,7 +41,10 @@ impl Webhooks {
     pub fn new(runtime: Arc<Runtime>, options: WebhookOptions) -> Webhooks {
         let store = runtime.capabilities().state.clone();
         let backend = match store.redis() {
-            Some(redis) => Backend::Stream(StreamQueue::new(redis, store.seal().clone())),
+            Some(redis) => Backend::Stream {
+                stream: StreamQueue::new(redis, store.seal().clone()),
+                table: FileQueue::new(store.clone()),
+            },
             None => Backend::File(FileQueue::new(store)),
         };
         for (name, env) in [
@@ -86,7 +94,11 @@ impl Webhooks {
     pub async fn pending(&self) -> Result<Vec<String>, StateError> {
         match &self.inner.backend {
             Backend::File(q) => q.pending().await,
-            Backend::Stream(q) => q.pending().await,
+            Backend::Stream { stream, table } => {
+                let mut pending = table.pending().await?;
+                pending.extend(stream.pending().await?);
+                Ok(pending)
+            }
         }
     }
 
@@ -94,7 +106,7 @@ impl Webhooks {
     pub async fn depth(&self) -> Result<QueueDepth, StateError> {
         match &self.inner.backend {
             Backend::File(q) => q.depth().await,
-            Backend::Stream(q) => q.depth().await,
+            Backend::Stream { stream, .. } => stream.depth().await,
         }
     }
 
@@ -102,7 +114,11 @@ impl Webhooks {
     pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StateError> {
         match &self.inner.backend {
             Backend::File(q) => q.dead_letters().await,
-            Backend::Stream(q) => q.dead_letters().await,
+            Backend::Stream { stream, table } => {
+                let mut dead = table.dead_letters().await?;
+                dead.extend(stream.dead_letters().await?);
+                Ok(dead)
+            }
         }
     }
 
@@ -110,7 +126,7 @@ impl Webhooks {
     pub(crate) async fn enqueue(&self, body: Vec<u8>) -> Result<String, StateError> {
         let key = match &self.inner.backend {
             Backend::File(q) => q.enqueue(body).await?,
-            Backend::Stream(q) => q.enqueue(&body).await?,
+            Backend::Stream { stream, .. } => stream.enqueue(&body).await?,
         };
         self.inner.ingest.wake.notify_one();
         Ok(key)
@@ -122,7 +138,9 @@ impl Webhooks {
         tracing::debug!("webhook worker started");
         match &self.inner.backend {
             Backend::File(q) => q.run(&self.inner.ingest, stop).await,
-            Backend::Stream(q) => stream_worker::run(q, &self.inner.ingest, stop).await,
+            Backend::Stream { stream, table } => {
+                stream_worker::run(stream, table, &self.inner.ingest, stop).await
+            }
         }
         tracing::debug!("webhook worker stopped");
     }

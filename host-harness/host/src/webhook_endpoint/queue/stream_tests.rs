@@ -569,3 +569,43 @@ async fn a_failing_ingest_is_retried_by_its_replica_then_dead_lettered_after_max
     let _ = stop.send(true);
     worker.await.unwrap();
 }
+
+#[tokio::test]
+async fn deliveries_a_file_queue_left_in_redis_are_moved_into_the_stream_and_applied() {
+    let redis = TestRedis::start();
+    // What `state copy` from a file with two waiting deliveries and a dead letter leaves.
+    let store = deployment_store(&redis).await;
+    for (key, body) in [
+        ("q/0001767225600000-00000000-0000000a", delivery(1)),
+        ("q/0001767225600001-00000001-0000000b", delivery(2)),
+    ] {
+        store
+            .set(crate::store::Table::WebhookQueue, key, body, None)
+            .await
+            .unwrap();
+    }
+    let dead = serde_json::json!({"reason": "webhook body is not JSON", "attempts": 1, "body": ""});
+    store
+        .set(
+            crate::store::Table::WebhookQueue,
+            "dead/0001767225600002-00000002-0000000c",
+            dead.to_string().into_bytes(),
+            Some(60),
+        )
+        .await
+        .unwrap();
+    let a = replica(&redis, Duration::from_secs(30)).await;
+    eventually("the copied deliveries applied", || async {
+        (a.hooks.stats().ingested == 2 && a.hooks.pending().await.unwrap().is_empty()).then_some(())
+    })
+    .await;
+    let left = store
+        .scan(crate::store::Table::WebhookQueue, "q/")
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "moved out of the table: {left:?}");
+    let dead = a.hooks.dead_letters().await.unwrap();
+    assert_eq!(dead.len(), 1, "the copied dead letter is listed");
+    assert_eq!(dead[0].reason, "webhook body is not JSON");
+    a.shut().await;
+}

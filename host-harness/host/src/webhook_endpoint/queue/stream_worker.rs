@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use super::file::FileQueue;
 use super::ingest::{Ingest, Ingested};
 use super::stream::{Content, StreamQueue, Taken};
 use super::types::wait_or_stop;
@@ -32,7 +33,12 @@ enum Outcome {
     Stopped,
 }
 
-pub(super) async fn run(queue: &StreamQueue, ingest: &Ingest, mut stop: watch::Receiver<bool>) {
+pub(super) async fn run(
+    queue: &StreamQueue,
+    table: &FileQueue,
+    ingest: &Ingest,
+    mut stop: watch::Receiver<bool>,
+) {
     let opts = &ingest.options;
     let mut backoff = opts.retry_initial;
     let mut group_ready = false;
@@ -44,7 +50,7 @@ pub(super) async fn run(queue: &StreamQueue, ingest: &Ingest, mut stop: watch::R
         if *stop.borrow() {
             break;
         }
-        let batch = match next_batch(queue, ingest, &mut group_ready).await {
+        let batch = match next_batch(queue, table, ingest, &mut group_ready).await {
             Ok(batch) => batch,
             Err(e) => {
                 tracing::error!(error = %e, "webhook queue unreadable; retrying");
@@ -78,11 +84,13 @@ pub(super) async fn run(queue: &StreamQueue, ingest: &Ingest, mut stop: watch::R
 /// Stale entries if any, else new ones; each with its delivery count.
 async fn next_batch(
     queue: &StreamQueue,
+    table: &FileQueue,
     ingest: &Ingest,
     group_ready: &mut bool,
 ) -> Result<Vec<(Taken, u64)>, StateError> {
     if !*group_ready {
         queue.ensure_group().await?;
+        adopt(queue, table).await?;
         *group_ready = true;
         match queue.prune_consumers(GONE_CONSUMER_IDLE).await {
             Ok(0) => {}
@@ -109,6 +117,25 @@ async fn next_batch(
         .into_iter()
         .map(|t| (t, 1))
         .collect())
+}
+
+/// Moves the deliveries a file queue left waiting (copied to Redis by `state copy`) into the
+/// stream, oldest first. Added before removed: two replicas starting at once may both add one
+/// (applied twice, harmlessly), but a crash between the two loses none.
+async fn adopt(queue: &StreamQueue, table: &FileQueue) -> Result<(), StateError> {
+    let waiting = table.queued().await?;
+    if waiting.is_empty() {
+        return Ok(());
+    }
+    for (key, body) in &waiting {
+        queue.enqueue(body).await?;
+        table.remove(key).await?;
+    }
+    tracing::info!(
+        deliveries = waiting.len(),
+        "moved the webhook deliveries a file queue left into the Redis stream"
+    );
+    Ok(())
 }
 
 async fn process(
