@@ -68,10 +68,9 @@ pub async fn run(config: Option<&Path>, command: StateCommand) -> anyhow::Result
             );
             if report.waiting_deliveries > 0 {
                 eprintln!(
-                    "warning: the source held {} acknowledged webhook deliveries not yet applied. \
-                     A gateway on Redis queues deliveries in a stream and will not apply these: \
-                     start one gateway on the source until its queue is empty \
-                     (`whatsapp_webhook_queue_depth` 0 in /metrics), then copy again.",
+                    "note: the source held {} acknowledged webhook deliveries not yet applied; \
+                     they were copied, and the first gateway to start on the target applies them \
+                     (on Redis, it first moves them into the queue stream).",
                     report.waiting_deliveries
                 );
             }
