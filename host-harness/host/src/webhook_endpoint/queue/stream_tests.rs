@@ -609,3 +609,28 @@ async fn deliveries_a_file_queue_left_in_redis_are_moved_into_the_stream_and_app
     assert_eq!(dead[0].reason, "webhook body is not JSON");
     a.shut().await;
 }
+
+#[tokio::test]
+async fn a_replica_resumes_applying_by_itself_once_redis_is_back() {
+    let mut redis = TestRedis::start();
+    let a = replica(&redis, Duration::from_secs(30)).await;
+    a.hooks.enqueue(delivery(1)).await.unwrap();
+    eventually("the first delivery applied", || async {
+        (a.hooks.stats().ingested == 1).then_some(())
+    })
+    .await;
+    redis.stop();
+    assert!(a.hooks.enqueue(delivery(2)).await.is_err(), "Redis is down");
+    // The worker keeps polling a Redis that is down meanwhile.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    redis.restart();
+    eventually("a delivery stored after the outage", || async {
+        a.hooks.enqueue(delivery(2)).await.ok()
+    })
+    .await;
+    eventually("the delivery after the outage applied", || async {
+        (a.hooks.stats().ingested == 2 && a.hooks.pending().await.unwrap().is_empty()).then_some(())
+    })
+    .await;
+    a.shut().await;
+}

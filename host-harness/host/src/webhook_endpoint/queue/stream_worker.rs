@@ -20,6 +20,10 @@ use crate::store::StateError;
 /// How often an idle worker looks for entries other replicas wrote or left.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
+/// The longest wait between attempts to read the stream while Redis fails: short, so a
+/// replica resumes soon after Redis returns.
+const UNREADABLE_RETRY_MAX: Duration = Duration::from_secs(5);
+
 /// A consumer idle this long with nothing pending belongs to a replica that is gone.
 const GONE_CONSUMER_IDLE: Duration = Duration::from_secs(3600);
 
@@ -57,7 +61,7 @@ pub(super) async fn run(
                 if wait_or_stop(&mut stop, backoff).await {
                     break;
                 }
-                backoff = (backoff * 2).min(opts.retry_max);
+                backoff = (backoff * 2).min(opts.retry_max).min(UNREADABLE_RETRY_MAX);
                 continue;
             }
         };
