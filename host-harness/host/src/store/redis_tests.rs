@@ -330,3 +330,22 @@ async fn rediss_verifies_the_server_certificate_against_the_given_ca() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn redis_persistence_that_could_lose_acknowledged_writes_is_reported_with_the_fix() {
+    let durable = TestRedis::start();
+    assert_eq!(durable.store(7).await.durability_problem().await, None);
+
+    let no_aof = TestRedis::start_with(&["--appendonly", "no"]);
+    let problem = no_aof.store(7).await.durability_problem().await.unwrap();
+    assert!(problem.contains("appendonly yes"), "{problem}");
+
+    let lazy = TestRedis::start_with(&["--appendfsync", "everysec"]);
+    let problem = lazy.store(7).await.durability_problem().await.unwrap();
+    assert!(problem.contains("appendfsync always"), "{problem}");
+
+    // Managed services often disable CONFIG: the store still starts, and says it could not check.
+    let locked = TestRedis::start_with(&["--rename-command", "CONFIG", ""]);
+    let problem = locked.store(7).await.durability_problem().await.unwrap();
+    assert!(problem.contains("could not read"), "{problem}");
+}
