@@ -8,6 +8,15 @@ use super::location::StateLocation;
 use super::test_redis::TestRedis;
 use super::*;
 
+/// `whatsapp_store_errors_total` as `/metrics` shows it (process-wide).
+fn store_errors() -> u64 {
+    crate::admin::metrics::render(Default::default())
+        .lines()
+        .find_map(|l| l.strip_prefix("whatsapp_store_errors_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("the store error counter is exposed")
+}
+
 /// The raw bytes Redis holds for `key` of `table`.
 async fn raw(store: &StateStore, table: Table, key: &str) -> Vec<u8> {
     let redis = store.redis().expect("a Redis store");
@@ -144,6 +153,7 @@ async fn while_redis_is_down_calls_fail_fast_naming_the_store_and_recover_when_i
         .set(Table::Kv, "k", b"kept".to_vec(), None)
         .await
         .unwrap();
+    let errors_before = store_errors();
     server.stop();
     let started = Instant::now();
     let err = store.get(Table::Kv, "k").await.expect_err("Redis is down");
@@ -161,6 +171,10 @@ async fn while_redis_is_down_calls_fail_fast_naming_the_store_and_recover_when_i
             .await
             .is_err(),
         "writes fail too"
+    );
+    assert!(
+        store_errors() >= errors_before + 3,
+        "each failed call counts in whatsapp_store_errors"
     );
     // Fails fast rather than hanging the call (a generous bound, not a benchmark).
     assert!(started.elapsed() < Duration::from_secs(20));
