@@ -80,7 +80,20 @@ impl RedisHandle {
             .set_max_delay(Duration::from_millis(500));
         let connection = ConnectionManager::new_with_config(client, config)
             .await
-            .map_err(unreachable)?;
+            .map_err(|e| {
+                if e.kind() == redis::ErrorKind::AuthenticationFailed || e.code().is_some() {
+                    StateError::Open {
+                        path: name.to_string(),
+                        reason: format!(
+                            "Redis refused the connection ({}): check the user and password \
+                             (`?password_credential=` names the vault credential holding it)",
+                            describe(&e)
+                        ),
+                    }
+                } else {
+                    unreachable(e)
+                }
+            })?;
         Ok(RedisHandle {
             connection,
             namespace: target.namespace.as_str().into(),

@@ -8,6 +8,15 @@ use super::location::StateLocation;
 use super::test_redis::TestRedis;
 use super::*;
 
+/// `whatsapp_store_errors_total` as `/metrics` shows it (process-wide).
+fn store_errors() -> u64 {
+    crate::admin::metrics::render(Default::default())
+        .lines()
+        .find_map(|l| l.strip_prefix("whatsapp_store_errors_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("the store error counter is exposed")
+}
+
 /// The raw bytes Redis holds for `key` of `table`.
 async fn raw(store: &StateStore, table: Table, key: &str) -> Vec<u8> {
     let redis = store.redis().expect("a Redis store");
@@ -144,6 +153,7 @@ async fn while_redis_is_down_calls_fail_fast_naming_the_store_and_recover_when_i
         .set(Table::Kv, "k", b"kept".to_vec(), None)
         .await
         .unwrap();
+    let errors_before = store_errors();
     server.stop();
     let started = Instant::now();
     let err = store.get(Table::Kv, "k").await.expect_err("Redis is down");
@@ -161,6 +171,10 @@ async fn while_redis_is_down_calls_fail_fast_naming_the_store_and_recover_when_i
             .await
             .is_err(),
         "writes fail too"
+    );
+    assert!(
+        store_errors() >= errors_before + 3,
+        "each failed call counts in whatsapp_store_errors"
     );
     // Fails fast rather than hanging the call (a generous bound, not a benchmark).
     assert!(started.elapsed() < Duration::from_secs(20));
@@ -204,6 +218,7 @@ async fn a_password_from_the_url_authenticates_and_never_appears_in_errors() {
         .unwrap()
         .to_string();
     assert!(!err.contains("wrong-pw"), "{err}");
+    assert!(err.contains("refused") && err.contains("password"), "{err}");
 }
 
 /// The members of the kv index.
@@ -329,4 +344,23 @@ async fn rediss_verifies_the_server_certificate_against_the_given_ca() {
             .await
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn redis_persistence_that_could_lose_acknowledged_writes_is_reported_with_the_fix() {
+    let durable = TestRedis::start();
+    assert_eq!(durable.store(7).await.durability_problem().await, None);
+
+    let no_aof = TestRedis::start_with(&["--appendonly", "no"]);
+    let problem = no_aof.store(7).await.durability_problem().await.unwrap();
+    assert!(problem.contains("appendonly yes"), "{problem}");
+
+    let lazy = TestRedis::start_with(&["--appendfsync", "everysec"]);
+    let problem = lazy.store(7).await.durability_problem().await.unwrap();
+    assert!(problem.contains("appendfsync always"), "{problem}");
+
+    // Managed services often disable CONFIG: the store still starts, and says it could not check.
+    let locked = TestRedis::start_with(&["--rename-command", "CONFIG", ""]);
+    let problem = locked.store(7).await.durability_problem().await.unwrap();
+    assert!(problem.contains("could not read"), "{problem}");
 }

@@ -18,10 +18,18 @@ pub(crate) struct TestRedis {
     dir: tempfile::TempDir,
     /// Serving TLS only (`start_tls`), with the CA file clients must trust.
     tls: bool,
+    /// Arguments after the defaults (which they override).
+    extra: Vec<String>,
 }
 
 impl TestRedis {
     pub(crate) fn start() -> TestRedis {
+        Self::start_with(&[])
+    }
+
+    /// A server started with `extra` arguments after the defaults, e.g.
+    /// `["--appendfsync", "everysec"]`.
+    pub(crate) fn start_with(extra: &[&str]) -> TestRedis {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free loopback port")
@@ -31,6 +39,7 @@ impl TestRedis {
             port,
             dir: tempfile::tempdir().expect("a temp dir"),
             tls: false,
+            extra: extra.iter().map(|a| a.to_string()).collect(),
         };
         redis.restart();
         redis
@@ -169,6 +178,7 @@ impl TestRedis {
                 "--appendfsync",
                 "always",
             ])
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
