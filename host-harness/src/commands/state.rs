@@ -66,6 +66,14 @@ pub async fn run(config: Option<&Path>, command: StateCommand) -> anyhow::Result
                 source.kind(),
                 target.kind()
             );
+            if report.waiting_deliveries > 0 {
+                eprintln!(
+                    "note: the source held {} acknowledged webhook deliveries not yet applied; \
+                     they were copied, and the first gateway to start on the target applies them \
+                     (on Redis, it first moves them into the queue stream).",
+                    report.waiting_deliveries
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -8,3 +8,4 @@ mod redis_server;
 mod shared_state;
 mod standalone_sandbox;
 mod state_copy;
+mod store_outage;

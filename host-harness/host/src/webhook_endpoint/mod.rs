@@ -4,8 +4,9 @@
 //! `server` answers HTTP: the host refuses unsigned, forged and tokenless
 //! requests itself (`signature`), before any instance exists; the component
 //! then verifies what passed (token, signature) and an authentic delivery is
-//! stored in the `queue` before the 200 goes out; the queue's worker then has
-//! the component ingest it.
+//! stored in the `queue` (the state file's queue table, or a Redis Stream the
+//! replicas share when the state is on Redis) before the 200 goes out; the
+//! queue's worker then has the component ingest it.
 
 mod queue;
 mod server;

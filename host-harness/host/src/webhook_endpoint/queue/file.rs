@@ -12,9 +12,9 @@ use base64::Engine as _;
 use serde_json::json;
 use tokio::sync::watch;
 
-use super::{
-    DEAD_LETTER_TTL_SECONDS, DeadLetter, Ingested, QueueDepth, Webhooks, entry_suffix,
-    suffix_time_ms, wait_or_stop,
+use super::ingest::{Ingest, Ingested};
+use super::types::{
+    DEAD_LETTER_TTL_SECONDS, DeadLetter, QueueDepth, entry_suffix, suffix_time_ms, wait_or_stop,
 };
 use crate::store::{StateError, StateStore, Table, now_ms};
 
@@ -44,8 +44,14 @@ impl FileQueue {
         Ok(key)
     }
 
-    async fn queued(&self) -> Result<Vec<(String, Vec<u8>)>, StateError> {
+    /// The waiting deliveries, oldest first, with their bodies.
+    pub(super) async fn queued(&self) -> Result<Vec<(String, Vec<u8>)>, StateError> {
         self.store.scan(Table::WebhookQueue, QUEUE_PREFIX).await
+    }
+
+    /// Removes a waiting delivery (moved elsewhere).
+    pub(super) async fn remove(&self, key: &str) -> Result<bool, StateError> {
+        self.store.delete(Table::WebhookQueue, key).await
     }
 
     pub(super) async fn pending(&self) -> Result<Vec<String>, StateError> {
@@ -85,8 +91,8 @@ impl FileQueue {
         Ok(out)
     }
 
-    pub(super) async fn run(&self, hooks: &Webhooks, mut stop: watch::Receiver<bool>) {
-        let opts = hooks.options();
+    pub(super) async fn run(&self, ingest: &Ingest, mut stop: watch::Receiver<bool>) {
+        let opts = &ingest.options;
         let mut failures: HashMap<String, u32> = HashMap::new();
         let mut backoff = opts.retry_initial;
         loop {
@@ -106,7 +112,7 @@ impl FileQueue {
             };
             if pending.is_empty() {
                 tokio::select! {
-                    _ = hooks.wake().notified() => {}
+                    _ = ingest.wake.notified() => {}
                     _ = stop.wait_for(|s| *s) => break,
                 }
                 continue;
@@ -116,7 +122,7 @@ impl FileQueue {
                 if *stop.borrow() {
                     break;
                 }
-                let reason = match hooks.apply(&key, &body).await {
+                let reason = match ingest.apply(&key, &body).await {
                     Ingested::Applied => {
                         if let Err(e) = self.store.delete(Table::WebhookQueue, &key).await {
                             // It will be applied again, which is harmless.
@@ -127,7 +133,7 @@ impl FileQueue {
                         continue;
                     }
                     Ingested::Malformed(reason) => {
-                        self.dead_letter(hooks, &key, &body, &reason, 1).await;
+                        self.dead_letter(ingest, &key, &body, &reason, 1).await;
                         failures.remove(&key);
                         backoff = opts.retry_initial;
                         continue;
@@ -139,10 +145,10 @@ impl FileQueue {
                 if *n >= opts.max_attempts.max(1) {
                     let attempts = *n;
                     failures.remove(&key);
-                    self.dead_letter(hooks, &key, &body, &reason, attempts)
+                    self.dead_letter(ingest, &key, &body, &reason, attempts)
                         .await;
                 } else {
-                    hooks.count_retry();
+                    ingest.count_retry();
                     tracing::warn!(
                         key = %key,
                         attempt = *n,
@@ -165,7 +171,7 @@ impl FileQueue {
 
     async fn dead_letter(
         &self,
-        hooks: &Webhooks,
+        ingest: &Ingest,
         key: &str,
         body: &[u8],
         reason: &str,
@@ -195,13 +201,13 @@ impl FileQueue {
         if let Err(e) = self.store.delete(Table::WebhookQueue, key).await {
             tracing::error!(key = %key, error = %e, "cannot remove a dead-lettered webhook from the queue");
         }
-        hooks.count_dead_letter(&dead_key, attempts, reason);
+        ingest.count_dead_letter(&dead_key, attempts, reason);
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::suffix_time_ms;
+    use super::super::types::suffix_time_ms;
 
     #[test]
     fn a_queue_key_gives_its_receive_time() {

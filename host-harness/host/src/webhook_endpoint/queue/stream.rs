@@ -24,14 +24,17 @@ use redis::streams::{
 };
 use redis::{FromRedisValue, RedisError};
 
-use super::{DEAD_LETTER_TTL_SECONDS, DeadLetter, QueueDepth, entry_suffix};
+use super::types::{DEAD_LETTER_TTL_SECONDS, DeadLetter, QueueDepth, entry_suffix};
 use crate::seal::{StateSeal, Unsealed};
 use crate::store::{RedisHandle, StateError, now_ms};
 
 /// The consumer group every replica reads through.
 const GROUP: &str = "ingest";
-/// Entries read or reclaimed per round trip.
-const BATCH: usize = 16;
+/// New entries a consumer takes at once: one, so the replicas share the work and a replica
+/// that stops holds nothing it has not started (a held entry waits for the claim timeout).
+const TAKE_NEW: usize = 1;
+/// Stale entries taken over per round trip.
+const TAKE_STALE: usize = 16;
 
 /// Deletes the group's consumers idle past ARGV[2] ms with nothing pending, except ARGV[3].
 const PRUNE_CONSUMERS: &str = r"
@@ -153,7 +156,7 @@ impl StreamQueue {
             .arg(GROUP)
             .arg(&self.consumer)
             .arg("COUNT")
-            .arg(BATCH);
+            .arg(TAKE_NEW);
         cmd.arg("STREAMS").arg(&self.stream).arg(">");
         let reply = match self.query::<Option<StreamReadReply>>(&cmd).await {
             Err(e) if e.code() == Some("NOGROUP") => {
@@ -185,7 +188,7 @@ impl StreamQueue {
             .arg(GROUP)
             .arg(&self.consumer)
             .arg(idle.as_millis() as u64);
-        cmd.arg(cursor).arg("COUNT").arg(BATCH);
+        cmd.arg(cursor).arg("COUNT").arg(TAKE_STALE);
         let reply = match self.query::<StreamAutoClaimReply>(&cmd).await {
             Err(e) if e.code() == Some("NOGROUP") => {
                 self.ensure_group().await?;

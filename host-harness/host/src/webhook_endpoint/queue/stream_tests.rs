@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use super::hooks::Webhooks;
 use super::stream::StreamQueue;
-use super::{WebhookOptions, Webhooks};
+use super::types::WebhookOptions;
 use crate::Connector;
 use crate::caps::vault::Secret;
 use crate::config::{ApiEndpoint, EnvSecrets, Settings};
@@ -29,6 +30,11 @@ const VAULT_KEY_HEX: &str = "070707070707070707070707070707070707070707070707070
 /// deployment's vault key (from a key file, as an operator would give it). Ingest calls no
 /// Cloud API.
 async fn connector(redis: &TestRedis) -> Connector {
+    connector_with(redis, |_| {}).await
+}
+
+/// [`connector`] with `tweak` applied to its settings.
+async fn connector_with(redis: &TestRedis, tweak: impl FnOnce(&mut Settings)) -> Connector {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let dir = tempfile::tempdir().unwrap();
@@ -58,6 +64,7 @@ async fn connector(redis: &TestRedis) -> Connector {
     settings.vault.path = dir.path().join("vault.json");
     settings.vault.key_file = key_file;
     settings.runtime.cache_dir = Some(cache_dir());
+    tweak(&mut settings);
     Connector::builder(settings)
         .secrets(secrets)
         .build()
@@ -214,8 +221,15 @@ async fn entries_a_crashed_replica_took_are_taken_over_by_a_live_one_and_applied
     for n in 0..4 {
         crashed.enqueue(&delivery(n)).await.unwrap();
     }
-    let taken = crashed.take_new().await.unwrap();
-    assert_eq!(taken.len(), 4);
+    let mut taken = 0;
+    loop {
+        let batch = crashed.take_new().await.unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        taken += batch.len();
+    }
+    assert_eq!(taken, 4);
     drop(crashed);
     assert_eq!(group_pending(&redis).await, 4);
 
@@ -494,7 +508,10 @@ async fn consumers_of_replicas_long_gone_are_removed_unless_they_still_hold_entr
 async fn the_depth_counts_waiting_and_held_entries_and_ages_the_oldest() {
     let redis = TestRedis::start();
     let queue = queue_on(&redis).await;
-    assert_eq!(queue.depth().await.unwrap(), super::QueueDepth::default());
+    assert_eq!(
+        queue.depth().await.unwrap(),
+        super::types::QueueDepth::default()
+    );
     queue.ensure_group().await.unwrap();
     queue.enqueue(&delivery(1)).await.unwrap();
     let held = queue.take_new().await.unwrap();
@@ -508,4 +525,112 @@ async fn the_depth_counts_waiting_and_held_entries_and_ages_the_oldest() {
     assert!(depth.oldest_age_seconds >= 0.05, "{depth:?}");
     queue.ack(&held[0].id).await.unwrap();
     assert_eq!(queue.depth().await.unwrap().entries, 1);
+}
+
+#[tokio::test]
+async fn a_failing_ingest_is_retried_by_its_replica_then_dead_lettered_after_max_attempts() {
+    let redis = TestRedis::start();
+    // A delivery the component cannot hold within 2 MiB (its 1 MiB stack plus the 1.2 MB
+    // body): every ingest of it fails, retryable as far as the queue can tell.
+    let connector = connector_with(&redis, |s| s.runtime.memory_limit_mib = 2).await;
+    let oversized = format!(
+        r#"{{"object":"whatsapp_business_account","entry":[],"pad":"{}"}}"#,
+        "x".repeat(1_200_000)
+    )
+    .into_bytes();
+    let hooks = Webhooks::new(
+        connector.runtime().clone(),
+        options(Duration::from_secs(30)),
+    );
+    let (stop, rx) = watch::channel(false);
+    let worker = {
+        let hooks = hooks.clone();
+        tokio::spawn(async move { hooks.run_worker(rx).await })
+    };
+    hooks.enqueue(oversized.clone()).await.unwrap();
+    let dead = eventually("the delivery dead-lettered", || async {
+        let dead = hooks.dead_letters().await.unwrap();
+        (!dead.is_empty()).then_some(dead)
+    })
+    .await;
+    assert_eq!(
+        dead[0].attempts, 3,
+        "max_attempts deliveries, each one ingest"
+    );
+    assert_eq!(dead[0].body, oversized);
+    assert!(!dead[0].reason.is_empty());
+    let stats = hooks.stats();
+    assert_eq!(
+        (stats.ingested, stats.retries, stats.dead_lettered),
+        (0, 2, 1)
+    );
+    assert_eq!(group_pending(&redis).await, 0);
+    assert!(hooks.pending().await.unwrap().is_empty());
+    let _ = stop.send(true);
+    worker.await.unwrap();
+}
+
+#[tokio::test]
+async fn deliveries_a_file_queue_left_in_redis_are_moved_into_the_stream_and_applied() {
+    let redis = TestRedis::start();
+    // What `state copy` from a file with two waiting deliveries and a dead letter leaves.
+    let store = deployment_store(&redis).await;
+    for (key, body) in [
+        ("q/0001767225600000-00000000-0000000a", delivery(1)),
+        ("q/0001767225600001-00000001-0000000b", delivery(2)),
+    ] {
+        store
+            .set(crate::store::Table::WebhookQueue, key, body, None)
+            .await
+            .unwrap();
+    }
+    let dead = serde_json::json!({"reason": "webhook body is not JSON", "attempts": 1, "body": ""});
+    store
+        .set(
+            crate::store::Table::WebhookQueue,
+            "dead/0001767225600002-00000002-0000000c",
+            dead.to_string().into_bytes(),
+            Some(60),
+        )
+        .await
+        .unwrap();
+    let a = replica(&redis, Duration::from_secs(30)).await;
+    eventually("the copied deliveries applied", || async {
+        (a.hooks.stats().ingested == 2 && a.hooks.pending().await.unwrap().is_empty()).then_some(())
+    })
+    .await;
+    let left = store
+        .scan(crate::store::Table::WebhookQueue, "q/")
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "moved out of the table: {left:?}");
+    let dead = a.hooks.dead_letters().await.unwrap();
+    assert_eq!(dead.len(), 1, "the copied dead letter is listed");
+    assert_eq!(dead[0].reason, "webhook body is not JSON");
+    a.shut().await;
+}
+
+#[tokio::test]
+async fn a_replica_resumes_applying_by_itself_once_redis_is_back() {
+    let mut redis = TestRedis::start();
+    let a = replica(&redis, Duration::from_secs(30)).await;
+    a.hooks.enqueue(delivery(1)).await.unwrap();
+    eventually("the first delivery applied", || async {
+        (a.hooks.stats().ingested == 1).then_some(())
+    })
+    .await;
+    redis.stop();
+    assert!(a.hooks.enqueue(delivery(2)).await.is_err(), "Redis is down");
+    // The worker keeps polling a Redis that is down meanwhile.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    redis.restart();
+    eventually("a delivery stored after the outage", || async {
+        a.hooks.enqueue(delivery(2)).await.ok()
+    })
+    .await;
+    eventually("the delivery after the outage applied", || async {
+        (a.hooks.stats().ingested == 2 && a.hooks.pending().await.unwrap().is_empty()).then_some(())
+    })
+    .await;
+    a.shut().await;
 }

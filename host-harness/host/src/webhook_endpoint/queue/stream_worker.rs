@@ -11,12 +11,18 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use super::file::FileQueue;
+use super::ingest::{Ingest, Ingested};
 use super::stream::{Content, StreamQueue, Taken};
-use super::{Ingested, Webhooks, wait_or_stop};
+use super::types::wait_or_stop;
 use crate::store::StateError;
 
 /// How often an idle worker looks for entries other replicas wrote or left.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// The longest wait between attempts to read the stream while Redis fails: short, so a
+/// replica resumes soon after Redis returns.
+const UNREADABLE_RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// A consumer idle this long with nothing pending belongs to a replica that is gone.
 const GONE_CONSUMER_IDLE: Duration = Duration::from_secs(3600);
@@ -31,8 +37,13 @@ enum Outcome {
     Stopped,
 }
 
-pub(super) async fn run(queue: &StreamQueue, hooks: &Webhooks, mut stop: watch::Receiver<bool>) {
-    let opts = hooks.options();
+pub(super) async fn run(
+    queue: &StreamQueue,
+    table: &FileQueue,
+    ingest: &Ingest,
+    mut stop: watch::Receiver<bool>,
+) {
+    let opts = &ingest.options;
     let mut backoff = opts.retry_initial;
     let mut group_ready = false;
     tracing::info!(
@@ -43,21 +54,21 @@ pub(super) async fn run(queue: &StreamQueue, hooks: &Webhooks, mut stop: watch::
         if *stop.borrow() {
             break;
         }
-        let batch = match next_batch(queue, hooks, &mut group_ready).await {
+        let batch = match next_batch(queue, table, ingest, &mut group_ready).await {
             Ok(batch) => batch,
             Err(e) => {
                 tracing::error!(error = %e, "webhook queue unreadable; retrying");
                 if wait_or_stop(&mut stop, backoff).await {
                     break;
                 }
-                backoff = (backoff * 2).min(opts.retry_max);
+                backoff = (backoff * 2).min(opts.retry_max).min(UNREADABLE_RETRY_MAX);
                 continue;
             }
         };
         backoff = opts.retry_initial;
         if batch.is_empty() {
             tokio::select! {
-                _ = hooks.woken_within(POLL_INTERVAL) => {}
+                _ = ingest.woken_within(POLL_INTERVAL) => {}
                 _ = stop.wait_for(|s| *s) => break,
             }
             continue;
@@ -67,7 +78,7 @@ pub(super) async fn run(queue: &StreamQueue, hooks: &Webhooks, mut stop: watch::
                 // What is left stays pending: taken over after the claim timeout.
                 break;
             }
-            if let Outcome::Stopped = process(queue, hooks, &mut stop, taken, deliveries).await {
+            if let Outcome::Stopped = process(queue, ingest, &mut stop, taken, deliveries).await {
                 return;
             }
         }
@@ -77,11 +88,13 @@ pub(super) async fn run(queue: &StreamQueue, hooks: &Webhooks, mut stop: watch::
 /// Stale entries if any, else new ones; each with its delivery count.
 async fn next_batch(
     queue: &StreamQueue,
-    hooks: &Webhooks,
+    table: &FileQueue,
+    ingest: &Ingest,
     group_ready: &mut bool,
 ) -> Result<Vec<(Taken, u64)>, StateError> {
     if !*group_ready {
         queue.ensure_group().await?;
+        adopt(queue, table).await?;
         *group_ready = true;
         match queue.prune_consumers(GONE_CONSUMER_IDLE).await {
             Ok(0) => {}
@@ -94,7 +107,7 @@ async fn next_batch(
             }
         }
     }
-    let stale = queue.take_stale(hooks.options().claim_timeout).await?;
+    let stale = queue.take_stale(ingest.options.claim_timeout).await?;
     if !stale.is_empty() {
         tracing::info!(
             entries = stale.len(),
@@ -110,24 +123,43 @@ async fn next_batch(
         .collect())
 }
 
+/// Moves the deliveries a file queue left waiting (copied to Redis by `state copy`) into the
+/// stream, oldest first. Added before removed: two replicas starting at once may both add one
+/// (applied twice, harmlessly), but a crash between the two loses none.
+async fn adopt(queue: &StreamQueue, table: &FileQueue) -> Result<(), StateError> {
+    let waiting = table.queued().await?;
+    if waiting.is_empty() {
+        return Ok(());
+    }
+    for (key, body) in &waiting {
+        queue.enqueue(body).await?;
+        table.remove(key).await?;
+    }
+    tracing::info!(
+        deliveries = waiting.len(),
+        "moved the webhook deliveries a file queue left into the Redis stream"
+    );
+    Ok(())
+}
+
 async fn process(
     queue: &StreamQueue,
-    hooks: &Webhooks,
+    ingest: &Ingest,
     stop: &mut watch::Receiver<bool>,
     taken: Taken,
     mut deliveries: u64,
 ) -> Outcome {
-    let opts = hooks.options();
+    let opts = &ingest.options;
     let max = u64::from(opts.max_attempts.max(1));
     let label = format!("{} ({})", taken.id, taken.suffix);
     let body = match &taken.content {
         Content::Body(body) => body.clone(),
         Content::Refused(reason) => {
-            return dead_letter(queue, hooks, &taken, &[], reason, deliveries).await;
+            return dead_letter(queue, ingest, &taken, &[], reason, deliveries).await;
         }
         Content::OtherKey(reason) => {
             if deliveries > max {
-                return dead_letter(queue, hooks, &taken, &[], reason, deliveries).await;
+                return dead_letter(queue, ingest, &taken, &[], reason, deliveries).await;
             }
             tracing::error!(key = %label, "a webhook delivery cannot be read here; {reason}");
             return Outcome::Left;
@@ -139,11 +171,11 @@ async fn process(
             "given to a replica {deliveries} times without being applied (each replica stopped \
              or stalled while applying it)"
         );
-        return dead_letter(queue, hooks, &taken, &body, &reason, deliveries).await;
+        return dead_letter(queue, ingest, &taken, &body, &reason, deliveries).await;
     }
     let mut backoff = opts.retry_initial;
     loop {
-        let reason = match hooks.apply(&label, &body).await {
+        let reason = match ingest.apply(&label, &body).await {
             Ingested::Applied => {
                 if let Err(e) = queue.ack(&taken.id).await {
                     // Taken over and applied again after the claim timeout: harmless.
@@ -152,14 +184,14 @@ async fn process(
                 return Outcome::Done;
             }
             Ingested::Malformed(reason) => {
-                return dead_letter(queue, hooks, &taken, &body, &reason, deliveries).await;
+                return dead_letter(queue, ingest, &taken, &body, &reason, deliveries).await;
             }
             Ingested::Failed(reason) => reason,
         };
         if deliveries >= max {
-            return dead_letter(queue, hooks, &taken, &body, &reason, deliveries).await;
+            return dead_letter(queue, ingest, &taken, &body, &reason, deliveries).await;
         }
-        hooks.count_retry();
+        ingest.count_retry();
         tracing::warn!(
             key = %label,
             attempt = deliveries,
@@ -187,7 +219,7 @@ async fn process(
 
 async fn dead_letter(
     queue: &StreamQueue,
-    hooks: &Webhooks,
+    ingest: &Ingest,
     taken: &Taken,
     body: &[u8],
     reason: &str,
@@ -196,7 +228,7 @@ async fn dead_letter(
     let attempts = u32::try_from(deliveries).unwrap_or(u32::MAX);
     match queue.dead_letter(taken, body, reason, attempts).await {
         Ok(()) => {
-            hooks.count_dead_letter(&format!("dead/{}", taken.suffix), attempts, reason);
+            ingest.count_dead_letter(&format!("dead/{}", taken.suffix), attempts, reason);
             Outcome::Done
         }
         Err(e) => {
