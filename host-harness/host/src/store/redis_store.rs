@@ -51,6 +51,12 @@ impl RedisHandle {
     /// the credentials.
     pub(super) async fn connect(target: &RedisTarget) -> Result<RedisHandle, StateError> {
         let name: Arc<str> = target.redacted.as_str().into();
+        if target.cleartext_remote {
+            tracing::warn!(store = %name, "the state store is reached without TLS over the \
+                network: its password, the key names (phone numbers, message ids) and the \
+                bookkeeping travel in cleartext (stored messages are encrypted either way); \
+                use rediss://");
+        }
         let unreachable = |e: RedisError| StateError::Unreachable {
             store: name.to_string(),
             reason: describe(&e),
