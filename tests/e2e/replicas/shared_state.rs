@@ -136,3 +136,79 @@ async fn readyz_is_503_naming_the_store_while_redis_is_down_and_200_once_it_is_b
     })
     .await;
 }
+
+/// A round-robin balancer on 127.0.0.1:0 in front of `upstreams`' webhook
+/// endpoints: each POST goes, body and headers as received, to the next one,
+/// and its answer comes back. Returns the balancer's `/webhook` URL.
+async fn round_robin(upstreams: Vec<String>) -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = std::sync::Arc::new(AtomicUsize::new(0));
+    let client = reqwest::Client::new();
+    let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let (next, client, upstreams) = (next.clone(), client.clone(), upstreams.clone());
+        async move {
+            let target = &upstreams[next.fetch_add(1, Ordering::Relaxed) % upstreams.len()];
+            let mut forward = client.post(target);
+            for name in ["content-type", "x-hub-signature-256"] {
+                if let Some(v) = req.headers().get(name) {
+                    forward = forward.header(name, v.as_bytes());
+                }
+            }
+            let body = axum::body::to_bytes(req.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            match forward.body(body).send().await {
+                Ok(r) => (
+                    axum::http::StatusCode::from_u16(r.status().as_u16()).unwrap(),
+                    r.bytes().await.unwrap_or_default(),
+                ),
+                Err(_) => (axum::http::StatusCode::BAD_GATEWAY, Default::default()),
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/webhook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+/// `whatsapp_webhook_deliveries_total{result="accepted"}` on one replica.
+async fn accepted_deliveries(replica: &super::harness::Replica) -> f64 {
+    let (status, text) = replica.admin("/metrics").await;
+    assert_eq!(status, 200, "{text}");
+    text.lines()
+        .find(|l| {
+            l.starts_with("whatsapp_webhook_deliveries_total{") && l.contains("result=\"accepted\"")
+        })
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn webhooks_spread_by_a_balancer_over_two_replicas_are_all_readable_through_either() {
+    let d = Deployment::start(2, None).await;
+    let (a, b) = (&d.replicas[0], &d.replicas[1]);
+    let balancer = round_robin(vec![a.webhook_url.clone(), b.webhook_url.clone()]).await;
+    d.sandbox.deliver_to(&balancer).await;
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        let via = &d.replicas[i % 2];
+        ids.push(send_template(&via.mcp, CUSTOMER).await.unwrap());
+    }
+    for id in &ids {
+        for replica in [a, b] {
+            eventually(WEBHOOK_LIMIT, "a status never became readable", || async {
+                let r = status_of(&replica.mcp, id).await;
+                (r["structuredContent"]["status"] == "read").then_some(())
+            })
+            .await;
+        }
+    }
+    // The balancer really split them: each replica accepted some.
+    let (on_a, on_b) = (accepted_deliveries(a).await, accepted_deliveries(b).await);
+    assert!(on_a > 0.0 && on_b > 0.0, "A took {on_a}, B took {on_b}");
+    assert!(
+        on_a + on_b >= 12.0,
+        "three statuses per send: {on_a} + {on_b}"
+    );
+}
