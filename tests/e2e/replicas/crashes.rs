@@ -119,6 +119,7 @@ async fn a_replica_killed_while_holding_taken_webhooks_loses_none_and_another_ap
         victim.stderr()
     );
     victim.kill().await;
+    eprintln!("killed the victim holding {caught} taken, unacknowledged entries");
     assert_eq!(
         pending(&redis).await,
         caught,
