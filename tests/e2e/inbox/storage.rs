@@ -49,7 +49,11 @@ fn holds(haystack: &[u8], text: &str) -> bool {
 
 /// A gateway on the state file at `path` with the inbox as `enabled` and
 /// `retention_days`, its webhook endpoint registered with the sandbox.
-async fn gateway(path: &Path, enabled: bool, retention_days: f64) -> (Env, Webhooks, WebhookServer) {
+async fn gateway(
+    path: &Path,
+    enabled: bool,
+    retention_days: f64,
+) -> (Env, Webhooks, WebhookServer) {
     let state = path.display().to_string();
     let env = Env::builder()
         .settings(move |s| {
