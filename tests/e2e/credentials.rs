@@ -667,6 +667,7 @@ async fn doctor_passes_a_healthy_setup_and_never_prints_the_token() {
         "WhatsApp Business Account",
         "phone number",
         "webhook subscription",
+        "state store",
     ] {
         assert!(
             line(&run.stdout, check).starts_with("PASS"),
@@ -675,7 +676,7 @@ async fn doctor_passes_a_healthy_setup_and_never_prints_the_token() {
         );
     }
     assert!(
-        run.stdout.contains("7 passed, 0 warning(s), 0 failed"),
+        run.stdout.contains("8 passed, 0 warning(s), 0 failed"),
         "{}",
         run.stdout
     );
@@ -792,7 +793,7 @@ async fn doctor_against_its_own_sandbox_passes() {
     let v: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(v["ok"], true);
     let checks = v["checks"].as_array().unwrap();
-    assert_eq!(checks.len(), 7);
+    assert_eq!(checks.len(), 8);
     assert!(checks.iter().all(|c| c["status"] == "PASS"), "{v}");
 }
 

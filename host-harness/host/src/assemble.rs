@@ -243,4 +243,52 @@ mod tests {
             .unwrap();
         assert!(err.to_string().contains("v23.0"), "{err}");
     }
+
+    #[tokio::test]
+    async fn the_redis_password_comes_from_the_vault_credential_the_url_names() {
+        if std::env::var_os("WHATSAPP_VAULT_KEY").is_some() {
+            return; // The environment's key would be used instead of the key file below.
+        }
+        let server = crate::store::test_redis::TestRedis::start();
+        let admin = server.store(7).await;
+        let mut c = admin.redis().unwrap().connection();
+        redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("requirepass")
+            .arg("pw-from-the-vault")
+            .query_async::<()>(&mut c)
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::default();
+        settings.vault.path = dir.path().join("vault.json");
+        settings.vault.key_file = dir.path().join("vault.key");
+        settings.vault_file(true).unwrap();
+        let vault = Vault::new(default_grants());
+        let url = server.url("?password_credential=redis-pw");
+        let missing = open_state(&settings, &url, &vault).await.err().unwrap();
+        assert!(missing.to_string().contains("`redis-pw`"), "{missing}");
+        vault.insert(Credential {
+            name: "redis-pw".into(),
+            kind: Kind::Password,
+            secret: Secret::new("pw-from-the-vault"),
+            bindings: vec![],
+            scopes: vec![],
+            expires_at: None,
+        });
+        let store = open_state(&settings, &url, &vault).await.unwrap();
+        store.check().await.unwrap();
+        assert!(
+            !store.kind().contains("pw-from-the-vault"),
+            "{}",
+            store.kind()
+        );
+        assert!(
+            matches!(
+                vault.open("redis-pw", 0),
+                Err(crate::caps::credentials::OpenError::NotGranted(_))
+            ),
+            "the component is never granted the store's password"
+        );
+    }
 }

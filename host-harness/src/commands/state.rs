@@ -66,6 +66,15 @@ pub async fn run(config: Option<&Path>, command: StateCommand) -> anyhow::Result
                 source.kind(),
                 target.kind()
             );
+            if report.waiting_deliveries > 0 {
+                eprintln!(
+                    "warning: the source held {} acknowledged webhook deliveries not yet applied. \
+                     A gateway on Redis queues deliveries in a stream and will not apply these: \
+                     start one gateway on the source until its queue is empty \
+                     (`whatsapp_webhook_queue_depth` 0 in /metrics), then copy again.",
+                    report.waiting_deliveries
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

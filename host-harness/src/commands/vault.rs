@@ -71,6 +71,8 @@ pub(crate) enum KindArg {
     AccessToken,
     AppSecret,
     VerifyToken,
+    /// A password the host uses itself, e.g. the Redis state store's.
+    Password,
 }
 
 impl From<KindArg> for Kind {
@@ -79,6 +81,7 @@ impl From<KindArg> for Kind {
             KindArg::AccessToken => Kind::AccessToken,
             KindArg::AppSecret => Kind::AppSecret,
             KindArg::VerifyToken => Kind::VerifyToken,
+            KindArg::Password => Kind::Password,
         }
     }
 }
@@ -98,6 +101,7 @@ pub(crate) fn kind_label(kind: Kind) -> &'static str {
         Kind::AccessToken => "access token",
         Kind::AppSecret => "app secret",
         Kind::VerifyToken => "verify token",
+        Kind::Password => "password",
     }
 }
 
@@ -147,7 +151,7 @@ fn resolve_kind(args: &SetArgs) -> anyhow::Result<Kind> {
         ),
         (Some(kind), _) | (None, Some(kind)) => Ok(kind),
         (None, None) => bail!(
-            "say what `{}` holds with --kind access-token|app-secret|verify-token",
+            "say what `{}` holds with --kind access-token|app-secret|verify-token|password",
             args.name
         ),
     }

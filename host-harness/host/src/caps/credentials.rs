@@ -37,6 +37,9 @@ pub enum Kind {
     AppSecret,
     /// The token Meta echoes in the webhook verification handshake.
     VerifyToken,
+    /// A password the host itself uses (the Redis state store's, named by
+    /// `?password_credential=`); never granted to the component.
+    Password,
 }
 
 /// Secret bytes: zeroized when dropped, never printed.

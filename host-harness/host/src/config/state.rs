@@ -8,7 +8,7 @@
 //! - `redis://HOST:PORT[/DB]` or `rediss://…` (TLS): Redis, shared by
 //!   several replicas; `?namespace=NAME` prefixes every key (default
 //!   `whatsapp`), `?password_credential=NAME` takes the password from that
-//!   vault credential;
+//!   vault credential, `?ca_file=PATH` trusts a private CA (TLS);
 //! - `:memory:`: nothing kept after exit.
 //!
 //! `path` (env `WHATSAPP_STATE_PATH`) is the older name of `url` and still

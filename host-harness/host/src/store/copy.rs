@@ -3,17 +3,25 @@
 //!
 //! Records are read unsealed from the source and written through the
 //! target, which seals them with its own key: the two stores need not share
-//! one. The webhook queue's entries are copied as the file queue keeps them
-//! (key and body); a Redis deployment's queue stream is not a table and is
-//! not part of the copy.
+//! one. The webhook queue table's entries are copied as the file queue keeps
+//! them (key and body); a Redis deployment queues deliveries in a stream,
+//! which is not a table: it is not copied, and deliveries waiting in a file
+//! queue copied to Redis are not applied there, so the report counts them
+//! and the command tells the operator to let the queue drain first.
 
-use super::{StateError, StateStore, Table};
+use super::handle::StateStore;
+use super::model::{StateError, Table, now_ms};
+
+/// The file queue's prefix for deliveries not yet applied.
+const WAITING_DELIVERY_PREFIX: &str = "q/";
 
 /// What a copy did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CopyReport {
     /// Records copied, per table name.
     pub copied: Vec<(&'static str, usize)>,
+    /// Webhook deliveries the source had acknowledged but not yet applied.
+    pub waiting_deliveries: usize,
 }
 
 impl CopyReport {
@@ -30,8 +38,11 @@ pub async fn copy_all(from: &StateStore, to: &StateStore) -> Result<CopyReport, 
     for table in Table::ALL {
         let mut copied = 0;
         for record in from.records(table).await? {
-            if record.expires_at_ms.is_some_and(|at| at <= super::now_ms()) {
+            if record.expires_at_ms.is_some_and(|at| at <= now_ms()) {
                 continue;
+            }
+            if table == Table::WebhookQueue && record.key.starts_with(WAITING_DELIVERY_PREFIX) {
+                report.waiting_deliveries += 1;
             }
             to.put(record).await?;
             copied += 1;
@@ -43,8 +54,8 @@ pub async fn copy_all(from: &StateStore, to: &StateStore) -> Result<CopyReport, 
 
 #[cfg(test)]
 mod tests {
+    use super::super::model::Record;
     use super::super::test_redis::TestRedis;
-    use super::super::{Record, now_ms};
     use super::*;
 
     async fn all_records(store: &StateStore) -> Vec<Record> {
@@ -109,6 +120,7 @@ mod tests {
         let redis = server.store(9).await;
         let report = copy_all(&file, &redis).await.unwrap();
         assert_eq!(report.total(), 6);
+        assert_eq!(report.waiting_deliveries, 1, "q/0001 was still waiting");
         assert_same(&before, &all_records(&redis).await);
 
         let back = StateStore::open(&dir.path().join("b.redb")).unwrap();

@@ -19,7 +19,7 @@ use std::sync::mpsc as std_mpsc;
 use redb::{Database, ReadableTable as _, TableDefinition, WriteTransaction};
 use tokio::sync::oneshot;
 
-use super::{Record, StateError, Table, now_ms, storage};
+use super::model::{INBOX_PREFIX, Record, StateError, Table, now_ms, storage};
 use crate::files;
 use crate::seal::StateSeal;
 
@@ -232,11 +232,15 @@ fn make_private(path: &Path) -> std::io::Result<()> {
 /// plaintext, keeping their expiry; returns how many there were.
 fn seal_plaintext(tx: &WriteTransaction, seal: &StateSeal) -> Result<usize, StateError> {
     let mut count = 0;
-    for table in Table::ALL {
+    // Only where sealed entries live: the whole queue, kv under `inbox/`.
+    for (table, prefix) in [(Table::WebhookQueue, ""), (Table::Kv, INBOX_PREFIX)] {
         let mut t = tx.open_table(definition(table)).map_err(storage)?;
         let mut plain = Vec::new();
-        for item in t.iter().map_err(storage)? {
+        for item in t.range(prefix..).map_err(storage)? {
             let (k, v) = item.map_err(storage)?;
+            if !k.value().starts_with(prefix) {
+                break;
+            }
             if table.sealed(k.value())
                 && let Some((_, payload)) = v.value().split_at_checked(8)
                 && !StateSeal::is_sealed(payload)

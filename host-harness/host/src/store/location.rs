@@ -6,7 +6,9 @@
 //! - `?namespace=NAME`: the prefix of every key (default `whatsapp`), so
 //!   several deployments can share one server;
 //! - `?password_credential=NAME`: the password is the secret of the vault
-//!   credential `NAME`, so it need not be written in the URL at all.
+//!   credential `NAME`, so it need not be written in the URL at all;
+//! - `?ca_file=PATH` (`rediss://` only): trust the CA certificate(s) in this
+//!   PEM file instead of the system's roots (a private CA).
 //!
 //! The URL is never printed as given: [`redact`] hides the password.
 
@@ -15,7 +17,7 @@ use std::path::PathBuf;
 use redis::{ConnectionInfo, IntoConnectionInfo as _};
 use zeroize::Zeroizing;
 
-use super::StateError;
+use super::model::StateError;
 
 /// The `[state] url` that keeps the store in memory only.
 pub(crate) const IN_MEMORY: &str = ":memory:";
@@ -40,6 +42,8 @@ pub(crate) struct RedisTarget {
     pub(crate) password_credential: Option<String>,
     /// The password from that credential, once looked up.
     pub(crate) password: Option<Zeroizing<String>>,
+    /// A PEM file of CA certificates to trust instead of the system's.
+    pub(crate) ca_file: Option<PathBuf>,
 }
 
 impl RedisTarget {
@@ -120,11 +124,13 @@ fn redis_target(text: &str) -> Result<StateLocation, StateError> {
     let mut url = url::Url::parse(text).map_err(|e| bad(format!("not a valid URL: {e}")))?;
     let mut namespace = DEFAULT_NAMESPACE.to_string();
     let mut password_credential = None;
+    let mut ca_file = None;
     let mut kept = Vec::new();
     for (name, value) in url.query_pairs() {
         match name.as_ref() {
             "namespace" => namespace = value.into_owned(),
             "password_credential" => password_credential = Some(value.into_owned()),
+            "ca_file" => ca_file = Some(PathBuf::from(value.as_ref())),
             _ => kept.push((name.into_owned(), value.into_owned())),
         }
     }
@@ -138,6 +144,11 @@ fn redis_target(text: &str) -> Result<StateLocation, StateError> {
         return Err(bad(
             "the URL has both a password and `password_credential`: keep only the credential"
                 .into(),
+        ));
+    }
+    if ca_file.is_some() && !matches!(url.scheme(), "rediss" | "valkeys") {
+        return Err(bad(
+            "`ca_file` applies to TLS connections only: use rediss://".into(),
         ));
     }
     if kept.is_empty() {
@@ -155,6 +166,7 @@ fn redis_target(text: &str) -> Result<StateLocation, StateError> {
         },
         password_credential,
         password: None,
+        ca_file,
     }))
 }
 
@@ -246,5 +258,11 @@ mod tests {
             StateLocation::parse("redis://:pw@h:1?password_credential=redis-pw").is_err(),
             "one password source only"
         );
+        let tls = redis("rediss://h:6380?ca_file=/etc/wa/ca.pem&namespace=n");
+        assert_eq!(tls.ca_file, Some(PathBuf::from("/etc/wa/ca.pem")));
+        let err = StateLocation::parse("redis://h:6380?ca_file=/etc/wa/ca.pem")
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("rediss://"), "{err}");
     }
 }

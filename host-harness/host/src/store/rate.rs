@@ -11,7 +11,8 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use super::{Backend, StateError, StateStore, Table};
+use super::handle::{Backend, StateStore};
+use super::model::{StateError, Table};
 
 /// One rate limit a call is subject to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -166,7 +167,7 @@ impl StateStore {
                         return Ok(RateVerdict::Full(i));
                     }
                     recent.push(now_ms);
-                    let expires = super::now_ms() + counter_ttl_ms(limit.window_ms);
+                    let expires = super::model::now_ms() + counter_ttl_ms(limit.window_ms);
                     writes.push((
                         Table::Host,
                         limit.key.clone(),
@@ -183,6 +184,7 @@ impl StateStore {
 
 #[cfg(test)]
 mod tests {
+    use super::super::model::now_ms;
     use super::super::test_redis::TestRedis;
     use super::*;
 
@@ -196,7 +198,7 @@ mod tests {
 
     /// Twelve calls at once, alternating between `a` and `b`: how many were counted.
     async fn twelve_calls(a: &StateStore, b: &StateStore) -> usize {
-        let now = super::super::now_ms() as i64;
+        let now = now_ms() as i64;
         let tasks: Vec<_> = (0..12)
             .map(|i| {
                 let store = if i % 2 == 0 { a.clone() } else { b.clone() };
@@ -232,7 +234,7 @@ mod tests {
     }
 
     async fn a_call_over_one_limit_counts_against_none(store: &StateStore) {
-        let now = super::super::now_ms() as i64;
+        let now = now_ms() as i64;
         let limits = [limit("wide", 10), limit("narrow", 1)];
         assert_eq!(
             store.count_call(&limits, now).await.unwrap(),
@@ -261,7 +263,7 @@ mod tests {
     }
 
     async fn calls_older_than_the_window_free_their_slot(store: &StateStore) {
-        let now = super::super::now_ms() as i64;
+        let now = now_ms() as i64;
         let one = [limit("rl", 1)];
         assert_eq!(
             store.count_call(&one, now - 61_000).await.unwrap(),
@@ -298,8 +300,7 @@ mod tests {
         let err = store
             .count_call(&[limit("rl", 5)], 1)
             .await
-            .err()
-            .expect("Redis is down");
+            .expect_err("Redis is down");
         assert!(err.retryable(), "{err}");
         assert!(store.rate_counters(&["rl".into()]).await.is_err());
     }

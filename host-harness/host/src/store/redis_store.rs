@@ -9,20 +9,30 @@
 //! returns reconnects.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands as _, RedisError, Value};
 
 use super::location::RedisTarget;
-use super::{Record, StateError, Table, now_ms};
+use super::model::{Record, StateError, Table, now_ms};
 
 /// How long a connection attempt, or one command, may take before the
 /// call fails as "unreachable".
 const TIMEOUT: Duration = Duration::from_secs(1);
-/// Keys fetched per `MGET`/`SCAN` round trip.
-const BATCH: usize = 512;
+/// Keys fetched per `MGET`/`SCAN`/`ZRANGEBYLEX` round trip.
+pub(super) const BATCH: usize = 512;
+
+/// This process's place in the rolling sweep of the kv index (the
+/// `redis_index` module).
+#[derive(Default)]
+pub(super) struct Sweep {
+    pub(super) writes: AtomicU64,
+    /// The last member checked; empty: start from the beginning.
+    pub(super) after: Mutex<Vec<u8>>,
+}
 
 /// The shared Redis connection of one deployment; cheap to clone.
 #[derive(Clone)]
@@ -31,6 +41,8 @@ pub(crate) struct RedisHandle {
     namespace: Arc<str>,
     /// The URL without credentials, for messages.
     name: Arc<str>,
+    /// Where this process is in pruning the kv index.
+    pub(super) sweep: Arc<Sweep>,
 }
 
 impl RedisHandle {
@@ -43,7 +55,24 @@ impl RedisHandle {
             store: name.to_string(),
             reason: describe(&e),
         };
-        let client = redis::Client::open(target.connection_info()?).map_err(unreachable)?;
+        // rediss:// needs a process-wide rustls provider; the host uses ring.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let info = target.connection_info()?;
+        let client = match &target.ca_file {
+            None => redis::Client::open(info),
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| StateError::Open {
+                    path: name.to_string(),
+                    reason: format!("cannot read the CA file {} ({e})", path.display()),
+                })?;
+                let certificates = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem),
+                };
+                redis::Client::build_with_tls(info, certificates)
+            }
+        }
+        .map_err(unreachable)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(TIMEOUT))
             .set_response_timeout(Some(TIMEOUT))
@@ -56,6 +85,7 @@ impl RedisHandle {
             connection,
             namespace: target.namespace.as_str().into(),
             name,
+            sweep: Arc::default(),
         })
     }
 
@@ -88,7 +118,7 @@ impl RedisHandle {
         }
     }
 
-    fn table_key(&self, table: Table, key: &str) -> String {
+    pub(super) fn table_key(&self, table: Table, key: &str) -> String {
         self.key(&format!("{}:{key}", table.name()))
     }
 
@@ -115,24 +145,38 @@ impl RedisHandle {
         value: Vec<u8>,
         expires_at_ms: Option<u64>,
     ) -> Result<(), StateError> {
-        let mut c = self.connection();
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(self.table_key(table, key)).arg(value);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("SET")
+            .arg(self.table_key(table, key))
+            .arg(value);
         if let Some(at) = expires_at_ms {
             // Relative, so the servers' and replicas' clocks need not agree.
-            cmd.arg("PX").arg(at.saturating_sub(now_ms()).max(1));
+            pipe.arg("PX").arg(at.saturating_sub(now_ms()).max(1));
         }
-        cmd.query_async::<()>(&mut c)
+        if let Some(index) = self.index(table) {
+            pipe.cmd("ZADD").arg(index).arg(0).arg(key).ignore();
+        }
+        pipe.query_async::<()>(&mut self.connection())
             .await
-            .map_err(|e| self.error(e))
+            .map_err(|e| self.error(e))?;
+        if table == Table::Kv {
+            self.sweep_now_and_then().await;
+        }
+        Ok(())
     }
 
     pub(super) async fn delete(&self, table: Table, key: &str) -> Result<bool, StateError> {
-        let mut c = self.connection();
-        c.del::<_, u64>(self.table_key(table, key))
+        let mut pipe = redis::pipe();
+        pipe.atomic().cmd("DEL").arg(self.table_key(table, key));
+        if let Some(index) = self.index(table) {
+            pipe.cmd("ZREM").arg(index).arg(key).ignore();
+        }
+        let (removed,): (u64,) = pipe
+            .query_async(&mut self.connection())
             .await
-            .map(|n| n > 0)
-            .map_err(|e| self.error(e))
+            .map_err(|e| self.error(e))?;
+        Ok(removed > 0)
     }
 
     /// Every live entry under `prefix`, in key order; with each one's expiry
@@ -143,6 +187,64 @@ impl RedisHandle {
         prefix: &str,
         with_expiry: bool,
     ) -> Result<Vec<Record>, StateError> {
+        let keys = match self.index(table) {
+            Some(index) => self.indexed_keys(&index, prefix).await?,
+            None => self.scanned_keys(table, prefix).await?,
+        };
+        let mut c = self.connection();
+        let mut out = Vec::with_capacity(keys.len());
+        let mut gone = Vec::new();
+        for chunk in keys.chunks(BATCH) {
+            let names: Vec<String> = chunk.iter().map(|k| self.table_key(table, k)).collect();
+            let mut pipe = redis::pipe();
+            pipe.cmd("MGET").arg(&names);
+            if with_expiry {
+                for name in &names {
+                    pipe.cmd("PTTL").arg(name);
+                }
+            }
+            let now = now_ms();
+            let mut answers: Vec<Value> =
+                pipe.query_async(&mut c).await.map_err(|e| self.error(e))?;
+            let expiries: Vec<i64> = answers
+                .split_off(1)
+                .into_iter()
+                .map(|v| redis::from_redis_value(v).unwrap_or(-2))
+                .collect();
+            let values: Vec<Option<Vec<u8>>> = answers
+                .pop()
+                .map(redis::from_redis_value)
+                .transpose()
+                .map_err(|e| self.error(e.into()))?
+                .unwrap_or_default();
+            for (i, (key, value)) in chunk.iter().zip(values).enumerate() {
+                // Expired or deleted since it was listed: skipped.
+                let Some(value) = value else {
+                    gone.push(key.clone());
+                    continue;
+                };
+                let expires_at_ms = match expiries.get(i) {
+                    Some(-2) => continue,
+                    Some(ms) if *ms >= 0 => Some(now + *ms as u64),
+                    _ => None,
+                };
+                out.push(Record {
+                    table,
+                    key: key.clone(),
+                    value,
+                    expires_at_ms,
+                });
+            }
+        }
+        if let Some(index) = self.index(table) {
+            self.forget_expired(&index, table, &gone).await;
+        }
+        Ok(out)
+    }
+
+    /// The keys under `prefix` by walking the keyspace (`SCAN MATCH`), for
+    /// the tables without an index (read whole only by `state copy`).
+    async fn scanned_keys(&self, table: Table, prefix: &str) -> Result<Vec<String>, StateError> {
         let mut c = self.connection();
         let base = self.table_key(table, "");
         let pattern = format!("{}{}*", escape_glob(&base), escape_glob(prefix));
@@ -165,47 +267,10 @@ impl RedisHandle {
             }
             cursor = next;
         }
-        let names: Vec<String> = names.into_iter().collect();
-        let mut out = Vec::with_capacity(names.len());
-        for chunk in names.chunks(BATCH) {
-            let mut pipe = redis::pipe();
-            pipe.cmd("MGET").arg(chunk);
-            if with_expiry {
-                for name in chunk {
-                    pipe.cmd("PTTL").arg(name);
-                }
-            }
-            let now = now_ms();
-            let mut answers: Vec<Value> =
-                pipe.query_async(&mut c).await.map_err(|e| self.error(e))?;
-            let expiries: Vec<i64> = answers
-                .split_off(1)
-                .into_iter()
-                .map(|v| redis::from_redis_value(v).unwrap_or(-2))
-                .collect();
-            let values: Vec<Option<Vec<u8>>> = answers
-                .pop()
-                .map(redis::from_redis_value)
-                .transpose()
-                .map_err(|e| self.error(e.into()))?
-                .unwrap_or_default();
-            for (i, (name, value)) in chunk.iter().zip(values).enumerate() {
-                // Gone between SCAN and MGET (expired, deleted): skipped.
-                let Some(value) = value else { continue };
-                let expires_at_ms = match expiries.get(i) {
-                    Some(-2) => continue,
-                    Some(ms) if *ms >= 0 => Some(now + *ms as u64),
-                    _ => None,
-                };
-                out.push(Record {
-                    table,
-                    key: name[base.len()..].to_string(),
-                    value,
-                    expires_at_ms,
-                });
-            }
-        }
-        Ok(out)
+        Ok(names
+            .into_iter()
+            .map(|name| name[base.len()..].to_string())
+            .collect())
     }
 
     /// Reads the keys' values at once (missing ones absent from the map).
@@ -236,11 +301,11 @@ impl RedisHandle {
         self.table_key(Table::Host, key)
     }
 
-    /// Warns, with the fix, when Redis could lose writes it acknowledged
-    /// (webhooks the gateway answered 200 to): no AOF, or an AOF not synced
-    /// on every write. Servers that refuse `CONFIG GET` (managed services
-    /// often do) get a warning that it could not be checked.
-    pub(super) async fn warn_about_durability(&self) {
+    /// What could make Redis lose writes it acknowledged (webhooks the
+    /// gateway answered 200 to), with the fix: no AOF, an AOF not synced on
+    /// every write, or settings it would not show (`CONFIG GET` disabled, as
+    /// managed services often do). `None` when every write is on disk.
+    pub(super) async fn durability_problem(&self) -> Option<String> {
         let setting = |name: &'static str| {
             let mut c = self.connection();
             async move {
@@ -253,16 +318,21 @@ impl RedisHandle {
                     .and_then(|pair| pair.into_iter().nth(1))
             }
         };
-        let (Some(appendonly), Some(appendfsync)) =
-            (setting("appendonly").await, setting("appendfsync").await)
-        else {
-            tracing::warn!(store = %self.name, "could not read the Redis persistence settings \
-                (CONFIG GET is disabled): make sure the server runs with `appendonly yes` and \
-                `appendfsync always`, or acknowledged webhooks can be lost if Redis crashes");
-            return;
-        };
-        if let Some(problem) = durability_problem(&appendonly, &appendfsync) {
-            tracing::warn!(store = %self.name, appendonly, appendfsync, "{problem}");
+        match (setting("appendonly").await, setting("appendfsync").await) {
+            (Some(appendonly), Some(appendfsync)) => durability_problem(&appendonly, &appendfsync),
+            _ => Some(
+                "could not read the Redis persistence settings (CONFIG GET is disabled): make \
+                 sure the server runs with `appendonly yes` and `appendfsync always`, or \
+                 acknowledged webhooks can be lost if Redis crashes"
+                    .into(),
+            ),
+        }
+    }
+
+    /// Logs [`Self::durability_problem`], if any, at start.
+    pub(super) async fn warn_about_durability(&self) {
+        if let Some(problem) = self.durability_problem().await {
+            tracing::warn!(store = %self.name, "{problem}");
         }
     }
 }

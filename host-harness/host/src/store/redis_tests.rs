@@ -8,6 +8,15 @@ use super::location::StateLocation;
 use super::test_redis::TestRedis;
 use super::*;
 
+/// `whatsapp_store_errors_total` as `/metrics` shows it (process-wide).
+fn store_errors() -> u64 {
+    crate::admin::metrics::render(Default::default())
+        .lines()
+        .find_map(|l| l.strip_prefix("whatsapp_store_errors_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("the store error counter is exposed")
+}
+
 /// The raw bytes Redis holds for `key` of `table`.
 async fn raw(store: &StateStore, table: Table, key: &str) -> Vec<u8> {
     let redis = store.redis().expect("a Redis store");
@@ -144,13 +153,10 @@ async fn while_redis_is_down_calls_fail_fast_naming_the_store_and_recover_when_i
         .set(Table::Kv, "k", b"kept".to_vec(), None)
         .await
         .unwrap();
+    let errors_before = store_errors();
     server.stop();
     let started = Instant::now();
-    let err = store
-        .get(Table::Kv, "k")
-        .await
-        .err()
-        .expect("Redis is down");
+    let err = store.get(Table::Kv, "k").await.expect_err("Redis is down");
     assert!(err.retryable(), "{err}");
     let text = err.to_string();
     assert!(text.contains("unreachable"), "{text}");
@@ -165,6 +171,10 @@ async fn while_redis_is_down_calls_fail_fast_naming_the_store_and_recover_when_i
             .await
             .is_err(),
         "writes fail too"
+    );
+    assert!(
+        store_errors() >= errors_before + 3,
+        "each failed call counts in whatsapp_store_errors"
     );
     // Fails fast rather than hanging the call (a generous bound, not a benchmark).
     assert!(started.elapsed() < Duration::from_secs(20));
@@ -208,4 +218,148 @@ async fn a_password_from_the_url_authenticates_and_never_appears_in_errors() {
         .unwrap()
         .to_string();
     assert!(!err.contains("wrong-pw"), "{err}");
+}
+
+/// The members of the kv index.
+async fn indexed(store: &StateStore) -> Vec<String> {
+    let redis = store.redis().unwrap();
+    let mut c = redis.connection();
+    c.zrange(redis.key("index:kv"), 0, -1).await.unwrap()
+}
+
+#[tokio::test]
+async fn kv_scans_read_the_index_and_expired_or_deleted_keys_leave_it() {
+    let server = TestRedis::start();
+    let store = server.store(7).await;
+    for key in [
+        "inbox/conv/+1",
+        "inbox/conv/+2",
+        "inbox/msg/+1/1",
+        "msg/wamid.1",
+    ] {
+        store
+            .set(Table::Kv, key, key.as_bytes().to_vec(), None)
+            .await
+            .unwrap();
+    }
+    store
+        .set(Table::Kv, "inbox/conv/+3", b"soon gone".to_vec(), Some(1))
+        .await
+        .unwrap();
+    assert_eq!(indexed(&store).await.len(), 5);
+    assert!(store.delete(Table::Kv, "msg/wamid.1").await.unwrap());
+    assert!(!indexed(&store).await.contains(&"msg/wamid.1".to_string()));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let conversations: Vec<String> = store
+        .scan(Table::Kv, "inbox/conv/")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(conversations, ["inbox/conv/+1", "inbox/conv/+2"]);
+    assert_eq!(
+        indexed(&store).await,
+        ["inbox/conv/+1", "inbox/conv/+2", "inbox/msg/+1/1"],
+        "the scan dropped the expired key from the index"
+    );
+}
+
+#[tokio::test]
+async fn writes_sweep_expired_keys_out_of_the_index_over_time() {
+    let server = TestRedis::start();
+    let store = server.store(7).await;
+    for i in 0..50 {
+        store
+            .set(Table::Kv, &format!("old/{i:03}"), vec![1], Some(1))
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // No scan ever looks under `old/`: the rolling sweep on writes prunes it.
+    for i in 0..200 {
+        store
+            .set(Table::Kv, &format!("new/{i:03}"), vec![1], None)
+            .await
+            .unwrap();
+    }
+    let left = indexed(&store).await;
+    assert!(!left.iter().any(|k| k.starts_with("old/")), "{left:?}");
+    assert_eq!(left.len(), 200);
+}
+
+#[tokio::test]
+async fn pruning_never_drops_a_key_that_exists() {
+    let server = TestRedis::start();
+    let store = server.store(7).await;
+    store
+        .set(Table::Kv, "inbox/conv/+1", b"v".to_vec(), None)
+        .await
+        .unwrap();
+    let redis = store.redis().unwrap();
+    // As if a scan had seen it missing just before another replica wrote it.
+    redis
+        .forget_expired(
+            &redis.index(Table::Kv).unwrap(),
+            Table::Kv,
+            &["inbox/conv/+1".to_string()],
+        )
+        .await;
+    assert_eq!(indexed(&store).await, ["inbox/conv/+1"]);
+}
+
+#[tokio::test]
+async fn rediss_verifies_the_server_certificate_against_the_given_ca() {
+    let server = TestRedis::start_tls();
+    let key = || Some(crate::seal::KeyBytes::new([7; 32]));
+    let trusted = format!(
+        "rediss://127.0.0.1:{}?ca_file={}",
+        server.port,
+        server.ca_file().display()
+    );
+    let store = StateStore::connect(&StateLocation::parse(&trusted).unwrap(), key())
+        .await
+        .unwrap();
+    store
+        .set(Table::Kv, "k", b"over tls".to_vec(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get(Table::Kv, "k").await.unwrap(),
+        Some(b"over tls".to_vec())
+    );
+    // The system's roots do not know this CA: the connection is refused.
+    let untrusted = format!("rediss://127.0.0.1:{}", server.port);
+    assert!(
+        StateStore::connect(&StateLocation::parse(&untrusted).unwrap(), key())
+            .await
+            .is_err(),
+        "a certificate from an unknown CA is not accepted"
+    );
+    // Plain text to a TLS port does not work either.
+    let plain = format!("redis://127.0.0.1:{}", server.port);
+    assert!(
+        StateStore::connect(&StateLocation::parse(&plain).unwrap(), key())
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn redis_persistence_that_could_lose_acknowledged_writes_is_reported_with_the_fix() {
+    let durable = TestRedis::start();
+    assert_eq!(durable.store(7).await.durability_problem().await, None);
+
+    let no_aof = TestRedis::start_with(&["--appendonly", "no"]);
+    let problem = no_aof.store(7).await.durability_problem().await.unwrap();
+    assert!(problem.contains("appendonly yes"), "{problem}");
+
+    let lazy = TestRedis::start_with(&["--appendfsync", "everysec"]);
+    let problem = lazy.store(7).await.durability_problem().await.unwrap();
+    assert!(problem.contains("appendfsync always"), "{problem}");
+
+    // Managed services often disable CONFIG: the store still starts, and says it could not check.
+    let locked = TestRedis::start_with(&["--rename-command", "CONFIG", ""]);
+    let problem = locked.store(7).await.durability_problem().await.unwrap();
+    assert!(problem.contains("could not read"), "{problem}");
 }

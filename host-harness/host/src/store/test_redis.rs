@@ -8,7 +8,7 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::StateStore;
+use super::handle::StateStore;
 use super::location::StateLocation;
 use crate::seal::KeyBytes;
 
@@ -16,10 +16,20 @@ pub(crate) struct TestRedis {
     child: Option<Child>,
     pub(crate) port: u16,
     dir: tempfile::TempDir,
+    /// Serving TLS only (`start_tls`), with the CA file clients must trust.
+    tls: bool,
+    /// Arguments after the defaults (which they override).
+    extra: Vec<String>,
 }
 
 impl TestRedis {
     pub(crate) fn start() -> TestRedis {
+        Self::start_with(&[])
+    }
+
+    /// A server started with `extra` arguments after the defaults, e.g.
+    /// `["--appendfsync", "everysec"]`.
+    pub(crate) fn start_with(extra: &[&str]) -> TestRedis {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free loopback port")
@@ -28,9 +38,92 @@ impl TestRedis {
             child: None,
             port,
             dir: tempfile::tempdir().expect("a temp dir"),
+            tls: false,
+            extra: extra.iter().map(|a| a.to_string()).collect(),
         };
         redis.restart();
         redis
+    }
+
+    /// A server speaking TLS only, its certificate for 127.0.0.1 issued by
+    /// a CA of its own ([`TestRedis::ca_file`]), made with `openssl`.
+    pub(crate) fn start_tls() -> TestRedis {
+        let mut redis = TestRedis::start();
+        redis.stop();
+        redis.tls = true;
+        let dir = redis.dir.path();
+        std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        for args in [
+            &[
+                &["req", "-x509"][..],
+                &ec,
+                &[
+                    "-keyout",
+                    "ca.key",
+                    "-out",
+                    "ca.pem",
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=test-ca",
+                ],
+            ]
+            .concat(),
+            &[
+                &["req"][..],
+                &ec,
+                &[
+                    "-keyout",
+                    "server.key",
+                    "-out",
+                    "server.csr",
+                    "-subj",
+                    "/CN=127.0.0.1",
+                ],
+            ]
+            .concat(),
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "server.pem",
+                "-days",
+                "2",
+                "-extfile",
+                "san.ext",
+            ][..]
+                .to_vec(),
+        ] {
+            let status = Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("`openssl` makes the test certificates");
+            assert!(status.success(), "openssl {args:?} failed");
+        }
+        redis.restart();
+        redis
+    }
+
+    /// The CA certificate a TLS server's certificate chains to.
+    pub(crate) fn ca_file(&self) -> std::path::PathBuf {
+        self.dir.path().join("ca.pem")
     }
 
     /// `redis://127.0.0.1:PORT` plus `options` (e.g. `?namespace=x`).
@@ -58,8 +151,23 @@ impl TestRedis {
     /// Starts the server again on the same port and data.
     pub(crate) fn restart(&mut self) {
         self.stop();
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+        let mut command = Command::new("redis-server");
+        if self.tls {
+            let file = |name: &str| self.dir.path().join(name);
+            command
+                .args(["--port", "0", "--tls-port", &self.port.to_string()])
+                .arg("--tls-cert-file")
+                .arg(file("server.pem"))
+                .arg("--tls-key-file")
+                .arg(file("server.key"))
+                .arg("--tls-ca-cert-file")
+                .arg(file("ca.pem"))
+                .args(["--tls-auth-clients", "no"]);
+        } else {
+            command.args(["--port", &self.port.to_string()]);
+        }
+        let child = command
+            .args(["--bind", "127.0.0.1"])
             .arg("--dir")
             .arg(self.dir.path())
             .args([
@@ -70,6 +178,7 @@ impl TestRedis {
                 "--appendfsync",
                 "always",
             ])
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -95,6 +204,9 @@ impl TestRedis {
         let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
             return false;
         };
+        if self.tls {
+            return true; // Listening is enough: the tests' own client speaks TLS.
+        }
         let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
         let mut answer = [0u8; 7];
         s.write_all(b"PING\r\n").is_ok()

@@ -3,7 +3,9 @@
 use std::path::Path;
 
 use super::file::{create_bare, write_legacy};
+use super::handle::Backend;
 use super::*;
+use crate::seal::StateSeal;
 
 #[tokio::test]
 async fn a_missing_key_is_none_and_a_set_key_reads_back() {
@@ -250,5 +252,48 @@ async fn data_survives_reopening_the_file() {
     assert_eq!(
         store.get(Table::Kv, "k").await.unwrap(),
         Some(b"durable".to_vec())
+    );
+}
+
+#[tokio::test]
+async fn inbox_entries_are_sealed_in_the_file_and_other_kv_entries_are_not() {
+    let store = StateStore::in_memory();
+    let text = b"{\"text\":\"my card is 4111\"}".to_vec();
+    store
+        .set(Table::Kv, "inbox/msg/+15551234567/1", text.clone(), None)
+        .await
+        .unwrap();
+    store
+        .set(Table::Kv, "inboxed", b"plain".to_vec(), None)
+        .await
+        .unwrap();
+    let stored = raw(&store, Table::Kv, "inbox/msg/+15551234567/1");
+    assert!(StateSeal::is_sealed(&stored[8..]));
+    assert!(!stored.windows(4).any(|w| w == b"card"));
+    assert_eq!(&raw(&store, Table::Kv, "inboxed")[8..], b"plain");
+    assert_eq!(
+        store.scan(Table::Kv, "inbox/").await.unwrap(),
+        [("inbox/msg/+15551234567/1".to_string(), text)]
+    );
+}
+
+#[tokio::test]
+async fn an_inbox_entry_moved_to_another_key_does_not_open() {
+    let store = StateStore::in_memory();
+    store
+        .set(Table::Kv, "inbox/msg/+1/1", b"for +1".to_vec(), None)
+        .await
+        .unwrap();
+    let moved = raw(&store, Table::Kv, "inbox/msg/+1/1")[8..].to_vec();
+    let Backend::File(file) = &store.backend else {
+        panic!("a file store")
+    };
+    file.set(Table::Kv, "inbox/msg/+2/1", moved, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get(Table::Kv, "inbox/msg/+2/1").await.unwrap(),
+        None,
+        "a sealed value is bound to its key"
     );
 }

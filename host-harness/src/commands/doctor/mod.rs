@@ -7,13 +7,16 @@
 //! 4. it has both WhatsApp scopes;
 //! 5. the configured WABA exists and the token reaches it;
 //! 6. the configured phone number exists and belongs to that WABA;
-//! 7. the token's app is subscribed to the WABA's webhooks (`subscribed_apps`).
+//! 7. the token's app is subscribed to the WABA's webhooks (`subscribed_apps`);
+//! 8. the state store: where it is (a Redis URL without its password) and, for
+//!    Redis, that it answers and syncs what it acknowledges.
 //!
 //! Works against the real API and the sandbox (`doctor --sandbox`). Output
 //! never contains a secret.
 
 mod checks;
 mod report;
+mod state;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -60,7 +63,8 @@ pub async fn run(config: Option<&Path>, args: DoctorArgs) -> anyhow::Result<Exit
             ""
         }
     );
-    let checks = diagnose(&settings, &args.credential, &secrets).await;
+    let mut checks = diagnose(&settings, &args.credential, &secrets).await;
+    checks.push(state::check(&settings).await);
     if let Some(sandbox) = sandbox {
         sandbox.shutdown().await;
     }
