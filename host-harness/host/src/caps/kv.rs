@@ -113,7 +113,16 @@ mod tests {
 
     #[tokio::test]
     async fn scan_pages_one_prefix_in_key_order_after_the_given_key() {
-        let store = StateStore::in_memory();
+        scan_pages(&StateStore::in_memory()).await;
+    }
+
+    #[tokio::test]
+    async fn scan_pages_the_same_way_on_redis() {
+        let redis = crate::store::test_redis::TestRedis::start();
+        scan_pages(&redis.store(7).await).await;
+    }
+
+    async fn scan_pages(store: &StateStore) {
         for key in [
             "inbox/m/1/b",
             "inbox/m/1/a",
@@ -126,7 +135,7 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let mut view = KvView { store: &store };
+        let mut view = KvView { store };
         let keys = |page: Vec<(String, Vec<u8>)>| -> Vec<String> {
             page.into_iter().map(|(k, _)| k).collect()
         };
