@@ -18,7 +18,7 @@ const DEADLINE: Duration = Duration::from_secs(30);
 /// What the customer writes; searched for in the state file's bytes.
 const SECRET_TEXT: &str = "my account PIN is 908172, please reset it";
 
-async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+pub(super) async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -34,7 +34,7 @@ where
 }
 
 /// Whether `text` is in `haystack` as is, or base64-encoded at any alignment.
-fn holds(haystack: &[u8], text: &str) -> bool {
+pub(super) fn holds(haystack: &[u8], text: &str) -> bool {
     let find = |needle: &[u8]| haystack.windows(needle.len()).any(|w| w == needle);
     if find(text.as_bytes()) {
         return true;
@@ -73,7 +73,7 @@ async fn gateway(
 }
 
 /// The customer writes `text`; returns once the gateway applied it.
-async fn customer_writes(env: &Env, hooks: &Webhooks, text: &str) {
+pub(super) async fn customer_writes(env: &Env, hooks: &Webhooks, text: &str) {
     let before = hooks.stats().ingested;
     env.sandbox.simulate_inbound(CUSTOMER_DIGITS, text);
     eventually("the inbound delivery to be applied", || async {
@@ -82,7 +82,7 @@ async fn customer_writes(env: &Env, hooks: &Webhooks, text: &str) {
     .await;
 }
 
-async fn texts(env: &Env) -> Vec<String> {
+pub(super) async fn texts(env: &Env) -> Vec<String> {
     let out = env
         .call("whatsapp_get_messages", json!({"customer": CUSTOMER}))
         .await
