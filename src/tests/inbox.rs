@@ -523,3 +523,23 @@ fn the_retention_setting_is_the_ttl_of_every_inbox_record() {
     assert!(inbox.len() >= 3, "{inbox:?}");
     assert!(inbox.iter().all(|(_, (_, ttl))| *ttl == Some(3)));
 }
+
+#[test]
+fn an_unreadable_store_is_a_retryable_error_of_the_readers_not_an_empty_inbox() {
+    let host = inbox_on();
+    deliver(
+        &host,
+        json!([text_from(ALICE, "wamid.x", NOW_S - 5, "hi")]),
+        alice("Alice"),
+    );
+    host.kv_fail.set(true);
+    for (tool, args) in [
+        ("whatsapp_list_conversations", json!({})),
+        ("whatsapp_get_messages", json!({"customer": "+16505551234"})),
+    ] {
+        let e = call(&host, tool, args).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Internal, "{tool}");
+        assert!(e.retryable, "{tool}: {e:?}");
+        assert!(e.details.contains("kv unavailable"), "{tool}: {e:?}");
+    }
+}
