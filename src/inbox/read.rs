@@ -51,8 +51,9 @@ pub(crate) fn summaries(host: &dyn Host) -> Result<Vec<Summary>, String> {
         (READ_PREFIX, "read_through"),
     ] {
         for (key, bytes) in scan_all(host, prefix)? {
-            let customer = &key[prefix.len()..];
-            let Some(v) = parse(&bytes) else { continue };
+            let (Some(customer), Some(v)) = (key.strip_prefix(prefix), parse(&bytes)) else {
+                continue;
+            };
             let s = all.entry(customer.to_string()).or_insert_with(|| Summary {
                 customer: customer.to_string(),
                 ..Summary::default()

@@ -163,8 +163,8 @@ pub(crate) fn get_messages(host: &dyn Host, args: &Args) -> Result<Value, ToolEr
         Value::from(inbox::display_customer(&customer)),
     );
     out.insert("messages".into(), Value::Array(messages));
-    if let (true, Some((key, _))) = (more, page.last()) {
-        out.insert("next_cursor".into(), Value::from(&key[prefix.len()..]));
+    if let (true, Some(rest)) = (more, page.last().and_then(|(k, _)| k.strip_prefix(&prefix))) {
+        out.insert("next_cursor".into(), Value::from(rest));
     }
     next_check_after(&mut out);
     Ok(Value::Object(out))
