@@ -26,10 +26,10 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use crate::store::{IN_MEMORY, StateError, StateLocation};
+use crate::store::{IN_MEMORY, StateError, StateLocation, redact};
 
 /// The `[state]` section.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StateSettings {
     /// Where the store lives: a file path or `file:` URL, a `redis://` or
@@ -63,6 +63,15 @@ fn default_path(xdg_data_home: Option<OsString>, home: Option<OsString>) -> Path
     match data {
         Some(dir) => dir.join("whatsapp-connector").join("state.redb"),
         None => PathBuf::from("whatsapp-state.redb"),
+    }
+}
+
+/// Shows the URL with its password hidden: settings end up in logs.
+impl std::fmt::Debug for StateSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateSettings")
+            .field("url", &redact(&self.url))
+            .finish()
     }
 }
 
@@ -142,6 +151,18 @@ mod tests {
         });
         assert_eq!(state.url, "redis://127.0.0.1:6380");
         assert!(matches!(state.location(), Ok(StateLocation::Redis(_))));
+    }
+
+    #[test]
+    fn the_settings_debug_form_hides_a_redis_password() {
+        let state = StateSettings {
+            url: "redis://app:s3cret-pw@cache:6379".into(),
+        };
+        let shown = format!("{state:?}");
+        assert!(
+            !shown.contains("s3cret-pw") && shown.contains("cache:6379"),
+            "{shown}"
+        );
     }
 
     #[test]

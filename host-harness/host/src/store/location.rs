@@ -44,6 +44,10 @@ pub(crate) struct RedisTarget {
     pub(crate) password: Option<Zeroizing<String>>,
     /// A PEM file of CA certificates to trust instead of the system's.
     pub(crate) ca_file: Option<PathBuf>,
+    /// Plain `redis://` to a host that is not loopback: the password, key
+    /// names (phone numbers, message ids) and bookkeeping cross the network
+    /// in cleartext (stored messages are sealed either way).
+    pub(crate) cleartext_remote: bool,
 }
 
 impl RedisTarget {
@@ -156,6 +160,20 @@ fn redis_target(text: &str) -> Result<StateLocation, StateError> {
     } else {
         url.query_pairs_mut().clear().extend_pairs(kept);
     }
+    // A `redis:` URL's host is opaque to the URL parser: read it as an address here.
+    let loopback = match url.host() {
+        Some(url::Host::Domain(name)) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name
+                    .trim_matches(['[', ']'])
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => true,
+    };
+    let cleartext_remote = !loopback && matches!(url.scheme(), "redis" | "valkey");
     let redacted = redact(url.as_str());
     Ok(StateLocation::Redis(RedisTarget {
         url: Zeroizing::new(url.into()),
@@ -167,6 +185,7 @@ fn redis_target(text: &str) -> Result<StateLocation, StateError> {
         password_credential,
         password: None,
         ca_file,
+        cleartext_remote,
     }))
 }
 
@@ -258,6 +277,12 @@ mod tests {
             StateLocation::parse("redis://:pw@h:1?password_credential=redis-pw").is_err(),
             "one password source only"
         );
+        assert!(!redis("redis://127.0.0.1:6379").cleartext_remote);
+        assert!(!redis("redis://localhost:6379").cleartext_remote);
+        assert!(!redis("redis://[::1]:6379").cleartext_remote);
+        assert!(redis("redis://10.0.0.5:6379").cleartext_remote);
+        assert!(redis("redis://cache.internal:6379").cleartext_remote);
+        assert!(!redis("rediss://cache.internal:6379").cleartext_remote);
         let tls = redis("rediss://h:6380?ca_file=/etc/wa/ca.pem&namespace=n");
         assert_eq!(tls.ca_file, Some(PathBuf::from("/etc/wa/ca.pem")));
         let err = StateLocation::parse("redis://h:6380?ca_file=/etc/wa/ca.pem")

@@ -51,6 +51,12 @@ impl RedisHandle {
     /// the credentials.
     pub(super) async fn connect(target: &RedisTarget) -> Result<RedisHandle, StateError> {
         let name: Arc<str> = target.redacted.as_str().into();
+        if target.cleartext_remote {
+            tracing::warn!(store = %name, "the state store is reached without TLS over the \
+                network: its password, the key names (phone numbers, message ids) and the \
+                bookkeeping travel in cleartext (stored messages are encrypted either way); \
+                use rediss://");
+        }
         let unreachable = |e: RedisError| StateError::Unreachable {
             store: name.to_string(),
             reason: describe(&e),
@@ -80,7 +86,20 @@ impl RedisHandle {
             .set_max_delay(Duration::from_millis(500));
         let connection = ConnectionManager::new_with_config(client, config)
             .await
-            .map_err(unreachable)?;
+            .map_err(|e| {
+                if e.kind() == redis::ErrorKind::AuthenticationFailed || e.code().is_some() {
+                    StateError::Open {
+                        path: name.to_string(),
+                        reason: format!(
+                            "Redis refused the connection ({}): check the user and password \
+                             (`?password_credential=` names the vault credential holding it)",
+                            describe(&e)
+                        ),
+                    }
+                } else {
+                    unreachable(e)
+                }
+            })?;
         Ok(RedisHandle {
             connection,
             namespace: target.namespace.as_str().into(),

@@ -218,6 +218,7 @@ async fn a_password_from_the_url_authenticates_and_never_appears_in_errors() {
         .unwrap()
         .to_string();
     assert!(!err.contains("wrong-pw"), "{err}");
+    assert!(err.contains("refused") && err.contains("password"), "{err}");
 }
 
 /// The members of the kv index.
