@@ -44,6 +44,8 @@ impl Host for FuzzHost {
             "phone-number-id" => Some("106540352242922".into()),
             "waba-id" => Some("102290129340398".into()),
             "window-policy" => Some("enforce".into()),
+            // The inbox's parsers and readers are fuzzed too.
+            "inbox-enabled" => Some("true".into()),
             _ => None,
         }
     }
@@ -77,6 +79,23 @@ impl Host for FuzzHost {
     fn kv_set(&self, key: &str, value: &[u8], _: Option<u32>) -> Result<(), String> {
         self.kv.borrow_mut().insert(key.into(), value.to_vec());
         Ok(())
+    }
+
+    fn kv_scan(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<(String, Vec<u8>)>, String> {
+        Ok(self
+            .kv
+            .borrow()
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .filter(|(k, _)| start_after.is_none_or(|after| k.as_str() > after))
+            .take(limit as usize)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
     }
 
     fn now_unix_ms(&self) -> u64 {
