@@ -14,7 +14,9 @@
 
 mod handler;
 mod http;
+mod resources;
 mod sessions;
+mod subscriptions;
 #[cfg(test)]
 mod tests;
 
