@@ -14,6 +14,8 @@
 
 mod handler;
 mod http;
+#[cfg(test)]
+mod resource_tests;
 mod resources;
 mod sessions;
 mod subscriptions;

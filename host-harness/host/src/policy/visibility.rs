@@ -69,3 +69,80 @@ impl Policy {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::ToolInfo;
+    use crate::tool::Category;
+
+    fn policy(text: &str) -> Policy {
+        let tool = |name: &str, fields: &[&str]| ToolInfo {
+            name: name.into(),
+            category: Category::Write,
+            fields: fields.iter().map(|f| f.to_string()).collect(),
+        };
+        let tools = [
+            tool("whatsapp_send_message", &["to", "text"]),
+            tool("whatsapp_get_messages", &["customer"]),
+        ];
+        Policy::parse(text, "test.toml", &tools).expect("the test policy loads")
+    }
+
+    const TWO_APPS: &str = r#"
+        [[apps]]
+        name = "a-only"
+        key_hash = "sha256:0000000000000000000000000000000000000000000000000000000000000001"
+        tools = ["*"]
+        [[apps.rules]]
+        id = "a"
+        template = "allow_values"
+        tools = ["whatsapp_send_message"]
+        field = "to"
+        values = ["+16505550001", "+5511987654321"]
+
+        [[apps]]
+        name = "everyone"
+        key_hash = "sha256:0000000000000000000000000000000000000000000000000000000000000002"
+        tools = ["*"]
+    "#;
+
+    #[test]
+    fn an_app_restricted_on_to_sees_only_the_numbers_it_may_message_in_any_spelling() {
+        let visible = policy(TWO_APPS).visible_customers("a-only");
+        assert!(visible.is_restricted());
+        assert!(visible.permits("+1 (650) 555-0001"));
+        // Brazil's other spelling of the same mobile number is the same customer.
+        assert!(visible.permits("+551187654321"));
+        assert!(!visible.permits("+16505550002"));
+        assert!(!visible.permits("not a number"));
+    }
+
+    #[test]
+    fn an_app_without_recipient_rules_sees_every_customer_and_an_unknown_app_none() {
+        let p = policy(TWO_APPS);
+        assert_eq!(p.visible_customers("everyone"), Visibility::All);
+        assert!(!p.visible_customers("stranger").permits("+16505550001"));
+    }
+
+    #[test]
+    fn a_global_and_an_app_rule_on_to_both_restrict_what_the_app_sees() {
+        let text = format!(
+            r#"
+            [[rules]]
+            id = "us-only"
+            template = "allow_values"
+            tools = ["whatsapp_send_message"]
+            field = "to"
+            values = ["+16505550001", "+16505550003"]
+            {TWO_APPS}"#
+        );
+        let p = policy(&text);
+        let a = p.visible_customers("a-only");
+        assert!(a.permits("+16505550001"));
+        assert!(!a.permits("+16505550003"), "the app's own rule excludes it");
+        assert!(!a.permits("+5511987654321"), "the global rule excludes it");
+        assert!(p.visible_customers("everyone").permits("+16505550003"));
+        assert!(!p.visible_customers("everyone").permits("+16505550002"));
+    }
+}
