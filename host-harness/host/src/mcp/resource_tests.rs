@@ -106,8 +106,8 @@ impl Wire {
     /// A 2025-11-25 session with `inbox`, hearing `events`.
     async fn open(inbox: Arc<Inbox>, events: InboxEvents, legacy: bool) -> (Wire, Value) {
         let (client, server_end) = tokio::io::duplex(1 << 20);
-        let server = McpServer::with_gateway(inbox, Some("restricted".into()))
-            .with_inbox_events(events);
+        let server =
+            McpServer::with_gateway(inbox, Some("restricted".into())).with_inbox_events(events);
         tokio::spawn(serve_io(server, tokio::io::split(server_end)));
         let (read, write) = tokio::io::split(client);
         let mut wire = Wire {
@@ -249,11 +249,17 @@ async fn a_subscribed_session_hears_of_its_customers_new_messages_but_never_of_a
     let mut notified = Vec::new();
     for _ in 0..2 {
         let message = wire.next().await;
-        assert_eq!(message["method"], "notifications/resources/updated", "{message}");
+        assert_eq!(
+            message["method"], "notifications/resources/updated",
+            "{message}"
+        );
         notified.push(message["params"]["uri"].as_str().unwrap().to_string());
     }
     notified.sort();
-    assert_eq!(notified, ["whatsapp://conversations", conversation.as_str()]);
+    assert_eq!(
+        notified,
+        ["whatsapp://conversations", conversation.as_str()]
+    );
 
     let reply = wire
         .request(3, "resources/unsubscribe", json!({"uri": conversation}))
@@ -278,7 +284,10 @@ async fn a_modern_listen_stream_carries_updates_for_the_resources_it_names() {
                    "notifications": {"resourceSubscriptions": [conversation, "https://elsewhere/x"]}}}))
         .await;
     let ack = wire.next().await;
-    assert_eq!(ack["method"], "notifications/subscriptions/acknowledged", "{ack}");
+    assert_eq!(
+        ack["method"], "notifications/subscriptions/acknowledged",
+        "{ack}"
+    );
     assert_eq!(
         ack["params"]["notifications"]["resourceSubscriptions"],
         json!([conversation]),
@@ -292,7 +301,10 @@ async fn a_modern_listen_stream_carries_updates_for_the_resources_it_names() {
             break message;
         }
     };
-    assert_eq!(update["method"], "notifications/resources/updated", "{update}");
+    assert_eq!(
+        update["method"], "notifications/resources/updated",
+        "{update}"
+    );
     assert_eq!(update["params"]["uri"], conversation.as_str());
     assert_eq!(
         update["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],

@@ -125,7 +125,14 @@ pub(crate) async fn list<S: ToolService>(
     ];
     let mut arguments = Map::new();
     arguments.insert("limit".into(), json!(LISTED_CONVERSATIONS));
-    let listed = call(service, app, LIST_CONVERSATIONS, arguments, CONVERSATIONS_URI).await?;
+    let listed = call(
+        service,
+        app,
+        LIST_CONVERSATIONS,
+        arguments,
+        CONVERSATIONS_URI,
+    )
+    .await?;
     let customers = listed
         .get("conversations")
         .and_then(Value::as_array)
@@ -211,9 +218,9 @@ async fn call<S: ToolService>(
             e.one_line(),
             Some(json!({ "uri": uri, "rule": e.rule, "retryable": e.retryable })),
         )),
-        Err(CallError::Failed(e)) if e.kind == ErrorKind::InvalidArguments => {
-            Err(ErrorData::invalid_params(e.one_line(), Some(json!({ "uri": uri }))))
-        }
+        Err(CallError::Failed(e)) if e.kind == ErrorKind::InvalidArguments => Err(
+            ErrorData::invalid_params(e.one_line(), Some(json!({ "uri": uri }))),
+        ),
         Err(CallError::Failed(e)) => Err(ErrorData::internal_error(
             e.one_line(),
             Some(json!({ "uri": uri, "retryable": e.retryable })),

@@ -88,7 +88,10 @@ async fn next_news(events: &mut broadcast::Receiver<String>) -> Result<Option<St
     match events.recv().await {
         Ok(customer) => Ok(Some(customer)),
         Err(RecvError::Lagged(missed)) => {
-            tracing::debug!(missed, "inbox listener fell behind; notifying every subscription");
+            tracing::debug!(
+                missed,
+                "inbox listener fell behind; notifying every subscription"
+            );
             Ok(None)
         }
         Err(RecvError::Closed) => Err(()),

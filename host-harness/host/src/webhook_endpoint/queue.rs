@@ -300,6 +300,7 @@ impl Webhooks {
         match self.inner.runtime.webhook_ingest(body).await {
             Ok(Ok(report)) => {
                 self.inner.counters.ingested.fetch_add(1, Ordering::Relaxed);
+                crate::inbox_events::global().published(&report.conversations);
                 tracing::debug!(
                     key = %key,
                     statuses = report.statuses,
