@@ -6,8 +6,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use super::openapi;
 use super::wiring::Inbox;
+use crate::fidelity::interactive::openapi;
 
 const MESSAGES_PATH: &str = "/{Version}/{Phone-Number-ID}/messages";
 const CUSTOMER: &str = "+16505550301";

@@ -3,7 +3,5 @@
 //! retention, and visible to an app only for the recipients it may message.
 
 mod flow;
-#[path = "../fidelity/interactive/openapi.rs"]
-mod openapi;
 mod visibility;
 mod wiring;
