@@ -486,12 +486,18 @@ impl<S: ToolService> ServerHandler for McpServer<S> {
         if !self.inner.inbox {
             return None;
         }
-        subscriptions::accepted_filter(requested)
+        let accepted = subscriptions::accepted_filter(requested)?;
+        // Listening starts before the acknowledgement goes out.
+        self.session.hold_for_listen(self.inner.events.subscribe());
+        Some(accepted)
     }
 
     async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
         let app = self.app_for(context.request_context())?;
-        let events = self.inner.events.subscribe();
+        let events = self
+            .session
+            .take_for_listen()
+            .unwrap_or_else(|| self.inner.events.subscribe());
         subscriptions::listen(self.inner.service.clone(), app, context, events).await;
         Ok(())
     }

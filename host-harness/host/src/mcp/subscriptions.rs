@@ -7,7 +7,8 @@
 //!   changes. It ends with the session (or its transport).
 //! - 2026-07-28: `subscriptions/listen` with `resourceSubscriptions` naming
 //!   our URIs; the same notifications go on that stream until the client
-//!   closes it.
+//!   closes it. Its listener subscribes when the filter is accepted, before
+//!   the acknowledgement, so no message after the acknowledgement is missed.
 //!
 //! Either way a notification goes out only if the app may see the customer
 //! now (the policy may have been reloaded since it subscribed), so an app
@@ -37,6 +38,9 @@ struct State {
     uris: BTreeMap<String, Target>,
     /// Whether the listener runs.
     listening: bool,
+    /// A 2026-07-28 stream's listener, subscribed when its filter was
+    /// accepted (before the acknowledgement), for its `listen` to take.
+    pending_listen: Option<broadcast::Receiver<String>>,
 }
 
 impl SessionSubscriptions {
@@ -55,6 +59,16 @@ impl SessionSubscriptions {
     /// Forgets `uri` (unknown URIs are ignored, as the protocol allows).
     pub(crate) fn remove(&self, uri: &str) {
         self.state().uris.remove(uri);
+    }
+
+    /// Keeps `events` for the `subscriptions/listen` being acknowledged.
+    pub(crate) fn hold_for_listen(&self, events: broadcast::Receiver<String>) {
+        self.state().pending_listen = Some(events);
+    }
+
+    /// The listener held for a `subscriptions/listen`, if any.
+    pub(crate) fn take_for_listen(&self) -> Option<broadcast::Receiver<String>> {
+        self.state().pending_listen.take()
     }
 
     fn changed<S: ToolService>(&self, service: &S, app: &str, news: Option<&str>) -> Vec<String> {
