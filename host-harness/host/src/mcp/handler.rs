@@ -486,7 +486,7 @@ impl<S: ToolService> ServerHandler for McpServer<S> {
         if !self.inner.inbox {
             return None;
         }
-        let accepted = subscriptions::accepted_filter(requested)?;
+        let accepted = subscriptions::accepted_filter(requested);
         // Listening starts before the acknowledgement goes out.
         self.session.hold_for_listen(self.inner.events.subscribe());
         Some(accepted)

@@ -13,7 +13,7 @@ use tokio::io::{
 use super::{McpServer, serve_io};
 use crate::gateway::{CallError, ToolService};
 use crate::inbox_events::InboxEvents;
-use crate::tool::{Annotations, Category, ToolDescriptor};
+use crate::tool::{Annotations, Category, ErrorKind, ToolDescriptor, ToolError};
 
 const VISIBLE: &str = "+15550000001";
 const HIDDEN: &str = "+15550000002";
@@ -22,6 +22,8 @@ const HIDDEN: &str = "+15550000002";
 struct Inbox {
     tools: Vec<ToolDescriptor>,
     calls: Mutex<Vec<(String, String, Value)>>,
+    /// Every call fails as the component's tools do with the inbox off.
+    off: bool,
 }
 
 impl Inbox {
@@ -47,6 +49,7 @@ impl Inbox {
                 tool("whatsapp_get_messages"),
             ],
             calls: Mutex::new(Vec::new()),
+            off: false,
         }
     }
 }
@@ -87,6 +90,14 @@ impl ToolService for Inbox {
             .lock()
             .unwrap()
             .push((app.into(), tool.into(), arguments.clone()));
+        if self.off {
+            return Err(CallError::Failed(ToolError::new(
+                ErrorKind::Internal,
+                "Inbox is off",
+                "this gateway does not keep inbound messages",
+                "ask the operator to turn the inbox on",
+            )));
+        }
         Ok(match tool {
             "whatsapp_list_conversations" => json!({
                 "conversations": [{"customer": VISIBLE, "name": "Ana", "unread": 1}],
@@ -292,5 +303,36 @@ async fn a_modern_listen_stream_carries_updates_for_the_resources_it_names() {
     assert_eq!(
         update["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
         "listen:1"
+    );
+}
+
+#[tokio::test]
+async fn with_the_inbox_off_resources_list_names_the_index_and_reading_it_says_why() {
+    let mut inbox = Inbox::new();
+    inbox.off = true;
+    let (mut wire, _) = Wire::open(Arc::new(inbox), InboxEvents::new(), true).await;
+    let list = wire.request(1, "resources/list", json!({})).await;
+    assert_eq!(
+        list["result"]["resources"][0]["uri"], "whatsapp://conversations",
+        "{list}"
+    );
+    assert_eq!(
+        list["result"]["resources"].as_array().map(Vec::len),
+        Some(1)
+    );
+    let read = wire
+        .request(
+            2,
+            "resources/read",
+            json!({"uri": "whatsapp://conversations"}),
+        )
+        .await;
+    assert_eq!(read["error"]["code"], -32603, "{read}");
+    assert!(
+        read["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Inbox is off"),
+        "{read}"
     );
 }

@@ -125,14 +125,22 @@ pub(crate) async fn list<S: ToolService>(
     ];
     let mut arguments = Map::new();
     arguments.insert("limit".into(), json!(LISTED_CONVERSATIONS));
-    let listed = call(
+    let listed = match call(
         service,
         app,
         LIST_CONVERSATIONS,
         arguments,
         CONVERSATIONS_URI,
     )
-    .await?;
+    .await
+    {
+        Ok(listed) => listed,
+        // The inbox off or unreachable: the index alone; reading it says why.
+        Err(e) => {
+            tracing::debug!(error = %e.message, "resources/list without the conversations");
+            return Ok(ListResourcesResult::with_all_items(resources));
+        }
+    };
     let customers = listed
         .get("conversations")
         .and_then(Value::as_array)

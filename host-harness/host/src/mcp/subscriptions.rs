@@ -144,23 +144,18 @@ pub(crate) async fn notify_session<S: ToolService>(
 }
 
 /// The part of a `subscriptions/listen` filter we serve: the resource URIs
-/// that are ours. `None` (so `-32601`) when it asks for none of them: the
-/// tool list never changes, so there is nothing else to listen for.
-pub(crate) fn accepted_filter(requested: &SubscriptionFilter) -> Option<SubscriptionFilter> {
-    let ours: Vec<&String> = requested
+/// that are ours, possibly none (the stream is then acknowledged with an
+/// empty filter and stays quiet: the tool list never changes).
+pub(crate) fn accepted_filter(requested: &SubscriptionFilter) -> SubscriptionFilter {
+    let ours = requested
         .resource_subscriptions
         .iter()
         .flatten()
         .filter(|uri| Target::parse(uri).is_some())
-        .collect();
-    if ours.is_empty() {
-        return None;
-    }
-    Some(
-        SubscriptionFilter::builder()
-            .resource_subscriptions(ours.into_iter().cloned())
-            .build(),
-    )
+        .cloned();
+    SubscriptionFilter::builder()
+        .resource_subscriptions(ours)
+        .build()
 }
 
 /// A 2026-07-28 `subscriptions/listen` stream for `app`: the accepted URIs
