@@ -431,6 +431,7 @@ async fn rate_limit_is_exact_at_the_boundary_per_app_and_kept_in_the_host_table(
             Table::Host,
             &rate_key("three-an-hour", "a", "whatsapp_list_templates"),
         )
+        .await
         .unwrap()
         .expect("the count is in the host table");
     assert_eq!(stored.len(), 3 * 8);

@@ -3,5 +3,6 @@
 //! retention, and visible to an app only for the recipients it may message.
 
 mod flow;
+mod storage;
 mod visibility;
 mod wiring;

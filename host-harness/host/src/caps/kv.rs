@@ -42,7 +42,7 @@ impl wit::Host for KvView<'_> {
         if let Err(e) = check_key(&key) {
             return Ok(Err(e));
         }
-        Ok(self.store.get(Table::Kv, &key).map_err(unavailable))
+        Ok(self.store.get(Table::Kv, &key).await.map_err(unavailable))
     }
 
     async fn set(
@@ -76,7 +76,7 @@ impl wit::Host for KvView<'_> {
             ))));
         }
         let limit = limit.min(MAX_SCAN_ENTRIES) as usize;
-        let entries = match self.store.scan(Table::Kv, &prefix) {
+        let entries = match self.store.scan(Table::Kv, &prefix).await {
             Ok(entries) => entries,
             Err(e) => return Ok(Err(unavailable(e))),
         };
@@ -104,4 +104,50 @@ pub(crate) fn add_to_linker<T: Send + 'static>(
     view: fn(&mut T) -> KvView<'_>,
 ) -> Result<()> {
     wit::add_to_linker::<T, HasKv>(linker, view)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wit::Host as _;
+    use super::*;
+
+    #[tokio::test]
+    async fn scan_pages_one_prefix_in_key_order_after_the_given_key() {
+        let store = StateStore::in_memory();
+        for key in [
+            "inbox/m/1/b",
+            "inbox/m/1/a",
+            "inbox/m/1/c",
+            "inbox/m/2/a",
+            "win/1",
+        ] {
+            store
+                .set(Table::Kv, key, key.as_bytes().to_vec(), None)
+                .await
+                .unwrap();
+        }
+        let mut view = KvView { store: &store };
+        let keys = |page: Vec<(String, Vec<u8>)>| -> Vec<String> {
+            page.into_iter().map(|(k, _)| k).collect()
+        };
+        let first = view
+            .scan("inbox/m/1/".into(), None, 2)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(first[0].1, b"inbox/m/1/a");
+        assert_eq!(keys(first), ["inbox/m/1/a", "inbox/m/1/b"]);
+        let rest = view
+            .scan("inbox/m/1/".into(), Some("inbox/m/1/b".into()), 2)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(keys(rest), ["inbox/m/1/c"], "nothing of another prefix");
+        let e = view
+            .scan("inbox/ m".into(), None, 10)
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert!(matches!(e, wit::Error::InvalidKey(_)), "{e:?}");
+    }
 }
