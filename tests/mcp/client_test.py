@@ -2,7 +2,7 @@
 
 Over stdio in the `legacy`, `auto` and `2026-07-28` modes, and over streamable
 HTTP in the same three modes, each session:
-- lists exactly the nine tools, in a stable order, with titles, descriptions,
+- lists exactly the thirteen tools, in a stable order, with titles, descriptions,
   valid schemas and all four annotations set as the issue specifies;
 - calls every tool against the sandbox with realistic arguments and checks
   `structuredContent` against the tool's `outputSchema` (jsonschema) and the
@@ -46,6 +46,10 @@ EXPECTED_ANNOTATIONS = {
     "whatsapp_create_template": (False, False, False, True),
     "whatsapp_update_business_profile": (False, True, True, True),
     "whatsapp_delete_template": (False, True, True, True),
+    "whatsapp_list_conversations": (True, False, True, False),
+    "whatsapp_get_messages": (True, False, True, False),
+    "whatsapp_mark_as_read": (False, False, True, True),
+    "whatsapp_send_reaction": (False, False, False, True),
 }
 
 SERVER_NAME = "whatsapp-connector"
@@ -100,7 +104,7 @@ class Session:
                 info is not None and info.name == SERVER_NAME,
                 f"server_info={info}",
             )
-        await self.lists_the_nine_tools(client)
+        await self.lists_every_tool(client)
         await self.calls_every_tool(client)
         await self.reports_tool_failures_as_is_error(client)
         await self.rejects_an_unknown_tool_with_invalid_params(client)
@@ -109,12 +113,12 @@ class Session:
         info = (meta or {}).get("io.modelcontextprotocol/serverInfo") or {}
         self.check(f"{what} names the server in _meta", info.get("name") == SERVER_NAME, f"_meta={meta}")
 
-    async def lists_the_nine_tools(self, client: Client) -> None:
+    async def lists_every_tool(self, client: Client) -> None:
         listed = await client.list_tools()
         tools = listed.tools
         names = [t.name for t in tools]
         self.check(
-            "lists exactly the nine tools",
+            "lists exactly the thirteen tools",
             sorted(names) == sorted(EXPECTED_ANNOTATIONS),
             f"got {names}",
         )

@@ -99,8 +99,8 @@ json_check() { # python expression over `r`, the Inspector's JSON output
 }
 for era in legacy modern; do
     inspector 0 "" --protocol-era $era --strict --method tools/list "$BIN" "${SERVE[@]}" &&
-        json_check "len(r['tools']) == 9 and all(t['annotations'].keys() >= {'readOnlyHint','destructiveHint','idempotentHint','openWorldHint'} for t in r['tools'])"
-    record "inspector $era: tools/list --strict exits 0 with nine annotated tools" $?
+        json_check "len(r['tools']) == 13 and all(t['annotations'].keys() >= {'readOnlyHint','destructiveHint','idempotentHint','openWorldHint'} for t in r['tools'])"
+    record "inspector $era: tools/list --strict exits 0 with thirteen annotated tools" $?
     inspector 0 "" --protocol-era $era --method tools/call --tool-name whatsapp_send_template \
         --tool-args-json "{\"to\":\"$CUSTOMER\",\"name\":\"hello_world\",\"language\":\"en_US\"}" "$BIN" "${SERVE[@]}" &&
         json_check "r['structuredContent']['message_id'].startswith('wamid.') and not r.get('isError')"
