@@ -249,3 +249,26 @@ async fn a_restricted_app_cannot_subscribe_to_another_customer_nor_hear_of_their
         "exactly A's two resources, nothing for B"
     );
 }
+
+#[tokio::test]
+async fn a_restricted_apps_listen_stream_never_carries_another_customers_news() {
+    const A: &str = "+16505550207";
+    const B: &str = "+16505550208";
+    let inbox = start(A).await;
+    let own = format!("whatsapp://conversations/{A}");
+    let hidden = format!("whatsapp://conversations/{B}");
+    let (mut stream, _ack) = inbox
+        .listen(
+            Some(AGENT_KEY),
+            &["whatsapp://conversations", &hidden, &own],
+        )
+        .await;
+    // B writes first and is applied before A writes: a leak (on B's URI or
+    // the index) would be the first notification.
+    inbox.env.sandbox.simulate_inbound(B, "not for agent-a");
+    inbox.applied(1).await;
+    inbox.env.sandbox.simulate_inbound(A, "hello");
+    let mut updates = vec![stream.next_update().await, stream.next_update().await];
+    updates.sort();
+    assert_eq!(updates, ["whatsapp://conversations".to_string(), own]);
+}

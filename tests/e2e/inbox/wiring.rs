@@ -149,6 +149,44 @@ impl Inbox {
         serde_json::from_str(&text).unwrap_or_else(|_| panic!("a JSON reply: {text}"))
     }
 
+    /// A 2026-07-28 `subscriptions/listen` stream for `uris`, as the app
+    /// whose `key` it carries, once acknowledged (the acknowledgement is
+    /// returned with it).
+    pub async fn listen(&self, key: Option<&str>, uris: &[&str]) -> (Events, Value) {
+        let params = json!({
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": MODERN,
+                "io.modelcontextprotocol/clientCapabilities": {},
+            },
+            "notifications": {"resourceSubscriptions": uris},
+        });
+        let mut req = self
+            .http
+            .post(&self.mcp_url)
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json, text/event-stream")
+            .header("MCP-Protocol-Version", MODERN)
+            .header("Mcp-Method", "subscriptions/listen")
+            .body(
+                json!({"jsonrpc": "2.0", "id": "listen-1", "method": "subscriptions/listen",
+                       "params": params})
+                .to_string(),
+            );
+        if let Some(key) = key {
+            req = req.header("Authorization", format!("Bearer {key}"));
+        }
+        let mut events = Events::new(req.send().await.unwrap());
+        let ack = events
+            .next()
+            .await
+            .expect("the listen stream is acknowledged");
+        assert_eq!(
+            ack["method"], "notifications/subscriptions/acknowledged",
+            "{ack}"
+        );
+        (events, ack)
+    }
+
     /// A tool call's structured result (or its error result) over 2026-07-28.
     pub async fn call(&self, key: Option<&str>, tool: &str, arguments: Value) -> Value {
         let reply = self
