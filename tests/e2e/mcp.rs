@@ -340,16 +340,26 @@ async fn a_modern_session_rejects_a_request_missing_its_meta_keys_with_32602() {
 }
 
 #[tokio::test]
-async fn subscriptions_listen_and_ping_are_method_not_found_in_the_modern_era() {
+async fn a_listen_for_tool_list_changes_is_acknowledged_with_nothing_accepted_and_ping_is_method_not_found_in_the_modern_era()
+ {
     let (_env, mut wire) = wire().await;
-    let listen = wire
-        .request(
-            json!("listen:0"),
-            "subscriptions/listen",
-            json!({"_meta": meta(), "notifications": {"toolsListChanged": true}}),
-        )
-        .await;
-    assert_eq!(error_code(&listen), -32601, "{listen}");
+    // The tool list never changes: nothing of that filter is accepted (the
+    // stream serves the inbox resources' updates, when it names them).
+    wire.send(
+        json!({"jsonrpc": "2.0", "id": "listen:0", "method": "subscriptions/listen",
+        "params": {"_meta": meta(), "notifications": {"toolsListChanged": true}}}),
+    )
+    .await;
+    let ack = wire
+        .next(Duration::from_secs(60))
+        .await
+        .expect("the listen stream is acknowledged");
+    assert_eq!(
+        ack["method"], "notifications/subscriptions/acknowledged",
+        "{ack}"
+    );
+    let accepted = &ack["params"]["notifications"];
+    assert!(accepted.get("toolsListChanged").is_none(), "{ack}");
     let ping = wire
         .request(json!(1), "ping", json!({"_meta": meta()}))
         .await;
@@ -833,12 +843,7 @@ async fn http_answers_get_and_delete_with_405_in_the_modern_era() {
 async fn http_answers_an_unknown_method_with_404_and_32601() {
     let h = http().await;
     let r = h
-        .modern(
-            "subscriptions/listen",
-            None,
-            json!({"_meta": meta(), "notifications": {}}),
-            &[],
-        )
+        .modern("prompts/list", None, json!({"_meta": meta()}), &[])
         .await;
     assert_eq!(r.status, 404, "{}", r.body);
     assert_eq!(error_code(&r.json()), -32601);

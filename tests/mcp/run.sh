@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Drives the real host-harness binary with real MCP clients:
-#   1. the official Python SDK (stdio: legacy, auto, 2026-07-28; HTTP: the same three),
+#   1. the official Python SDK (stdio: legacy, auto, 2026-07-28; HTTP: the same three;
+#      and inbox resource updates over HTTP in both eras),
 #   2. the MCP Inspector CLI over stdio (tools/list --strict, a good call, a failing call),
 #   3. the conformance suite against `serve --http`, for 2025-11-25 and 2026-07-28,
 #   4. the Prometheus Python client's parsers against `serve --admin`'s /metrics.
@@ -71,6 +72,12 @@ rc=$?
 set -e
 record "python-sdk client_test.py (stdio and HTTP, three modes each)" $rc
 [[ $rc -eq 0 ]] || tail -n 30 "$OUT/python-sdk.stderr"
+set +e
+"$VENV/bin/python" "$HERE/inbox_test.py" "$BIN" 2>"$OUT/python-sdk-inbox.stderr"
+rc=$?
+set -e
+record "python-sdk inbox_test.py (resource updates, 2025-11-25 and 2026-07-28)" $rc
+[[ $rc -eq 0 ]] || tail -n 30 "$OUT/python-sdk-inbox.stderr"
 
 # --- 2. MCP Inspector CLI ------------------------------------------------------
 log "MCP Inspector CLI"

@@ -12,6 +12,7 @@ pub mod caps;
 pub mod config;
 pub mod files;
 pub mod gateway;
+pub mod inbox_events;
 pub mod mcp;
 pub mod policy;
 pub mod redact;

@@ -1,7 +1,7 @@
 //! Fidelity cases: interactive messages (reply buttons, lists, URL buttons),
 //! replies, and every request body checked against Meta's OpenAPI v23.0.
 
-mod openapi;
+pub(crate) mod openapi;
 
 use std::time::SystemTime;
 

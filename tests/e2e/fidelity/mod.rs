@@ -3,6 +3,6 @@
 
 mod accept_refuse;
 mod carousel;
-mod interactive;
+pub(crate) mod interactive;
 mod media;
 mod strict_sandbox;

@@ -1,5 +1,9 @@
 //! The inbox: what customers write, read back through the tools and MCP
 //! resources, kept only when enabled, encrypted at rest, expiring after its
 //! retention, and visible to an app only for the recipients it may message.
+
+mod flow;
 mod on_redis;
 mod storage;
+mod visibility;
+mod wiring;

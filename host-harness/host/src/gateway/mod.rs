@@ -25,6 +25,7 @@ mod record;
 mod reload;
 mod scope;
 mod service;
+mod visibility;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,6 +48,7 @@ use record::{Pending, Recorder};
 
 pub use reload::{Reload, reload_interval};
 pub use service::{CallError, ToolService};
+pub(crate) use visibility::{GET_MESSAGES, LIST_CONVERSATIONS, VISIBILITY_RULE};
 
 /// The policy, the runtime and the audit log, in front of every tool call.
 pub struct Gateway {
@@ -298,6 +300,13 @@ impl Gateway {
             };
             return Err(refuse(e));
         }
+        // Inbox visibility: a customer the app may not message is one it may not see.
+        let visibility = policy.visible_customers(app);
+        if let Err(denial) = visibility::check_before(&visibility, name, args.object()) {
+            tracing::info!(app, tool = name, rule = %denial.rule, "call naming a customer this app may not see");
+            crate::admin::metrics::global().policy_denial(&denial.rule);
+            return Err(refuse(CallError::Denied(denial.to_tool_error())));
+        }
         let max_concurrent = policy.app(app).and_then(|a| a.max_concurrent());
         drop(policy);
         // The policy let it through; the access token must allow it too.
@@ -328,10 +337,13 @@ impl Gateway {
                 return Err(CallError::Failed(e));
             }
         };
-        let result = self
+        let mut result = self
             .runtime
             .call_tool_queued(name, &args.to_text(), queued_at)
             .await;
+        if let Ok(value) = result.as_mut() {
+            visibility::filter_after(&visibility, name, value);
+        }
         pending.done = true;
         recorder.record(result.as_ref(), false);
         result.map_err(CallError::Failed)
@@ -472,6 +484,10 @@ impl ToolService for Gateway {
 
     fn default_app(&self) -> Option<String> {
         only_app(&self.policy())
+    }
+
+    fn may_see_customer(&self, app: &str, customer: &str) -> bool {
+        self.policy().visible_customers(app).permits(customer)
     }
 
     async fn call(

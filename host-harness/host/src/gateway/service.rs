@@ -32,6 +32,10 @@ pub trait ToolService: Send + Sync + 'static {
     /// only app of the policy in force, or `None` when there are several.
     fn default_app(&self) -> Option<String>;
 
+    /// Whether `app` may see the inbox conversation with `customer` (any
+    /// format `to` accepts): the policy's visibility rule.
+    fn may_see_customer(&self, app: &str, customer: &str) -> bool;
+
     /// Runs `tool` for `app` with `arguments` (a JSON object).
     fn call(
         &self,

@@ -5,14 +5,19 @@ use std::time::Instant;
 
 use rmcp::model::{
     CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
-    DiscoverResult, Implementation, ListToolsResult, MetaObject, PaginatedRequestParams,
-    ProtocolVersion, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+    DiscoverResult, Implementation, ListResourceTemplatesResult, ListResourcesResult,
+    ListToolsResult, MetaObject, PaginatedRequestParams, ProtocolVersion,
+    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
+    SubscribeRequestParams, SubscriptionFilter, Tool, ToolAnnotations, UnsubscribeRequestParams,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
-use crate::gateway::{CallError, Gateway, ToolService};
+use super::resources::{self, Target};
+use super::subscriptions::{self, SessionSubscriptions};
+use crate::gateway::{CallError, GET_MESSAGES, Gateway, LIST_CONVERSATIONS, ToolService};
+use crate::inbox_events::{self, InboxEvents};
 use crate::policy::OPEN_APP;
 use crate::runtime::Runtime;
 use crate::tool::{ToolDescriptor, ToolError};
@@ -48,12 +53,16 @@ pub(crate) struct AuthenticatedApp(pub(crate) String);
 /// stateless request.
 pub struct McpServer<S: ToolService = Gateway> {
     inner: Arc<Inner<S>>,
+    /// The resources this session subscribed to (2025-11-25): shared by
+    /// clones, fresh for each HTTP session ([`McpServer::for_session`]).
+    session: Arc<SessionSubscriptions>,
 }
 
 impl<S: ToolService> Clone for McpServer<S> {
     fn clone(&self) -> Self {
         McpServer {
             inner: self.inner.clone(),
+            session: self.session.clone(),
         }
     }
 }
@@ -70,6 +79,10 @@ struct Inner<S> {
     info: Implementation,
     /// `_meta` carrying the server identity, attached to modern results.
     info_meta: MetaObject,
+    /// Whether the component has the inbox tools, so the inbox resources.
+    inbox: bool,
+    /// "Customer X has new messages", for resource subscriptions.
+    events: InboxEvents,
 }
 
 impl McpServer<Gateway> {
@@ -92,6 +105,10 @@ impl<S: ToolService> McpServer<S> {
             SERVER_INFO_META_KEY.to_string(),
             serde_json::to_value(&info).expect("Implementation serialises"),
         );
+        let inbox = gateway
+            .tools()
+            .iter()
+            .any(|t| t.name == LIST_CONVERSATIONS || t.name == GET_MESSAGES);
         McpServer {
             inner: Arc::new(Inner {
                 service: gateway,
@@ -99,7 +116,37 @@ impl<S: ToolService> McpServer<S> {
                 tools,
                 info,
                 info_meta,
+                inbox,
+                events: inbox_events::global().clone(),
             }),
+            session: Arc::default(),
+        }
+    }
+
+    /// The same server hearing of new messages from `events` instead of
+    /// the process's broadcast (tests feed their own).
+    pub fn with_inbox_events(self, events: InboxEvents) -> McpServer<S> {
+        let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
+            service: shared.service.clone(),
+            app: shared.app.clone(),
+            tools: shared.tools.clone(),
+            info: shared.info.clone(),
+            info_meta: shared.info_meta.clone(),
+            inbox: shared.inbox,
+            events: shared.events.clone(),
+        });
+        inner.events = events;
+        McpServer {
+            inner: Arc::new(inner),
+            session: self.session,
+        }
+    }
+
+    /// A copy for a new session: the same tools, no subscriptions.
+    pub(crate) fn for_session(&self) -> McpServer<S> {
+        McpServer {
+            inner: self.inner.clone(),
+            session: Arc::default(),
         }
     }
 
@@ -148,6 +195,15 @@ impl<S: ToolService> McpServer<S> {
             .filter_map(|d| self.inner.tools.iter().find(|t| t.name == d.name))
             .cloned()
             .collect()
+    }
+
+    /// `-32601` for the resource methods when the component has no inbox.
+    fn require_inbox<M: rmcp::model::ConstString>(&self) -> Result<(), ErrorData> {
+        if self.inner.inbox {
+            Ok(())
+        } else {
+            Err(ErrorData::method_not_found::<M>())
+        }
     }
 
     fn modern_meta(&self, context: &RequestContext<RoleServer>) -> Option<MetaObject> {
@@ -214,10 +270,23 @@ fn unknown_tool(name: &str, known: &[String], rule: Option<&str>) -> ErrorData {
 
 impl<S: ToolService> ServerHandler for McpServer<S> {
     fn get_info(&self) -> ServerConfig {
-        let mut capabilities = ServerCapabilities::builder().enable_tools().build();
+        let mut capabilities = if self.inner.inbox {
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .enable_resources_subscribe()
+                .build()
+        } else {
+            ServerCapabilities::builder().enable_tools().build()
+        };
         if let Some(tools) = capabilities.tools.as_mut() {
             // The list never changes while the process runs.
             tools.list_changed = Some(false);
+        }
+        if let Some(resources) = capabilities.resources.as_mut() {
+            // A new conversation is news on `whatsapp://conversations`, which
+            // a client subscribes to; no separate list-changed notification.
+            resources.list_changed = Some(false);
         }
         ServerConfig::new(capabilities)
             // The answer to an `initialize` offering a version we cannot
@@ -317,5 +386,119 @@ impl<S: ToolService> ServerHandler for McpServer<S> {
         };
         result.meta = self.modern_meta(&context);
         Ok(result.into())
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        self.require_inbox::<rmcp::model::ListResourcesRequestMethod>()?;
+        if let Some(cursor) = request.and_then(|r| r.cursor) {
+            return Err(ErrorData::invalid_params(
+                format!("invalid cursor {cursor:?}: resources/list returns one page"),
+                None,
+            ));
+        }
+        let app = self.app_for(&context)?;
+        let mut result = resources::list(self.inner.service.as_ref(), &app).await?;
+        if is_modern(&context) {
+            // Conversations change with every message: never cached.
+            result = result.with_ttl_ms(0).with_cache_scope(CacheScope::Private);
+            result.meta = Some(self.inner.info_meta.clone());
+        }
+        Ok(result)
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        self.require_inbox::<rmcp::model::ListResourceTemplatesRequestMethod>()?;
+        let app = self.app_for(&context)?;
+        let mut result = resources::templates(self.inner.service.as_ref(), &app);
+        if is_modern(&context) {
+            result = result
+                .with_ttl_ms(POLICY_LIST_TTL_MS)
+                .with_cache_scope(CacheScope::Private);
+            result.meta = Some(self.inner.info_meta.clone());
+        }
+        Ok(result)
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        self.require_inbox::<rmcp::model::ReadResourceRequestMethod>()?;
+        let app = self.app_for(&context)?;
+        let mut result = resources::read(self.inner.service.as_ref(), &app, &request.uri).await?;
+        if is_modern(&context) {
+            result = result.with_ttl_ms(0).with_cache_scope(CacheScope::Private);
+            result.meta = Some(self.inner.info_meta.clone());
+        }
+        Ok(result.into())
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.require_inbox::<rmcp::model::SubscribeRequestMethod>()?;
+        let app = self.app_for(&context)?;
+        let service = self.inner.service.clone();
+        let Some(target) =
+            Target::parse(&request.uri).filter(|t| t.readable_by(service.as_ref(), &app))
+        else {
+            return Err(resources::not_found(&request.uri));
+        };
+        // Listening starts before the answer, so no message after it is missed.
+        let events = self.inner.events.subscribe();
+        if self.session.add(&request.uri, target) {
+            tokio::spawn(subscriptions::notify_session(
+                service,
+                Arc::downgrade(&self.session),
+                context.peer.clone(),
+                app,
+                events,
+            ));
+        }
+        Ok(())
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.require_inbox::<rmcp::model::UnsubscribeRequestMethod>()?;
+        self.session.remove(&request.uri);
+        Ok(())
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        if !self.inner.inbox {
+            return None;
+        }
+        let accepted = subscriptions::accepted_filter(requested);
+        // Listening starts before the acknowledgement goes out.
+        self.session.hold_for_listen(self.inner.events.subscribe());
+        Some(accepted)
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let app = self.app_for(context.request_context())?;
+        let events = self
+            .session
+            .take_for_listen()
+            .unwrap_or_else(|| self.inner.events.subscribe());
+        subscriptions::listen(self.inner.service.clone(), app, context, events).await;
+        Ok(())
     }
 }

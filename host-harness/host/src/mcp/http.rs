@@ -95,7 +95,7 @@ pub fn router_with_sessions<S: ToolService>(
     let registry = Arc::new(SessionRegistry::new(limits));
     let max_body_bytes = config.max_request_body_bytes;
     let service: StreamableHttpService<McpServer<S>, OwnedSessions> = StreamableHttpService::new(
-        move || Ok(server.clone()),
+        move || Ok(server.for_session()),
         Arc::new(OwnedSessions::new(registry.clone())),
         config,
     );

@@ -10,11 +10,17 @@
 //! `Mcp-Name`. What it cannot know is ours: the tool list built from the
 //! component's descriptors, the mapping of tool results and `ToolError`s to
 //! MCP results, caching hints and `_meta` server identity on modern results,
-//! and stopping a call when the client cancels it.
+//! and stopping a call when the client cancels it; and the inbox as
+//! resources (`resources`), read through the same tool calls, with
+//! subscriptions that notify of new messages (`subscriptions`).
 
 mod handler;
 mod http;
+#[cfg(test)]
+mod resource_tests;
+mod resources;
 mod sessions;
+mod subscriptions;
 #[cfg(test)]
 mod tests;
 

@@ -96,6 +96,10 @@ impl ToolService for Stub {
         Some("reader".into())
     }
 
+    fn may_see_customer(&self, _app: &str, _customer: &str) -> bool {
+        true
+    }
+
     async fn call(
         &self,
         app: &str,

@@ -53,6 +53,7 @@ mod seen;
 mod tests;
 mod text;
 mod text_checks;
+mod visibility;
 
 pub use call::rate_key;
 pub(crate) use call::{Call, Counters, NoCounters};
@@ -66,3 +67,4 @@ pub use model::{
     App, Denial, Layer, OPEN_APP, Policy, TOOL_NOT_ENABLED, ToolInfo, UNKNOWN_APP, hash_key,
 };
 pub(crate) use seen::known_template;
+pub use visibility::Visibility;

@@ -86,8 +86,8 @@ impl Ingest {
                  than the configured ones were ignored"
             );
         }
-        // After each successful ingest, with the report in hand: whoever follows inbox changes
-        // (the conversations this delivery touched) is told here.
+        // Clients subscribed to these conversations' resources hear of the new messages.
+        crate::inbox_events::global().published(&report.conversations);
         Ingested::Applied
     }
 
