@@ -89,6 +89,8 @@ mod sandbox;
 mod util;
 
 #[cfg(test)]
+mod inbound_tests;
+#[cfg(test)]
 mod tests;
 
 pub use config::{
@@ -97,6 +99,7 @@ pub use config::{
 pub use delivery::payload::signature as webhook_signature;
 pub use delivery::record::{WebhookDelivery, WebhookKind};
 pub use model::faults::{Fault, FaultKind};
+pub use model::inbound::{InboundButton, InboundKind, InboundMessage};
 pub use model::template_admin::TemplateChange;
-pub use records::{RecordedRequest, SentMessage, TemplateSnapshot};
+pub use records::{ReceivedMessage, RecordedRequest, SentMessage, TemplateSnapshot};
 pub use sandbox::{Sandbox, run_standalone};
