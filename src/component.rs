@@ -150,6 +150,15 @@ impl Host for WitHost {
         kv::set(key, value, ttl_seconds).map_err(kv_error)
     }
 
+    fn kv_scan(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<(String, Vec<u8>)>, String> {
+        kv::scan(prefix, start_after, limit).map_err(kv_error)
+    }
+
     fn now_unix_ms(&self) -> u64 {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -266,6 +275,7 @@ impl WebhooksGuest for Component {
             template_updates: r.template_updates,
             ignored: r.ignored,
             foreign: r.foreign,
+            conversations: r.conversations,
         })
     }
 }

@@ -25,6 +25,11 @@ pub const MESSAGE_HISTORY_FALLBACK: &str = "message-history-fallback";
 /// The host's deadline for one call, in milliseconds (retries must fit in it).
 pub const CALL_DEADLINE_MS: &str = "call-deadline-ms";
 
+/// `true` to keep inbound message content in the inbox (`[inbox] enabled`).
+pub const INBOX_ENABLED: &str = "inbox-enabled";
+/// How long inbox records are kept, in whole seconds (`[inbox] retention_days`).
+pub const INBOX_RETENTION_SECONDS: &str = "inbox-retention-seconds";
+
 /// Every key, in the order the WIT documents them.
 pub const ALL: &[&str] = &[
     PHONE_NUMBER_ID,
@@ -38,4 +43,6 @@ pub const ALL: &[&str] = &[
     WEBHOOKS_CONFIGURED,
     MESSAGE_HISTORY_FALLBACK,
     CALL_DEADLINE_MS,
+    INBOX_ENABLED,
+    INBOX_RETENTION_SECONDS,
 ];

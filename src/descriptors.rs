@@ -70,12 +70,18 @@ const fn ann(
 
 fn category(tool: Tool) -> Category {
     match tool {
-        Tool::GetMessageStatus | Tool::ListTemplates | Tool::GetBusinessProfile => Category::Read,
+        Tool::GetMessageStatus
+        | Tool::ListTemplates
+        | Tool::GetBusinessProfile
+        | Tool::ListConversations
+        | Tool::GetMessages => Category::Read,
         Tool::SendMessage
         | Tool::SendTemplate
         | Tool::SendMedia
         | Tool::CreateTemplate
-        | Tool::UpdateBusinessProfile => Category::Write,
+        | Tool::UpdateBusinessProfile
+        | Tool::MarkAsRead
+        | Tool::SendReaction => Category::Write,
         Tool::DeleteTemplate => Category::Delete,
     }
 }
@@ -83,7 +89,13 @@ fn category(tool: Tool) -> Category {
 fn annotations(tool: Tool) -> Annotations {
     match tool {
         // Answered from the local store: no outside call.
-        Tool::GetMessageStatus => ann(true, false, true, false),
+        Tool::GetMessageStatus | Tool::ListConversations | Tool::GetMessages => {
+            ann(true, false, true, false)
+        }
+        // A repeated read receipt changes nothing more.
+        Tool::MarkAsRead => ann(false, false, true, true),
+        // Each call sends a message (a new reaction replaces the earlier one).
+        Tool::SendReaction => ann(false, false, false, true),
         Tool::ListTemplates | Tool::GetBusinessProfile => ann(true, false, true, true),
         Tool::SendMessage | Tool::SendTemplate | Tool::SendMedia | Tool::CreateTemplate => {
             ann(false, false, false, true)
@@ -94,9 +106,14 @@ fn annotations(tool: Tool) -> Annotations {
 
 fn scopes(tool: Tool) -> &'static [&'static str] {
     match tool {
-        Tool::GetMessageStatus | Tool::SendMessage | Tool::SendTemplate | Tool::SendMedia => {
-            MESSAGING
-        }
+        Tool::GetMessageStatus
+        | Tool::SendMessage
+        | Tool::SendTemplate
+        | Tool::SendMedia
+        | Tool::ListConversations
+        | Tool::GetMessages
+        | Tool::MarkAsRead
+        | Tool::SendReaction => MESSAGING,
         Tool::ListTemplates | Tool::CreateTemplate | Tool::DeleteTemplate => MANAGEMENT,
         Tool::GetBusinessProfile | Tool::UpdateBusinessProfile => BOTH,
     }

@@ -79,6 +79,23 @@ impl Host for FuzzHost {
         Ok(())
     }
 
+    fn kv_scan(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<(String, Vec<u8>)>, String> {
+        Ok(self
+            .kv
+            .borrow()
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .filter(|(k, _)| start_after.is_none_or(|after| k.as_str() > after))
+            .take(limit as usize)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
     fn now_unix_ms(&self) -> u64 {
         self.now_ms.get()
     }

@@ -174,6 +174,14 @@ pub trait Host {
     fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, String>;
     /// Stores `value` under `key` for `ttl_seconds` when given.
     fn kv_set(&self, key: &str, value: &[u8], ttl_seconds: Option<u32>) -> Result<(), String>;
+    /// Up to `limit` live entries whose key starts with `prefix`, in
+    /// ascending key order, after the key `start_after` when given.
+    fn kv_scan(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<(String, Vec<u8>)>, String>;
     /// Wall-clock time, Unix milliseconds.
     fn now_unix_ms(&self) -> u64;
     /// Waits `ms` milliseconds (between retries).

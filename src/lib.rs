@@ -24,6 +24,7 @@ mod args;
 mod checks;
 mod encoding;
 mod graph;
+mod inbox;
 mod json;
 mod placeholders;
 mod settings;

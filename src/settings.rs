@@ -13,6 +13,8 @@
 //! | `webhooks-configured` | `false` |
 //! | `message-history-fallback` | `false` |
 //! | `call-deadline-ms` | none: requests use a 20 s timeout |
+//! | `inbox-enabled` | `false` |
+//! | `inbox-retention-seconds` | 2592000 (30 days) |
 
 use crate::config_keys as keys;
 use crate::error::ToolError;
@@ -23,6 +25,8 @@ pub(crate) const DEFAULT_API_VERSION: &str = "v23.0";
 pub(crate) const DEFAULT_CREDENTIAL: &str = "whatsapp";
 pub(crate) const DEFAULT_APP_SECRET_CREDENTIAL: &str = "whatsapp-app-secret";
 pub(crate) const DEFAULT_VERIFY_TOKEN_CREDENTIAL: &str = "whatsapp-verify-token";
+/// Inbox retention when `inbox-retention-seconds` is not set (30 days).
+pub(crate) const DEFAULT_INBOX_RETENTION_SECONDS: u32 = 30 * 86_400;
 /// Request timeout when `call-deadline-ms` is not set.
 pub(crate) const DEFAULT_TIMEOUT_MS: u32 = 20_000;
 
@@ -65,6 +69,18 @@ pub(crate) fn verify_token_credential(host: &dyn Host) -> String {
 
 pub(crate) fn webhooks_configured(host: &dyn Host) -> bool {
     flag(host, keys::WEBHOOKS_CONFIGURED)
+}
+
+/// Whether inbound message content is kept in the inbox.
+pub(crate) fn inbox_enabled(host: &dyn Host) -> bool {
+    flag(host, keys::INBOX_ENABLED)
+}
+
+/// How long inbox records live (at least a second; 30 days when unset or unreadable).
+pub(crate) fn inbox_retention_seconds(host: &dyn Host) -> u32 {
+    get(host, keys::INBOX_RETENTION_SECONDS)
+        .and_then(|v| v.parse::<u32>().ok())
+        .map_or(DEFAULT_INBOX_RETENTION_SECONDS, |s| s.max(1))
 }
 
 pub(crate) fn history_fallback(host: &dyn Host) -> bool {

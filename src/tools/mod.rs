@@ -1,13 +1,15 @@
-//! The nine tools: the generated catalogue, dispatch and shared helpers.
+//! The tools: the generated catalogue, dispatch and shared helpers.
 //!
 //! A new tool is a case of the WIT enum `tools.tool` plus its schemas in
 //! `src/schemas/`; the exhaustive matches on [`Tool`] (here and in
 //! `descriptors`) then name what is missing.
 
 mod catalogue;
+mod conversations;
 mod interactive;
 mod media_upload;
 mod profile;
+mod reactions;
 mod send;
 mod status;
 pub(crate) mod template_gate;
@@ -52,5 +54,9 @@ pub fn run(host: &dyn Host, name: &str, arguments: &str) -> Result<Value, ToolEr
         Tool::CreateTemplate => templates::create_template(host, &args),
         Tool::UpdateBusinessProfile => profile::update_business_profile(host, &args),
         Tool::DeleteTemplate => templates::delete_template(host, &args),
+        Tool::ListConversations => conversations::list_conversations(host, &args),
+        Tool::GetMessages => conversations::get_messages(host, &args),
+        Tool::MarkAsRead => reactions::mark_as_read(host, &args),
+        Tool::SendReaction => reactions::send_reaction(host, &args),
     }
 }

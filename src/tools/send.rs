@@ -28,13 +28,13 @@ pub(crate) fn recipient(args: &Args) -> Result<String, ToolError> {
 }
 
 /// A message ready to send.
-struct Outgoing {
-    to: String,
-    msg_type: String,
-    content: Value,
-    reply_to: Option<String>,
+pub(super) struct Outgoing {
+    pub(super) to: String,
+    pub(super) msg_type: String,
+    pub(super) content: Value,
+    pub(super) reply_to: Option<String>,
     /// (name, language) for templates.
-    template: Option<(String, String)>,
+    pub(super) template: Option<(String, String)>,
 }
 
 pub(crate) fn send_message(host: &dyn Host, args: &Args) -> Result<Value, ToolError> {
@@ -323,7 +323,7 @@ fn refuse_outside_window(host: &dyn Host, to: &str) -> Result<(), ToolError> {
     }
 }
 
-fn send(host: &dyn Host, out: Outgoing) -> Result<Value, ToolError> {
+pub(super) fn send(host: &dyn Host, out: Outgoing) -> Result<Value, ToolError> {
     let policy = settings::window_policy(host)?;
     let pnid = settings::phone_number_id(host)?;
     let graph = Graph::new(host)?;
@@ -354,7 +354,7 @@ fn send(host: &dyn Host, out: Outgoing) -> Result<Value, ToolError> {
     body.insert("recipient_type".into(), Value::from("individual"));
     body.insert("to".into(), Value::from(out.to.as_str()));
     body.insert("type".into(), Value::from(out.msg_type.as_str()));
-    body.insert(out.msg_type.clone(), out.content);
+    body.insert(out.msg_type.clone(), out.content.clone());
     if let Some(id) = &out.reply_to {
         body.insert("context".into(), json!({"message_id": id}));
     }
@@ -418,6 +418,24 @@ fn send(host: &dyn Host, out: Outgoing) -> Result<Value, ToolError> {
             false
         }
     };
+    // The inbox files it under the id WhatsApp knows the customer by, as
+    // inbound messages are.
+    let customer = wa_id
+        .filter(|w| !w.is_empty() && crate::inbox::safe_customer(w))
+        .unwrap_or(&out.to);
+    if let Err(e) = crate::inbox::record_outbound(
+        host,
+        customer,
+        message_id,
+        &out.msg_type,
+        &out.content,
+        out.reply_to.as_deref(),
+        now,
+    ) {
+        warnings.push(format!(
+            "The message was sent, but the inbox could not record it ({e}); whatsapp_get_messages will not show it."
+        ));
+    }
     if let Some(w) = wa_id.filter(|w| *w != out.to && !w.is_empty()) {
         // Best effort: lets the window of the user's WhatsApp id be found next time.
         let _ = store::write_json(

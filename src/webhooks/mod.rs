@@ -36,7 +36,7 @@ pub struct Verdict {
 }
 
 /// What a delivery changed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IngestReport {
     /// Message status updates applied (duplicates and stale updates excluded).
     pub statuses: u32,
@@ -49,6 +49,9 @@ pub struct IngestReport {
     /// Entries for another WhatsApp Business Account and changes for another
     /// phone number (several businesses can share one Meta app), skipped.
     pub foreign: u32,
+    /// The customers (E.164 with `+`) who got a new inbound message stored
+    /// in the inbox by this delivery; empty when the inbox is off.
+    pub conversations: Vec<String>,
 }
 
 fn verdict(status: u16, body: &str, accept: bool) -> Verdict {
@@ -284,7 +287,14 @@ fn ingest_messages_change(
         .into_iter()
         .flatten()
     {
-        if apply_inbound(host, m, &contacts, now)? {
+        let advanced = apply_inbound(host, m, &contacts, now)?;
+        let stored = crate::inbox::store_inbound(host, m, &contacts, now)?;
+        if let Some(customer) = &stored
+            && !report.conversations.contains(customer)
+        {
+            report.conversations.push(customer.clone());
+        }
+        if advanced || stored.is_some() {
             report.messages += 1;
         } else {
             report.ignored += 1;
@@ -456,8 +466,9 @@ fn apply_status(host: &dyn Host, s: &Value, now: i64) -> Result<bool, String> {
     Ok(true)
 }
 
-/// Records the time of an inbound message (never its content) under each
-/// id of the sender; `false` when no record advanced.
+/// Records the time of an inbound message (its content goes only to the
+/// inbox, when on) under each id of the sender; `false` when no record
+/// advanced.
 fn apply_inbound(host: &dyn Host, m: &Value, contacts: &[Value], now: i64) -> Result<bool, String> {
     let ts = m.get("timestamp").and_then(json_i64).unwrap_or(now);
     let mut users: Vec<String> = Vec::new();

@@ -3,7 +3,8 @@
 //!
 //! Context: the [`StateStore`], shared by all calls (and by the host's
 //! webhook queue and policy counters, in other tables). Keys and values are
-//! bounded here, before the store sees them.
+//! bounded here, before the store sees them; a `scan` page holds at most
+//! [`MAX_SCAN_ENTRIES`] entries.
 
 use wasmtime::Result;
 use wasmtime::component::{HasData, Linker};
@@ -15,6 +16,10 @@ use crate::store::{MAX_KEY_BYTES, MAX_VALUE_BYTES, StateError, StateStore, Table
 pub(crate) struct KvView<'a> {
     pub(crate) store: &'a StateStore,
 }
+
+/// Most entries one `scan` returns, whatever the guest asks for: a page is
+/// bounded like a value is.
+const MAX_SCAN_ENTRIES: u32 = 1000;
 
 fn check_key(key: &str) -> std::result::Result<(), wit::Error> {
     if key.is_empty() || key.len() > MAX_KEY_BYTES || !key.bytes().all(|b| b.is_ascii_graphic()) {
@@ -57,6 +62,33 @@ impl wit::Host for KvView<'_> {
             .set(Table::Kv, &key, value, ttl_seconds)
             .await
             .map_err(unavailable))
+    }
+
+    async fn scan(
+        &mut self,
+        prefix: String,
+        start_after: Option<String>,
+        limit: u32,
+    ) -> Result<std::result::Result<Vec<(String, Vec<u8>)>, wit::Error>> {
+        if prefix.len() > MAX_KEY_BYTES || !prefix.bytes().all(|b| b.is_ascii_graphic()) {
+            return Ok(Err(wit::Error::InvalidKey(format!(
+                "a prefix is at most {MAX_KEY_BYTES} printable ASCII characters without spaces"
+            ))));
+        }
+        let limit = limit.min(MAX_SCAN_ENTRIES) as usize;
+        let entries = match self.store.scan(Table::Kv, &prefix) {
+            Ok(entries) => entries,
+            Err(e) => return Ok(Err(unavailable(e))),
+        };
+        Ok(Ok(entries
+            .into_iter()
+            .filter(|(key, _)| {
+                start_after
+                    .as_deref()
+                    .is_none_or(|after| key.as_str() > after)
+            })
+            .take(limit)
+            .collect()))
     }
 }
 

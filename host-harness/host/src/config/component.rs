@@ -7,13 +7,15 @@ use whatsapp_connector::config_keys as keys;
 
 use crate::caps::vault;
 
+use super::inbox::InboxSettings;
 use super::runtime::RuntimeSettings;
 use super::whatsapp::WhatsApp;
 
-/// The map for `w` and the call deadline of `runtime`.
+/// The map for `w`, the call deadline of `runtime` and the `inbox` settings.
 pub(super) fn component_config(
     w: &WhatsApp,
     runtime: &RuntimeSettings,
+    inbox: &InboxSettings,
 ) -> BTreeMap<String, String> {
     let mut config = BTreeMap::from([
         (keys::API_VERSION.to_string(), w.api_version.clone()),
@@ -48,6 +50,11 @@ pub(super) fn component_config(
         (
             keys::CALL_DEADLINE_MS.to_string(),
             runtime.call_timeout_ms.to_string(),
+        ),
+        (keys::INBOX_ENABLED.to_string(), inbox.enabled.to_string()),
+        (
+            keys::INBOX_RETENTION_SECONDS.to_string(),
+            inbox.retention_seconds().to_string(),
         ),
     ]);
     if let Some(id) = &w.phone_number_id {

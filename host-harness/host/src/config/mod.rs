@@ -51,6 +51,10 @@
 //! include_recipients = false        # true: full numbers and message ids (default: masked
 //!                                   # numbers, message ids as keyed `message_ref`s)
 //!
+//! [inbox]
+//! enabled = false                   # true: keep what customers write for the inbox tools
+//! retention_days = 30               # records expire after this many days (fractions accepted)
+//!
 //! [admin]
 //! listen = "127.0.0.1:9090"         # /healthz, /readyz, /metrics (serve --admin); unset: off
 //! allow_remote = false              # true: allow an address that is not loopback (no auth!)
@@ -76,6 +80,7 @@ mod audit;
 mod component;
 mod endpoint;
 mod http;
+mod inbox;
 mod mcp;
 mod media;
 mod policy;
@@ -92,6 +97,7 @@ pub use admin::AdminSettings;
 pub use audit::{AuditSettings, message_ref_key};
 pub use endpoint::{ApiEndpoint, EnvSecrets};
 pub use http::HttpSettings;
+pub use inbox::InboxSettings;
 pub use mcp::McpSettings;
 pub use media::MediaSettings;
 pub use policy::PolicySettings;
@@ -127,6 +133,8 @@ pub struct Settings {
     pub audit: AuditSettings,
     /// `[admin]`: the health, readiness and metrics listener.
     pub admin: AdminSettings,
+    /// `[inbox]`: whether inbound message content is kept, and how long.
+    pub inbox: InboxSettings,
 }
 
 impl Settings {
@@ -157,6 +165,7 @@ impl Settings {
         self.media.apply_env(&get);
         self.vault.apply_env(&get);
         self.admin.apply_env(&get)?;
+        self.inbox.apply_env(&get)?;
         Ok(())
     }
 
@@ -174,6 +183,7 @@ impl Settings {
     pub fn validate(&self) -> anyhow::Result<()> {
         self.whatsapp.validate()?;
         self.mcp.validate()?;
+        self.inbox.validate()?;
         self.runtime.validate()
     }
 
@@ -184,7 +194,7 @@ impl Settings {
 
     /// The non-secret settings the component reads through `config`.
     pub(crate) fn component_config(&self) -> BTreeMap<String, String> {
-        component::component_config(&self.whatsapp, &self.runtime)
+        component::component_config(&self.whatsapp, &self.runtime, &self.inbox)
     }
 
     /// The vault file with its key; `create_key` makes a key file if none exists.
