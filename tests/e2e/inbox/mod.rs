@@ -1,3 +1,4 @@
 //! The inbox: what customers write, read back through the tools and MCP
 //! resources, kept only when enabled, encrypted at rest, expiring after its
 //! retention, and visible to an app only for the recipients it may message.
+mod demo;

@@ -306,7 +306,7 @@ pub(crate) fn receive_at(
     {
         message.insert("context".into(), json!({"from": q.from, "id": id}));
     }
-    let id = util::wamid(&wa_id);
+    let id = util::inbound_wamid(&wa_id);
     message.insert("from".into(), Value::from(wa_id.clone()));
     message.insert("id".into(), Value::from(id.clone()));
     message.insert(
