@@ -2,3 +2,4 @@
 //! resources, kept only when enabled, encrypted at rest, expiring after its
 //! retention, and visible to an app only for the recipients it may message.
 mod demo;
+mod sandbox_kinds;
