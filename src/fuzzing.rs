@@ -44,6 +44,8 @@ impl Host for FuzzHost {
             "phone-number-id" => Some("106540352242922".into()),
             "waba-id" => Some("102290129340398".into()),
             "window-policy" => Some("enforce".into()),
+            // The inbox's parsers and readers are fuzzed too.
+            "inbox-enabled" => Some("true".into()),
             _ => None,
         }
     }

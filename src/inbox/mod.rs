@@ -27,10 +27,8 @@ use crate::host::Host;
 use crate::settings;
 use crate::store;
 
-mod inbound;
+pub(crate) mod inbound;
 pub(crate) mod read;
-
-pub(crate) use inbound::store_inbound;
 
 /// Seconds the tools' results suggest waiting before polling again.
 pub(crate) const NEXT_CHECK_AFTER_SECONDS: u64 = 30;

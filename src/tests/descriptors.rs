@@ -4,7 +4,7 @@ use crate::descriptors::{Category, descriptors};
 use crate::tools::Tool;
 
 #[test]
-fn there_are_nine_tools_in_the_stable_wit_order() {
+fn there_are_thirteen_tools_in_the_stable_wit_order() {
     let d = descriptors();
     let names: Vec<_> = d.iter().map(|d| d.name).collect();
     assert_eq!(
@@ -19,6 +19,10 @@ fn there_are_nine_tools_in_the_stable_wit_order() {
             "whatsapp_create_template",
             "whatsapp_update_business_profile",
             "whatsapp_delete_template",
+            "whatsapp_list_conversations",
+            "whatsapp_get_messages",
+            "whatsapp_mark_as_read",
+            "whatsapp_send_reaction",
         ]
     );
     let from_wit: Vec<_> = Tool::ALL.iter().map(|t| t.name()).collect();
@@ -136,7 +140,28 @@ fn categories_annotations_and_scopes_are_exact() {
             Category::Delete,
             [false, true, true, true],
         ),
+        (
+            "whatsapp_list_conversations",
+            Category::Read,
+            [true, false, true, false],
+        ),
+        (
+            "whatsapp_get_messages",
+            Category::Read,
+            [true, false, true, false],
+        ),
+        (
+            "whatsapp_mark_as_read",
+            Category::Write,
+            [false, false, true, true],
+        ),
+        (
+            "whatsapp_send_reaction",
+            Category::Write,
+            [false, false, false, true],
+        ),
     ];
+    assert_eq!(descriptors().len(), expect.len());
     for (d, (name, cat, ann)) in descriptors().iter().zip(expect) {
         assert_eq!(d.name, name);
         assert_eq!(d.category, cat, "{name}");
@@ -147,7 +172,11 @@ fn categories_annotations_and_scopes_are_exact() {
             "{name}"
         );
         let scopes = d.scopes;
-        if name.contains("send") || name.contains("message_status") {
+        let inbox = ["conversations", "messages", "mark_as_read"];
+        if name.contains("send")
+            || name.contains("message_status")
+            || inbox.iter().any(|i| name.ends_with(i))
+        {
             assert_eq!(scopes, ["whatsapp_business_messaging"], "{name}");
         } else if name.contains("template") {
             assert_eq!(scopes, ["whatsapp_business_management"], "{name}");

@@ -4,6 +4,7 @@ mod descriptors;
 mod errors;
 mod fidelity;
 mod helpers;
+mod inbox;
 mod interactive;
 mod profile;
 mod retry;

@@ -46,7 +46,7 @@ fn limit(args: &Args, page_of: &str) -> Result<usize, ToolError> {
     Ok(limit as usize)
 }
 
-fn cursor<'a>(args: &'a Args) -> Result<Option<&'a str>, ToolError> {
+fn cursor(args: &Args) -> Result<Option<&str>, ToolError> {
     let Some(c) = args.str_opt("cursor")? else {
         return Ok(None);
     };

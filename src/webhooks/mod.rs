@@ -288,7 +288,7 @@ fn ingest_messages_change(
         .flatten()
     {
         let advanced = apply_inbound(host, m, &contacts, now)?;
-        let stored = crate::inbox::store_inbound(host, m, &contacts, now)?;
+        let stored = crate::inbox::inbound::store_inbound(host, m, &contacts, now)?;
         if let Some(customer) = &stored
             && !report.conversations.contains(customer)
         {

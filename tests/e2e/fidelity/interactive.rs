@@ -244,6 +244,10 @@ async fn every_request_body_the_tools_build_validates_against_metas_openapi_v23(
             {"type": "header", "parameters": [{"type": "document", "document": {"id": "1013859600285443"}}]}]})),
         ("whatsapp_create_template", json!({"name": "order_ttl", "language": "en_US", "category": "UTILITY",
             "message_send_ttl_seconds": 3600, "components": [{"type": "BODY", "text": "Your order shipped."}]})),
+        ("whatsapp_mark_as_read", json!({"customer": to, "message_id": inbound})),
+        ("whatsapp_mark_as_read", json!({"customer": to, "message_id": inbound, "typing_indicator": true})),
+        ("whatsapp_send_reaction", json!({"to": to, "message_id": inbound, "emoji": "👍🏽"})),
+        ("whatsapp_send_reaction", json!({"to": to, "message_id": inbound, "emoji": ""})),
         ("whatsapp_update_business_profile", json!({"about": "Succulent specialists!", "address": "1 Hacker Way",
             "description": "We grow succulents.", "email": "shop@example.com", "websites": ["https://example.com"], "vertical": "RETAIL"})),
     ]);
@@ -279,11 +283,25 @@ async fn every_request_body_the_tools_build_validates_against_metas_openapi_v23(
     let messages = openapi::validator(&openapi::request_schema(MESSAGES_PATH, "post"));
     let templates = openapi::validator(&openapi::request_schema(TEMPLATES_PATH, "post"));
     let profile = openapi::validator(&openapi::request_schema(PROFILE_PATH, "post"));
+    let receipts = openapi::validator(&openapi::read_receipt_schema());
+    let spec_receipt = openapi::request_example(
+        MESSAGES_PATH,
+        "post",
+        "Send typing indicator and read receipt",
+    );
+    assert_eq!(
+        openapi::errors(&receipts, &spec_receipt),
+        Vec::<String>::new()
+    );
+    let mut no_id = spec_receipt.clone();
+    no_id.as_object_mut().unwrap().remove("message_id");
+    assert!(!openapi::errors(&receipts, &no_id).is_empty());
     let mut checked = 0;
     let mut failures = Vec::new();
     for r in env.requests().iter().filter(|r| !r.body.is_empty()) {
         let body = r.json().expect("request bodies are JSON");
         let validator = match r.path.rsplit('/').next().unwrap() {
+            "messages" if body.get("status").is_some() => &receipts,
             "messages" => &messages,
             "message_templates" => &templates,
             "whatsapp_business_profile" => &profile,

@@ -3,3 +3,4 @@
 //! retention, and visible to an app only for the recipients it may message.
 mod demo;
 mod sandbox_kinds;
+mod storage;

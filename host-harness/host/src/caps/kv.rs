@@ -105,3 +105,49 @@ pub(crate) fn add_to_linker<T: Send + 'static>(
 ) -> Result<()> {
     wit::add_to_linker::<T, HasKv>(linker, view)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::wit::Host as _;
+    use super::*;
+
+    #[tokio::test]
+    async fn scan_pages_one_prefix_in_key_order_after_the_given_key() {
+        let store = StateStore::in_memory();
+        for key in [
+            "inbox/m/1/b",
+            "inbox/m/1/a",
+            "inbox/m/1/c",
+            "inbox/m/2/a",
+            "win/1",
+        ] {
+            store
+                .set(Table::Kv, key, key.as_bytes().to_vec(), None)
+                .await
+                .unwrap();
+        }
+        let mut view = KvView { store: &store };
+        let keys = |page: Vec<(String, Vec<u8>)>| -> Vec<String> {
+            page.into_iter().map(|(k, _)| k).collect()
+        };
+        let first = view
+            .scan("inbox/m/1/".into(), None, 2)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(first[0].1, b"inbox/m/1/a");
+        assert_eq!(keys(first), ["inbox/m/1/a", "inbox/m/1/b"]);
+        let rest = view
+            .scan("inbox/m/1/".into(), Some("inbox/m/1/b".into()), 2)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(keys(rest), ["inbox/m/1/c"], "nothing of another prefix");
+        let e = view
+            .scan("inbox/ m".into(), None, 10)
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert!(matches!(e, wit::Error::InvalidKey(_)), "{e:?}");
+    }
+}

@@ -287,6 +287,42 @@ fn mend_known_defects(schemas: &mut Map<String, Value>) {
         }));
 }
 
+/// The spec's example of a request body, by operation and example name.
+pub fn request_example(path: &str, method: &str, name: &str) -> Value {
+    let example = &spec()["paths"][path][method]["requestBody"]["content"]["application/json"]["examples"]
+        [name]["value"];
+    assert!(
+        example.is_object(),
+        "the spec has the example `{name}` for {method} {path}"
+    );
+    example.clone()
+}
+
+/// The read receipt body (`status: read`, with an optional typing
+/// indicator) that `POST /{phone-number-id}/messages` takes
+/// (https://developers.facebook.com/docs/whatsapp/cloud-api/typing-indicators).
+/// The spec's `Message` schema lacks it although the operation's own example
+/// "Send typing indicator and read receipt" sends one; this schema is that
+/// example's shape, and the example is checked against it.
+pub fn read_receipt_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["messaging_product", "status", "message_id"],
+        "additionalProperties": false,
+        "properties": {
+            "messaging_product": {"const": "whatsapp"},
+            "status": {"const": "read"},
+            "message_id": {"type": "string", "pattern": "^wamid\\.[!-~]+$"},
+            "typing_indicator": {
+                "type": "object",
+                "required": ["type"],
+                "additionalProperties": false,
+                "properties": {"type": {"const": "text"}}
+            }
+        }
+    })
+}
+
 /// A validator for `schema` (a request body schema from the spec) that
 /// resolves `#/components/...` against the mended components.
 pub fn validator(schema: &Value) -> jsonschema::Validator {
