@@ -41,7 +41,10 @@ async fn messages_holding(env: &Env, ids: &[&str]) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let v = env
-            .call("whatsapp_get_messages", json!({"customer": CUSTOMER, "limit": 50}))
+            .call(
+                "whatsapp_get_messages",
+                json!({"customer": CUSTOMER, "limit": 50}),
+            )
             .await
             .unwrap();
         let list = v["messages"].as_array().unwrap().clone();
@@ -130,7 +133,10 @@ async fn every_kind_a_sandbox_customer_sends_reaches_the_inbox_with_its_details(
         .iter()
         .find(|d| d["id"] == photo)
         .unwrap();
-    assert_eq!(m["media"]["id"], sent_photo["message"]["image"]["id"], "{m}");
+    assert_eq!(
+        m["media"]["id"], sent_photo["message"]["image"]["id"],
+        "{m}"
+    );
 
     let m = by_id(&list, &quote);
     assert_eq!(m["text"], "Saturday?");
@@ -138,7 +144,11 @@ async fn every_kind_a_sandbox_customer_sends_reaches_the_inbox_with_its_details(
 
     let m = by_id(&list, &like);
     assert_eq!(m["type"], "reaction");
-    assert_eq!(m["reaction"], json!({"message_id": buttons, "emoji": "👍"}), "{m}");
+    assert_eq!(
+        m["reaction"],
+        json!({"message_id": buttons, "emoji": "👍"}),
+        "{m}"
+    );
 
     let conversations = env
         .call("whatsapp_list_conversations", json!({}))
