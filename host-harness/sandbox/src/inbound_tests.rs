@@ -526,3 +526,26 @@ async fn a_reaction_to_an_unknown_message_fails_with_131009_by_webhook_or_at_onc
     assert_eq!(status, 400, "{v}");
     assert_eq!(v["error"]["code"], 131009);
 }
+
+#[tokio::test]
+async fn a_reaction_outside_the_window_is_refused_like_any_free_form_message() {
+    // No callback: the window failure is answered at once.
+    let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let long_ago = std::time::SystemTime::now() - Duration::from_secs(25 * 3600);
+    let theirs = sb.simulate_inbound_at(CUSTOMER, "Old news", long_ago);
+    let (status, v) = post_messages(
+        &sb,
+        json!({"messaging_product": "whatsapp", "to": CUSTOMER, "type": "reaction",
+               "reaction": {"message_id": theirs, "emoji": "👍"}}),
+    )
+    .await;
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["error"]["code"], 131047, "{v}");
+    // A read receipt is not a message: it is accepted outside the window.
+    let (status, v) = post_messages(
+        &sb,
+        json!({"messaging_product": "whatsapp", "status": "read", "message_id": theirs}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+}

@@ -3,4 +3,5 @@
 //! retention, and visible to an app only for the recipients it may message.
 mod demo;
 mod sandbox_kinds;
+mod serve_seed;
 mod storage;
