@@ -373,6 +373,10 @@ async fn the_control_endpoint_takes_every_kind_and_explains_a_bad_body() {
             json!({"from": CUSTOMER, "kind": "button_reply"}),
             "\"button\"",
         ),
+        (
+            json!({"from": CUSTOMER, "kind": "image", "text": "hi"}),
+            "\"text\" does not go with kind \"image\", which takes \"caption\"",
+        ),
     ] {
         let (status, v) = control(&sb, body.clone()).await;
         assert_eq!(status, 400, "{body} -> {v}");

@@ -140,6 +140,50 @@ fn find_in_conversation(st: &Store, display_number: &str, wa_id: &str, id: &str)
         })
 }
 
+impl InboundKind {
+    fn name(self) -> &'static str {
+        match self {
+            InboundKind::Text => "text",
+            InboundKind::ButtonReply => "button_reply",
+            InboundKind::Image => "image",
+            InboundKind::Reply => "reply",
+            InboundKind::Reaction => "reaction",
+        }
+    }
+
+    /// The content fields this kind takes (`context_message_id` goes with every kind).
+    fn fields(self) -> &'static [&'static str] {
+        match self {
+            InboundKind::Text | InboundKind::Reply => &["text"],
+            InboundKind::ButtonReply => &["button"],
+            InboundKind::Image => &["caption"],
+            InboundKind::Reaction => &["emoji"],
+        }
+    }
+}
+
+/// Refuses a content field the kind does not send, rather than dropping it unseen.
+fn check_fields(msg: &InboundMessage) -> Result<(), String> {
+    let given = [
+        ("text", msg.text.is_some()),
+        ("button", msg.button.is_some()),
+        ("caption", msg.caption.is_some()),
+        ("emoji", msg.emoji.is_some()),
+    ];
+    let allowed = msg.kind.fields();
+    match given
+        .iter()
+        .find(|(name, set)| *set && !allowed.contains(name))
+    {
+        Some((name, _)) => Err(format!(
+            "\"{name}\" does not go with kind \"{}\", which takes \"{}\"",
+            msg.kind.name(),
+            allowed.join("\", \"")
+        )),
+        None => Ok(()),
+    }
+}
+
 fn required_text(value: &Option<String>, kind: &str) -> Result<String, String> {
     match value.as_deref().map(str::trim) {
         Some(t) if !t.is_empty() => Ok(value.clone().unwrap_or_default()),
@@ -172,6 +216,7 @@ pub(crate) fn receive_at(
     if digits.is_empty() {
         return Err("\"from\" must be the user's phone number, e.g. +16505551234".into());
     }
+    check_fields(msg)?;
     // A user writes from their WhatsApp id, which for some numbers differs from the number.
     let wa_id = util::wa_id_for(&digits);
     let business = util::digits_only(&world.cfg.display_phone_number);
