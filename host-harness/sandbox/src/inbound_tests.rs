@@ -211,7 +211,7 @@ async fn a_tapped_template_quick_reply_arrives_as_a_button_message_with_its_payl
     // A tap with nothing to tap on is refused, saying what to do.
     let lonely = InboundMessage {
         from: "+44 7700 900123".into(),
-        ..tap
+        ..tap.clone()
     };
     let e = sb
         .simulate_inbound_message(&InboundMessage {
@@ -221,6 +221,24 @@ async fn a_tapped_template_quick_reply_arrives_as_a_button_message_with_its_payl
         .unwrap_err();
     assert!(
         e.contains("send an interactive or template message first"),
+        "{e}"
+    );
+    // Nor can a tap answer a message without buttons.
+    sb.simulate_inbound(CUSTOMER, "hello");
+    let plain = business_sends(
+        &sb,
+        json!({"messaging_product": "whatsapp", "to": CUSTOMER_DIGITS, "text": {"body": "hi"}}),
+    )
+    .await;
+    let e = sb
+        .simulate_inbound_message(&InboundMessage {
+            from: CUSTOMER.into(),
+            context_message_id: Some(plain),
+            ..tap
+        })
+        .unwrap_err();
+    assert!(
+        e.contains("names a text message, which has no reply buttons"),
         "{e}"
     );
 }

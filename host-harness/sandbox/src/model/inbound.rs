@@ -268,6 +268,13 @@ pub(crate) fn receive_at(
                     .into());
             };
             let (kind, context) = match &quoted {
+                Some(q) if q.kind != "interactive" && q.kind != "template" => {
+                    return Err(format!(
+                        "\"context_message_id\" names a {} message, which has no reply \
+                         buttons: a button reply answers an interactive or template message",
+                        q.kind
+                    ));
+                }
                 Some(q) => (q.kind.clone(), msg.context_message_id.clone()),
                 None => {
                     let latest = st.sent.iter().rev().find(|r| {
