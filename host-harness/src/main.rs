@@ -73,6 +73,10 @@ enum Command {
     /// The audit log: `audit ref WAMID` prints the `message_ref` written for a message id.
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
+    /// The state store: `state copy --from A --to B` copies every record (kv, webhook
+    /// queue, host bookkeeping) with its remaining time to live, e.g. from the file to Redis.
+    #[command(subcommand)]
+    State(commands::state::StateCommand),
     /// Measure call overhead, cold start, MCP throughput vs a native client, and
     /// memory per instance against the sandbox (use a release build); ends with a JSON line.
     Bench {
@@ -135,6 +139,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Connect(args) => commands::connect::run(config, args).await,
         Command::Doctor(args) => commands::doctor::run(config, args).await,
+        Command::State(command) => commands::state::run(config, command).await,
         Command::Media(command) => commands::media::run(config, command).await,
         Command::Policy(command) => commands::policy::run(config, source(&global), command).await,
         Command::Audit(command) => {

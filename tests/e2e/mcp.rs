@@ -17,7 +17,7 @@ use crate::common::{CUSTOMER, Env, hostile_component};
 const MODERN: &str = "2026-07-28";
 const LEGACY: &str = "2025-11-25";
 const STRANGER: &str = "+16505550000";
-const TOOLS: [&str; 9] = [
+const TOOLS: [&str; 13] = [
     "whatsapp_get_message_status",
     "whatsapp_list_templates",
     "whatsapp_get_business_profile",
@@ -27,6 +27,10 @@ const TOOLS: [&str; 9] = [
     "whatsapp_create_template",
     "whatsapp_update_business_profile",
     "whatsapp_delete_template",
+    "whatsapp_list_conversations",
+    "whatsapp_get_messages",
+    "whatsapp_mark_as_read",
+    "whatsapp_send_reaction",
 ];
 
 /// The `_meta` a 2026-07-28 client puts on every request.
@@ -150,7 +154,11 @@ async fn an_initialize_offering_2026_07_28_is_answered_with_2025_11_25_and_legac
     );
     let list = wire.request(json!(1), "tools/list", json!({})).await;
     let result = &list["result"];
-    assert_eq!(result["tools"].as_array().map(Vec::len), Some(9), "{list}");
+    assert_eq!(
+        result["tools"].as_array().map(Vec::len),
+        Some(TOOLS.len()),
+        "{list}"
+    );
     for key in ["resultType", "ttlMs", "cacheScope", "_meta"] {
         assert!(
             result.get(key).is_none(),
@@ -271,13 +279,17 @@ async fn tools_are_listed_in_the_component_order_with_titles_schemas_and_all_fou
         })
         .collect();
         let expected = match name {
-            "whatsapp_get_message_status" => [true, false, true, false],
+            "whatsapp_get_message_status"
+            | "whatsapp_list_conversations"
+            | "whatsapp_get_messages" => [true, false, true, false],
+            "whatsapp_mark_as_read" => [false, false, true, true],
             "whatsapp_list_templates" | "whatsapp_get_business_profile" => {
                 [true, false, true, true]
             }
             "whatsapp_send_message"
             | "whatsapp_send_template"
             | "whatsapp_send_media"
+            | "whatsapp_send_reaction"
             | "whatsapp_create_template" => [false, false, false, true],
             "whatsapp_update_business_profile" | "whatsapp_delete_template" => {
                 [false, true, true, true]
@@ -696,7 +708,7 @@ async fn http_serves_a_modern_tools_list_as_json_with_cache_hints() {
         "modern requests are stateless"
     );
     let result = &r.json()["result"];
-    assert_eq!(result["tools"].as_array().map(Vec::len), Some(9));
+    assert_eq!(result["tools"].as_array().map(Vec::len), Some(TOOLS.len()));
     assert_eq!(result["ttlMs"], 300_000);
     assert_eq!(result["cacheScope"], "public");
 }
@@ -896,7 +908,7 @@ async fn http_opens_a_legacy_session_on_initialize_and_serves_tools_in_it() {
     let result = &list.json()["result"];
     assert_eq!(
         result["tools"].as_array().map(Vec::len),
-        Some(9),
+        Some(TOOLS.len()),
         "{result}"
     );
     assert!(result.get("resultType").is_none());

@@ -30,6 +30,8 @@ const SEND_TOOLS: [&str; 3] = [
     "whatsapp_send_template",
     "whatsapp_send_media",
 ];
+/// The inbox's readers: also in category `read`, listed after the send tools.
+const INBOX_READ_TOOLS: [&str; 2] = ["whatsapp_list_conversations", "whatsapp_get_messages"];
 const CHANGE_TOOLS: [&str; 3] = [
     "whatsapp_create_template",
     "whatsapp_update_business_profile",
@@ -431,6 +433,7 @@ async fn rate_limit_is_exact_at_the_boundary_per_app_and_kept_in_the_host_table(
             Table::Host,
             &rate_key("three-an-hour", "a", "whatsapp_list_templates"),
         )
+        .await
         .unwrap()
         .expect("the count is in the host table");
     assert_eq!(stored.len(), 3 * 8);
@@ -583,7 +586,14 @@ async fn send_only_recipe_lists_read_and_send_tools_and_refuses_the_others_over_
     env.sandbox.simulate_inbound(CUSTOMER, "hi");
     let gw = gateway(&env, &recipe("send-only"));
     let mut wire = Wire::open(McpServer::with_gateway(gw, Some("send-only".into())));
-    let expected: Vec<String> = strings(&[READ_TOOLS.as_slice(), SEND_TOOLS.as_slice()].concat());
+    let expected: Vec<String> = strings(
+        &[
+            READ_TOOLS.as_slice(),
+            SEND_TOOLS.as_slice(),
+            INBOX_READ_TOOLS.as_slice(),
+        ]
+        .concat(),
+    );
     assert_eq!(wire.tool_names().await, expected);
     for tool in CHANGE_TOOLS {
         env.sandbox.clear_requests();
@@ -767,7 +777,14 @@ async fn over_http_each_app_key_sees_its_own_tool_list() {
     assert_eq!(status, 200, "{send_only}");
     assert_eq!(
         names(&send_only["result"]),
-        strings(&[READ_TOOLS.as_slice(), SEND_TOOLS.as_slice()].concat())
+        strings(
+            &[
+                READ_TOOLS.as_slice(),
+                SEND_TOOLS.as_slice(),
+                INBOX_READ_TOOLS.as_slice(),
+            ]
+            .concat(),
+        )
     );
     assert_eq!(send_only["result"]["cacheScope"], "private");
     let (status, _, outreach) = h

@@ -339,6 +339,7 @@ async fn sigterm_with_calls_in_flight_loses_nothing() {
         assert!(
             store
                 .get(Table::Kv, &format!("msg/{id}"))
+                .await
                 .unwrap()
                 .is_some(),
             "{id} not recorded"

@@ -159,7 +159,7 @@ impl Wired {
     async fn drained(&self) {
         eventually("the webhook queue to drain", || async {
             let s = self.hooks().stats();
-            (self.hooks().pending().unwrap().is_empty()
+            (self.hooks().pending().await.unwrap().is_empty()
                 && s.ingested + s.dead_lettered == s.accepted)
                 .then_some(())
         })
@@ -170,7 +170,10 @@ impl Wired {
     async fn inbound_recorded(&self, user: &str, ts: u64) {
         let state = &self.env.harness.runtime().capabilities().state;
         eventually(&format!("the inbound message of {user}"), || async {
-            let v = state.get(Table::Kv, &format!("win/{user}")).unwrap()?;
+            let v = state
+                .get(Table::Kv, &format!("win/{user}"))
+                .await
+                .unwrap()?;
             let v: Value = serde_json::from_slice(&v).unwrap();
             (v["last_inbound"].as_u64() == Some(ts)).then_some(())
         })
@@ -179,14 +182,20 @@ impl Wired {
 
     /// Nothing was queued, applied or recorded: the queue, the dead letters and
     /// the component's status store are empty.
-    fn assert_nothing_recorded(&self) {
+    async fn assert_nothing_recorded(&self) {
         let stats = self.hooks().stats();
         assert_eq!(stats.accepted, 0, "{stats:?}");
         assert_eq!(stats.ingested, 0, "{stats:?}");
         let state = &self.env.harness.runtime().capabilities().state;
-        assert!(state.scan(Table::WebhookQueue, "").unwrap().is_empty());
-        assert!(state.scan(Table::Kv, "msgst/").unwrap().is_empty());
-        assert!(state.scan(Table::Kv, "win/").unwrap().is_empty());
+        assert!(
+            state
+                .scan(Table::WebhookQueue, "")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(state.scan(Table::Kv, "msgst/").await.unwrap().is_empty());
+        assert!(state.scan(Table::Kv, "win/").await.unwrap().is_empty());
     }
 
     /// POSTs to `/messages` the sandbox has received.
@@ -242,7 +251,7 @@ async fn the_handshake_with_the_right_verify_token_answers_the_raw_challenge() {
         ))
         .await;
     assert_eq!((a.status, a.body.as_slice()), (200, b"abc+def".as_slice()));
-    w.assert_nothing_recorded();
+    w.assert_nothing_recorded().await;
 }
 
 #[tokio::test]
@@ -262,7 +271,7 @@ async fn the_handshake_with_a_wrong_verify_token_is_refused_with_403() {
         assert_eq!(a.status, 403, "token {wrong}");
         assert_ne!(a.body, b"42");
     }
-    w.assert_nothing_recorded();
+    w.assert_nothing_recorded().await;
 }
 
 #[tokio::test]
@@ -281,7 +290,7 @@ async fn the_handshake_with_missing_parameters_or_another_mode_is_refused_with_4
         assert_eq!(a.status, 403, "query `{query}`");
         assert_ne!(a.body, b"42", "query `{query}`");
     }
-    w.assert_nothing_recorded();
+    w.assert_nothing_recorded().await;
 }
 
 #[tokio::test]
@@ -331,7 +340,7 @@ async fn a_delivery_with_a_wrong_signature_is_refused_and_nothing_is_recorded() 
         let a = w.post(&body, Some(&sig)).await;
         assert_eq!(a.status, 403, "signature {sig}");
     }
-    w.assert_nothing_recorded();
+    w.assert_nothing_recorded().await;
     let e = w.status(WAMID).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::NotFound);
 }
@@ -342,7 +351,7 @@ async fn a_delivery_without_a_signature_is_refused_with_401_and_nothing_is_recor
     let body = bytes(&status_payload(&w.env, WAMID, "read", now_s(), None));
     let a = w.post(&body, None).await;
     assert_eq!(a.status, 401);
-    w.assert_nothing_recorded();
+    w.assert_nothing_recorded().await;
 }
 
 #[tokio::test]
@@ -362,7 +371,7 @@ async fn a_signature_computed_over_re_serialised_json_does_not_match_the_raw_bod
     let sig = webhook_signature(&w.app_secret(), &reserialised);
     let a = w.post(raw.as_bytes(), Some(&sig)).await;
     assert_eq!(a.status, 403);
-    w.assert_nothing_recorded();
+    w.assert_nothing_recorded().await;
     // The same bytes signed as received pass.
     let a = w.post_signed(raw.as_bytes()).await;
     assert_eq!(a.status, 200);
@@ -397,7 +406,7 @@ async fn an_oversized_delivery_is_refused_with_413_before_the_component_sees_it(
     let body = bytes(&payload);
     let a = w.post_signed(&body).await;
     assert_eq!(a.status, 413);
-    w.assert_nothing_recorded();
+    w.assert_nothing_recorded().await;
 }
 
 #[tokio::test]
@@ -408,7 +417,7 @@ async fn a_signed_payload_the_component_cannot_parse_is_moved_to_the_dead_letter
         .await;
     assert_eq!(a.status, 200, "authentic, so acknowledged");
     let dead = eventually("a dead letter", || async {
-        let d = w.hooks().dead_letters().unwrap();
+        let d = w.hooks().dead_letters().await.unwrap();
         (!d.is_empty()).then_some(d)
     })
     .await;
@@ -424,7 +433,7 @@ async fn a_signed_payload_the_component_cannot_parse_is_moved_to_the_dead_letter
     );
     // Moving aside is two writes: the dead letter first, then the removal.
     eventually("the queue to empty", || async {
-        w.hooks().pending().unwrap().is_empty().then_some(())
+        w.hooks().pending().await.unwrap().is_empty().then_some(())
     })
     .await;
     // Later deliveries still flow.
@@ -608,7 +617,8 @@ async fn template_reviews_arrive_as_status_updates_and_enforce_refuses_a_rejecte
             .unwrap();
         let key = format!("tpl/{name}/en_US");
         let rec = eventually(&format!("{name} {want}"), || async {
-            let v: Value = serde_json::from_slice(&state.get(Table::Kv, &key).unwrap()?).unwrap();
+            let v: Value =
+                serde_json::from_slice(&state.get(Table::Kv, &key).await.unwrap()?).unwrap();
             (v["status"] == want && v["source"] == "webhook").then_some(v)
         })
         .await;
@@ -894,7 +904,7 @@ async fn an_acknowledged_delivery_survives_a_stop_before_it_was_applied() {
     let path = dir.path().join("state.redb");
     let env = Env::builder().start().await;
     let mut settings = env.harness.settings().clone();
-    settings.state.path = path.display().to_string();
+    settings.state.url = path.display().to_string();
     settings.whatsapp.webhooks_configured = true;
     let mut secrets = EnvSecrets::default();
     settings.point_at(
@@ -902,7 +912,7 @@ async fn an_acknowledged_delivery_survives_a_stop_before_it_was_applied() {
         &mut secrets,
     );
     // point_at chose in-memory state: put the file back.
-    settings.state.path = path.display().to_string();
+    settings.state.url = path.display().to_string();
     settings.runtime.cache_dir = Some(crate::common::cache_dir());
     let app_secret = env.sandbox.config().app_secret.clone();
     let body = bytes(&status_payload(&env, WAMID, "delivered", now_s(), None));
@@ -924,7 +934,11 @@ async fn an_acknowledged_delivery_survives_a_stop_before_it_was_applied() {
             .await
             .unwrap();
         assert_eq!(r.status().as_u16(), 200);
-        assert_eq!(hooks.pending().unwrap().len(), 1, "stored before the 200");
+        assert_eq!(
+            hooks.pending().await.unwrap().len(),
+            1,
+            "stored before the 200"
+        );
         let e = harness
             .runtime()
             .call_tool(
@@ -964,7 +978,7 @@ async fn an_acknowledged_delivery_survives_a_stop_before_it_was_applied() {
     .await;
     assert_eq!(v["recipient"], CUSTOMER_DIGITS);
     eventually("the queue to empty", || async {
-        hooks.pending().unwrap().is_empty().then_some(())
+        hooks.pending().await.unwrap().is_empty().then_some(())
     })
     .await;
     assert_eq!(hooks.stats().ingested, 1);
@@ -1061,7 +1075,7 @@ async fn an_ingest_that_keeps_failing_is_retried_with_backoff_then_moved_aside()
         (hooks.stats().dead_lettered == 2).then_some(())
     })
     .await;
-    let dead = hooks.dead_letters().unwrap();
+    let dead = hooks.dead_letters().await.unwrap();
     assert_eq!(dead.len(), 2);
     for d in &dead {
         assert_eq!(d.attempts, 3, "{d:?}");
@@ -1074,7 +1088,7 @@ async fn an_ingest_that_keeps_failing_is_retried_with_backoff_then_moved_aside()
         (stats.retries, stats.dead_lettered, stats.ingested),
         (4, 2, 0)
     );
-    assert!(hooks.pending().unwrap().is_empty());
+    assert!(hooks.pending().await.unwrap().is_empty());
     server.stop().await.unwrap();
 }
 

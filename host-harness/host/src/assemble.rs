@@ -5,7 +5,6 @@
 //! The gateway (policy, audit) is built on top of the runtime by
 //! `Gateway::from_settings`.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use crate::caps::Capabilities;
@@ -15,7 +14,7 @@ use crate::caps::vault::{self, Credential, Kind, Vault};
 use crate::config::MediaSettings;
 use crate::config::{EnvSecrets, Settings};
 use crate::runtime::{ComponentSource, Runtime};
-use crate::store::StateStore;
+use crate::store::{StateLocation, StateStore};
 
 /// The connector component loaded in its runtime, with the settings it was
 /// built from.
@@ -88,7 +87,7 @@ impl ConnectorBuilder {
             Some(vault) => vault,
             None => self.settings.load_vault()?,
         };
-        let caps = capabilities(&self.settings, &secrets, vault)?;
+        let caps = capabilities(&self.settings, &secrets, vault).await?;
         let runtime = Runtime::new(
             &self.component,
             caps,
@@ -106,7 +105,7 @@ impl ConnectorBuilder {
 /// The capabilities the component's imports use: outbound HTTP limited to
 /// the API's origin (and the extra ones), the vault with `secrets` for the
 /// names it lacks, the store, and the component's config map.
-fn capabilities(
+async fn capabilities(
     settings: &Settings,
     secrets: &EnvSecrets,
     vault: Arc<Vault>,
@@ -144,12 +143,7 @@ fn capabilities(
             });
         }
     }
-    let state = if settings.state.in_memory() {
-        StateStore::in_memory()
-    } else {
-        let vault_subkey = settings.vault.state_subkey()?;
-        StateStore::open_sealed(Path::new(&settings.state.path), vault_subkey)?
-    };
+    let state = open_state(settings, &settings.state.url, &vault).await?;
     Ok(Capabilities {
         http: OutboundHttp::new(allowlist, settings.http.limits())?,
         media: MediaUploads::new(
@@ -163,6 +157,36 @@ fn capabilities(
     })
 }
 
+/// Opens the store `location` names (a path, `file:`, `redis://`,
+/// `rediss://` or `:memory:`) with the settings' vault key for sealing, and
+/// the Redis password from `vault` when the URL names a credential.
+pub async fn open_state(
+    settings: &Settings,
+    location: &str,
+    vault: &Vault,
+) -> anyhow::Result<StateStore> {
+    let mut location = StateLocation::parse(location)?;
+    if let StateLocation::Redis(target) = &mut location
+        && let Some(name) = &target.password_credential
+    {
+        let credential = vault.get(name).ok_or_else(|| {
+            anyhow::anyhow!(
+                "the state URL takes its password from the vault credential `{name}`, which the \
+                 vault does not hold: add it (`host-harness vault add {name} ...`) or fix the URL"
+            )
+        })?;
+        let password = std::str::from_utf8(credential.secret.expose()).map_err(|_| {
+            anyhow::anyhow!("the vault credential `{name}` is not UTF-8 text: Redis passwords are")
+        })?;
+        target.password = Some(zeroize::Zeroizing::new(password.to_string()));
+    }
+    let vault_subkey = match location {
+        StateLocation::Memory => None,
+        _ => settings.vault.state_subkey()?,
+    };
+    Ok(StateStore::connect(&location, vault_subkey).await?)
+}
+
 #[cfg(test)]
 mod tests {
     use whatsapp_connector::config_keys as keys;
@@ -171,8 +195,8 @@ mod tests {
     use crate::caps::vault::Secret;
     use crate::config::default_grants;
 
-    #[test]
-    fn capabilities_take_the_environment_secrets_only_for_names_the_vault_lacks() {
+    #[tokio::test]
+    async fn capabilities_take_the_environment_secrets_only_for_names_the_vault_lacks() {
         crate::caps::http::install_crypto_provider();
         let mut settings = Settings::default();
         settings.state.keep_in_memory();
@@ -191,7 +215,7 @@ mod tests {
             app_secret: Some(Secret::new("env-app-secret")),
             verify_token: None,
         };
-        let caps = capabilities(&settings, &secrets, vault).unwrap();
+        let caps = capabilities(&settings, &secrets, vault).await.unwrap();
         let token = caps.vault.get(vault::ACCESS_TOKEN).unwrap();
         assert_eq!(token.secret.expose(), b"env-token");
         assert_eq!(
@@ -208,12 +232,13 @@ mod tests {
         );
     }
 
-    #[test]
-    fn invalid_settings_assemble_nothing() {
+    #[tokio::test]
+    async fn invalid_settings_assemble_nothing() {
         let mut settings = Settings::default();
         settings.whatsapp.api_version = "23".into();
         let vault = Arc::new(Vault::new(default_grants()));
         let err = capabilities(&settings, &EnvSecrets::default(), vault)
+            .await
             .err()
             .unwrap();
         assert!(err.to_string().contains("v23.0"), "{err}");

@@ -22,5 +22,5 @@ pub mod tool;
 pub mod vault_file;
 pub mod webhook_endpoint;
 
-pub use assemble::{Connector, ConnectorBuilder};
+pub use assemble::{Connector, ConnectorBuilder, open_state};
 pub use caps::http::install_crypto_provider;

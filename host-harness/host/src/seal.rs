@@ -1,6 +1,6 @@
 //! Sealing what the store keeps of customers' messages: the values of the
 //! webhook queue (deliveries waiting for the component, and the dead
-//! letters) are encrypted with XChaCha20-Poly1305 before they reach the
+//! letters) and the component's inbox (kv keys under `inbox/`) are encrypted with XChaCha20-Poly1305 before they reach the
 //! state file, so the file on its own (a backup, a copy, a disk image)
 //! reveals no message text.
 //!
@@ -14,6 +14,9 @@
 //!   of the state file taken on its own, not an attacker who can read the
 //!   directory as the same user; it keeps the queue readable after a restart,
 //!   which a per-process key would not.
+//! - For a Redis store, the vault-derived key only: every replica must open
+//!   what another sealed, so a key file beside one replica will not do, and
+//!   the store refuses to start without a vault key.
 //! - For an in-memory store, a random key for the life of the process:
 //!   nothing reaches a disk.
 //!
@@ -120,6 +123,15 @@ impl StateSeal {
                     source: format!("the key file {}", side.display()),
                 })
             }
+        }
+    }
+
+    /// The key shared by every replica of a deployment on a networked store:
+    /// derived from the vault key, which they all hold.
+    pub(crate) fn shared(vault_subkey: &KeyBytes) -> StateSeal {
+        StateSeal {
+            keys: vec![SealKey::new(vault_subkey)],
+            source: "the vault key".into(),
         }
     }
 

@@ -126,6 +126,7 @@ impl Story {
         loop {
             let value = state
                 .get(Table::Kv, key)
+                .await
                 .ok()
                 .flatten()
                 .and_then(|b| serde_json::from_slice::<Value>(&b).ok());

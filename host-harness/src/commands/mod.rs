@@ -18,5 +18,6 @@ pub mod media;
 pub mod policy;
 pub mod sandbox;
 pub mod serve;
+pub mod state;
 pub mod tools;
 pub mod vault;

@@ -57,6 +57,11 @@ pub struct ServeArgs {
     /// and on every tools/list.
     #[arg(long, requires = "http")]
     pub(crate) allow_unauthenticated: bool,
+    /// Where the state lives: a file path, `file:PATH`, `redis://HOST:PORT` or
+    /// `rediss://HOST:PORT` (shared by several replicas), or `:memory:` (`[state] url` and
+    /// WHATSAPP_STATE_URL do the same; this wins, even with --sandbox).
+    #[arg(long, value_name = "URL")]
+    pub(crate) state_url: Option<String>,
     /// stdio: the policy's app to act as (default: its only app, or all tools without a policy).
     #[arg(long, value_name = "NAME", conflicts_with = "http")]
     pub(crate) app: Option<String>,
@@ -103,6 +108,9 @@ pub async fn run(
     };
     if webhook_listener.is_some() {
         settings.whatsapp.webhooks_configured = true;
+    }
+    if let Some(url) = args.state_url {
+        settings.state.url = url;
     }
     let webhook_options = WebhookOptions {
         max_body_bytes: settings.webhooks.max_body_bytes,
@@ -244,7 +252,7 @@ async fn wait_for_inbound_applied(sandbox: &LocalSandbox, hooks: &Webhooks, expe
     let deadline = tokio::time::Instant::now() + INBOUND_APPLY_LIMIT;
     loop {
         let delivered = sandbox.inbound_deliveries_finished() >= expected;
-        if delivered && hooks.pending().is_ok_and(|p| p.is_empty()) {
+        if delivered && hooks.pending().await.is_ok_and(|p| p.is_empty()) {
             return;
         }
         if tokio::time::Instant::now() >= deadline {

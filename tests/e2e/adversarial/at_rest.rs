@@ -97,7 +97,7 @@ fn on_disk(env: &Env, path: &Path) -> (Settings, EnvSecrets) {
         &mut secrets,
     );
     // point_at chose in-memory state: this test is about the file.
-    settings.state.path = path.display().to_string();
+    settings.state.url = path.display().to_string();
     settings.whatsapp.webhooks_configured = true;
     settings.runtime.cache_dir = Some(cache_dir());
     (settings, secrets)
@@ -122,8 +122,11 @@ async fn harness_on(settings: &Settings, secrets: &EnvSecrets) -> Connector {
     }
 }
 
-fn window_of(state: &StateStore, user: &str) -> Option<Value> {
-    let v = state.get(Table::Kv, &format!("win/{user}")).unwrap()?;
+async fn window_of(state: &StateStore, user: &str) -> Option<Value> {
+    let v = state
+        .get(Table::Kv, &format!("win/{user}"))
+        .await
+        .unwrap()?;
     Some(serde_json::from_slice(&v).unwrap())
 }
 
@@ -152,7 +155,7 @@ async fn webhook_bodies_reach_the_state_file_only_encrypted_and_still_apply_afte
         env.sandbox.set_webhook_callback(Some(url.clone()));
         env.sandbox.simulate_inbound(CUSTOMER_DIGITS, INBOUND_TEXT);
         eventually("the inbound delivery to be stored", || async {
-            (hooks.pending().unwrap().len() == 1).then_some(())
+            (hooks.pending().await.unwrap().len() == 1).then_some(())
         })
         .await;
         env.sandbox.set_webhook_callback(None);
@@ -160,7 +163,7 @@ async fn webhook_bodies_reach_the_state_file_only_encrypted_and_still_apply_afte
             post_signed(&url, &app_secret, malformed.as_bytes()).await,
             200
         );
-        assert_eq!(hooks.pending().unwrap().len(), 2);
+        assert_eq!(hooks.pending().await.unwrap().len(), 2);
 
         let raw = std::fs::read(&path).unwrap();
         assert!(
@@ -191,10 +194,10 @@ async fn webhook_bodies_reach_the_state_file_only_encrypted_and_still_apply_afte
     })
     .await;
     assert!(
-        window_of(&state, CUSTOMER_DIGITS).is_some(),
+        window_of(&state, CUSTOMER_DIGITS).await.is_some(),
         "the inbound message opened the window after the restart"
     );
-    let dead = hooks.dead_letters().unwrap();
+    let dead = hooks.dead_letters().await.unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(
         dead[0].body,
@@ -250,8 +253,11 @@ async fn a_delivery_for_another_business_neither_opens_a_window_nor_overwrites_a
         let (url, secret) = (url.clone(), app_secret.clone());
         async move { post_signed(&url, &secret, &serde_json::to_vec(&body).unwrap()).await }
     };
-    let tpl = || {
-        let v = state.get(Table::Kv, "tpl/order_update/en_US").unwrap()?;
+    let tpl = || async {
+        let v = state
+            .get(Table::Kv, "tpl/order_update/en_US")
+            .await
+            .unwrap()?;
         serde_json::from_slice::<Value>(&v).ok()
     };
 
@@ -259,7 +265,7 @@ async fn a_delivery_for_another_business_neither_opens_a_window_nor_overwrites_a
     let t = now_s();
     assert_eq!(post(template_event(&ours, "APPROVED", t)).await, 200);
     eventually("the approval", || async {
-        tpl().filter(|v| v["status"] == "APPROVED")
+        tpl().await.filter(|v| v["status"] == "APPROVED")
     })
     .await;
 
@@ -272,12 +278,12 @@ async fn a_delivery_for_another_business_neither_opens_a_window_nor_overwrites_a
     })
     .await;
     assert_eq!(
-        tpl().unwrap()["status"],
+        tpl().await.unwrap()["status"],
         "APPROVED",
         "not overwritten by another business's review"
     );
     assert!(
-        window_of(&state, CUSTOMER_DIGITS).is_none(),
+        window_of(&state, CUSTOMER_DIGITS).await.is_none(),
         "no window opened by another business's customer"
     );
     assert_eq!(hooks.stats().foreign, 3, "{:?}", hooks.stats());
@@ -285,7 +291,7 @@ async fn a_delivery_for_another_business_neither_opens_a_window_nor_overwrites_a
     // The same message for our number does open it.
     assert_eq!(post(inbound(&ours, &our_number, t)).await, 200);
     let window = eventually("our inbound message", || async {
-        window_of(&state, CUSTOMER_DIGITS)
+        window_of(&state, CUSTOMER_DIGITS).await
     })
     .await;
     assert_eq!(window["last_inbound"], t);

@@ -23,7 +23,8 @@ const LEGACY: &str = "2025-11-25";
 const ALPHA_KEY: &str = "alpha-key-0123456789abcdef0123";
 const BETA_KEY: &str = "beta-key-0123456789abcdef01234";
 /// The read tools: what each app's `tools/list` holds.
-const READ_TOOL_COUNT: usize = 3;
+/// The tools of category `read`: three, and the inbox's two readers.
+const READ_TOOL_COUNT: usize = 5;
 
 /// Two apps with their own keys, both limited to the read tools.
 fn two_apps_policy() -> String {

@@ -247,7 +247,9 @@ impl Wired {
         loop {
             let hooks = self.server.webhooks();
             let s = hooks.stats();
-            if hooks.pending().unwrap().is_empty() && s.ingested + s.dead_lettered == s.accepted {
+            if hooks.pending().await.unwrap().is_empty()
+                && s.ingested + s.dead_lettered == s.accepted
+            {
                 return;
             }
             assert!(Instant::now() < deadline, "webhook not applied in time");
@@ -255,9 +257,9 @@ impl Wired {
         }
     }
 
-    fn kv(&self, key: &str) -> Option<Value> {
+    async fn kv(&self, key: &str) -> Option<Value> {
         let state = &self.env.harness.runtime().capabilities().state;
-        let v = state.get(Table::Kv, key).unwrap()?;
+        let v = state.get(Table::Kv, key).await.unwrap()?;
         Some(serde_json::from_slice(&v).unwrap())
     }
 }
@@ -282,7 +284,7 @@ async fn a_user_who_stopped_marketing_gets_no_marketing_template_under_enforce()
     )
     .await;
     assert_eq!(
-        w.kv(&format!("pref/{CUSTOMER_DIGITS}")).unwrap()["marketing"],
+        w.kv(&format!("pref/{CUSTOMER_DIGITS}")).await.unwrap()["marketing"],
         "stop"
     );
     let sent_before = messages_sent(&w.env);

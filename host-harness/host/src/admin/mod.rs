@@ -108,7 +108,7 @@ async fn readyz(State(targets): State<Arc<AdminTargets>>) -> Response {
         Err(e) => format!("{e:#}"),
     };
     checks.insert("component".into(), Value::String(component));
-    let store = match targets.runtime.capabilities().state.check() {
+    let store = match targets.runtime.capabilities().state.check().await {
         Ok(()) => "ok".to_string(),
         Err(e) => e.to_string(),
     };
@@ -145,7 +145,7 @@ async fn metrics_text(State(targets): State<Arc<AdminTargets>>) -> Response {
             retries: stats.retries,
             dead_lettered: stats.dead_lettered,
         });
-        if let Ok(pending) = hooks.pending() {
+        if let Ok(pending) = hooks.pending().await {
             snapshot.queue_depth = Some(pending.len() as u64);
             let now = crate::store::now_ms();
             snapshot.oldest_queued_seconds = Some(

@@ -67,6 +67,23 @@ fn bodies_written_on_request_show_message_ids_as_refs_at_any_depth() {
 }
 
 #[test]
+fn the_customer_an_inbox_tool_names_is_masked_like_a_recipient() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = AuditConfig::new(dir.path().join("a.jsonl"));
+    config.include_bodies = true;
+    let log = AuditLog::open(config).unwrap();
+    let args = json!({"customer": "+16505551234", "message_id": "wamid.HBgLMTY1MDU1NTEyMzQ="});
+    let result = Ok(json!({"success": true, "customer": "+16505551234"}));
+    let mut call = record(Some(&args), &result, false);
+    call.tool = "whatsapp_mark_as_read";
+    let text = log.line(&call);
+    let line: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(line["recipient"], "+1********34");
+    assert_eq!(line["arguments"]["customer"], "+1********34");
+    assert!(!text.contains("6505551234"), "{text}");
+}
+
+#[test]
 fn a_denied_call_line_names_the_rule_and_bodies_appear_only_when_configured() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = AuditConfig::new(dir.path().join("a.jsonl"));

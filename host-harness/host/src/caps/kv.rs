@@ -42,7 +42,7 @@ impl wit::Host for KvView<'_> {
         if let Err(e) = check_key(&key) {
             return Ok(Err(e));
         }
-        Ok(self.store.get(Table::Kv, &key).map_err(unavailable))
+        Ok(self.store.get(Table::Kv, &key).await.map_err(unavailable))
     }
 
     async fn set(
@@ -76,7 +76,7 @@ impl wit::Host for KvView<'_> {
             ))));
         }
         let limit = limit.min(MAX_SCAN_ENTRIES) as usize;
-        let entries = match self.store.scan(Table::Kv, &prefix) {
+        let entries = match self.store.scan(Table::Kv, &prefix).await {
             Ok(entries) => entries,
             Err(e) => return Ok(Err(unavailable(e))),
         };

@@ -32,8 +32,10 @@
 //! fetch_allow = ["https://files.internal.example"]   # origins the gateway may upload media from; empty: off
 //!
 //! [state]
-//! path = "/srv/whatsapp/state.redb" # default $XDG_DATA_HOME/whatsapp-connector/state.redb
-//!                                   # (~/.local/share/...); ":memory:" keeps state in memory only
+//! url = "/srv/whatsapp/state.redb"  # default $XDG_DATA_HOME/whatsapp-connector/state.redb
+//!                                   # (~/.local/share/...); ":memory:" keeps state in memory only;
+//!                                   # "redis://host:6379" / "rediss://…" shares it between replicas
+//!                                   # (env WHATSAPP_STATE_URL; `path` is the older name)
 //!
 //! [webhooks]
 //! listen = "127.0.0.1:8766"         # serve Meta's webhooks at http://ADDR/webhook (serve --webhook)
@@ -184,6 +186,7 @@ impl Settings {
         self.whatsapp.validate()?;
         self.mcp.validate()?;
         self.inbox.validate()?;
+        self.state.location()?;
         self.runtime.validate()
     }
 

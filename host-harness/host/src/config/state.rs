@@ -1,35 +1,48 @@
-//! `[state]`: where the store (kv, webhook queue, host bookkeeping) lives.
+//! `[state]`: where the store (kv, webhook queue, host bookkeeping) lives,
+//! `url` (env `WHATSAPP_STATE_URL`, `serve --state-url`):
+//! - a path or a `file:` URL: the embedded file, for one gateway process.
+//!   By default in the user's data directory,
+//!   `$XDG_DATA_HOME/whatsapp-connector/state.redb` (else
+//!   `~/.local/share/whatsapp-connector/state.redb`), not wherever the
+//!   binary happens to run;
+//! - `redis://HOST:PORT[/DB]` or `rediss://…` (TLS): Redis, shared by
+//!   several replicas; `?namespace=NAME` prefixes every key (default
+//!   `whatsapp`), `?password_credential=NAME` takes the password from that
+//!   vault credential;
+//! - `:memory:`: nothing kept after exit.
 //!
-//! By default in the user's data directory,
-//! `$XDG_DATA_HOME/whatsapp-connector/state.redb` (else
-//! `~/.local/share/whatsapp-connector/state.redb`), not wherever the binary
-//! happens to run; an explicit path or `:memory:` wins.
+//! `path` (env `WHATSAPP_STATE_PATH`) is the older name of `url` and still
+//! works; `WHATSAPP_STATE_URL` wins over it.
 //!
 //! The file is kept owner-only (0600, its directory 0700 when the store
-//! creates it or names it) and webhook bodies in it are encrypted: with a key
-//! derived from the vault key when one exists (`WHATSAPP_VAULT_KEY` or
-//! `[vault] key_file`), else with a key in `<path>.key` beside it (0600).
+//! creates it or names it). Stored messages (webhook bodies, the inbox) are
+//! encrypted: with a key derived from the vault key when one exists
+//! (`WHATSAPP_VAULT_KEY` or `[vault] key_file`), else, for a file only,
+//! with a key in `<path>.key` beside it (0600). Redis requires the vault
+//! key, the same on every replica.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
 use serde::Deserialize;
 
-/// The `path` that keeps the store in memory only.
-pub(crate) const IN_MEMORY: &str = ":memory:";
+use crate::store::{IN_MEMORY, StateError, StateLocation};
 
 /// The `[state]` section.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StateSettings {
-    /// The store file, or `:memory:` (env `WHATSAPP_STATE_PATH`).
-    pub path: String,
+    /// Where the store lives: a file path or `file:` URL, a `redis://` or
+    /// `rediss://` URL, or `:memory:` (env `WHATSAPP_STATE_URL`; `path` and
+    /// `WHATSAPP_STATE_PATH` are older names for it).
+    #[serde(alias = "path")]
+    pub url: String,
 }
 
 impl Default for StateSettings {
     fn default() -> Self {
         StateSettings {
-            path: default_path(std::env::var_os("XDG_DATA_HOME"), std::env::var_os("HOME"))
+            url: default_path(std::env::var_os("XDG_DATA_HOME"), std::env::var_os("HOME"))
                 .to_string_lossy()
                 .into_owned(),
         }
@@ -55,19 +68,28 @@ fn default_path(xdg_data_home: Option<OsString>, home: Option<OsString>) -> Path
 
 impl StateSettings {
     pub(super) fn apply_env(&mut self, get: &impl Fn(&str) -> Option<String>) {
-        if let Some(v) = get("WHATSAPP_STATE_PATH") {
-            self.path = v;
+        if let Some(v) = get("WHATSAPP_STATE_URL").or_else(|| get("WHATSAPP_STATE_PATH")) {
+            self.url = v;
         }
+    }
+
+    /// Where the store lives, read from `url`; an error names what to write.
+    pub(crate) fn location(&self) -> Result<StateLocation, StateError> {
+        StateLocation::parse(&self.url)
     }
 
     /// Keep the store in memory only, so nothing lingers on disk.
     pub(crate) fn keep_in_memory(&mut self) {
-        self.path = IN_MEMORY.into();
+        self.url = IN_MEMORY.into();
     }
 
-    /// Whether the store is kept in memory only.
-    pub(crate) fn in_memory(&self) -> bool {
-        self.path == IN_MEMORY
+    /// Where the store lives, for `doctor` and logs: its kind and place,
+    /// without a password; or why the setting is unusable.
+    pub fn describe(&self) -> String {
+        match self.location() {
+            Ok(location) => location.describe(),
+            Err(e) => e.to_string(),
+        }
     }
 }
 
@@ -107,6 +129,26 @@ mod tests {
         state.apply_env(&|name: &str| {
             (name == "WHATSAPP_STATE_PATH").then(|| ":memory:".to_string())
         });
-        assert!(state.in_memory());
+        assert!(matches!(state.location(), Ok(StateLocation::Memory)));
+    }
+
+    #[test]
+    fn the_state_url_wins_over_the_older_state_path_variable() {
+        let mut state = StateSettings::default();
+        state.apply_env(&|name: &str| match name {
+            "WHATSAPP_STATE_URL" => Some("redis://127.0.0.1:6380".to_string()),
+            "WHATSAPP_STATE_PATH" => Some("/tmp/old.redb".to_string()),
+            _ => None,
+        });
+        assert_eq!(state.url, "redis://127.0.0.1:6380");
+        assert!(matches!(state.location(), Ok(StateLocation::Redis(_))));
+    }
+
+    #[test]
+    fn the_older_path_key_still_sets_the_store() {
+        let state: StateSettings = toml::from_str("path = \"/srv/wa/state.redb\"").unwrap();
+        assert_eq!(state.url, "/srv/wa/state.redb");
+        let state: StateSettings = toml::from_str("url = \"rediss://cache:6380\"").unwrap();
+        assert_eq!(state.url, "rediss://cache:6380");
     }
 }

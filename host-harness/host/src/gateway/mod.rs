@@ -43,7 +43,6 @@ use crate::runtime::Runtime;
 use crate::tool::{ToolDescriptor, ToolError};
 use arguments::Arguments;
 use concurrency::AppSlots;
-use rate_limit::StoreCounters;
 use record::{Pending, Recorder};
 
 pub use reload::{Reload, reload_interval};
@@ -59,8 +58,6 @@ pub struct Gateway {
     last_seen: Mutex<Option<[u8; 32]>>,
     audit: Option<AuditLog>,
     clock: Arc<dyn Clock>,
-    /// Serialises check-and-record for rate-limited calls.
-    rate_lock: tokio::sync::Mutex<()>,
     /// Served beyond loopback without app keys (`serve --allow-unauthenticated`):
     /// every `tools/list` says so in the log.
     unauthenticated: AtomicBool,
@@ -109,7 +106,6 @@ impl Gateway {
             last_seen: Mutex::new(None),
             audit: None,
             clock: Arc::new(SystemClock),
-            rate_lock: tokio::sync::Mutex::new(()),
             unauthenticated: AtomicBool::new(false),
             app_slots: AppSlots::default(),
             policy_problem: Mutex::new(None),
@@ -267,12 +263,11 @@ impl Gateway {
             judged = object;
         }
         // A template's known text, so text rules judge the send as rendered.
-        let template = policy
-            .has_rules(app, name)
-            .then(|| {
-                crate::policy::known_template(&self.runtime.capabilities().state, name, judged)
-            })
-            .flatten();
+        let template = if policy.has_rules(app, name) {
+            crate::policy::known_template(&self.runtime.capabilities().state, name, judged).await
+        } else {
+            None
+        };
         let call = Call {
             app,
             tool: name,
@@ -281,15 +276,11 @@ impl Gateway {
             template: template.as_ref(),
         };
         let verdict = if policy.has_rate_limits(app, name) {
-            let _guard = self.rate_lock.lock().await;
             let state = &self.runtime.capabilities().state;
-            let verdict = policy.evaluate(&call, &StoreCounters(state));
-            if let Verdict::Allow(hits) = &verdict
-                && let Err(e) = rate_limit::count(state, hits, call.now.as_millisecond()).await
-            {
-                return Err(refuse(CallError::Denied(e)));
+            match rate_limit::judge(&policy, &call, state).await {
+                Ok(verdict) => verdict,
+                Err(e) => return Err(refuse(CallError::Denied(e))),
             }
-            verdict
         } else {
             policy.evaluate(&call, &NoCounters)
         };

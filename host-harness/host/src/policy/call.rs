@@ -6,10 +6,12 @@ use serde_json::Value;
 use super::seen::KnownTemplate;
 
 /// A `rate_limit` rule that let a call through: the gateway records the
-/// call under `key` once every rule has passed.
+/// call under `key` once every rule has passed, if the limit still has
+/// room then (another replica may have taken it meanwhile).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct RateHit {
     pub(crate) key: String,
+    pub(crate) max_calls: u32,
     pub(crate) window_ms: i64,
 }
 

@@ -55,7 +55,7 @@ mod text;
 mod text_checks;
 
 pub use call::rate_key;
-pub(crate) use call::{Call, Counters, NoCounters, RateHit};
+pub(crate) use call::{Call, Counters, NoCounters};
 pub use clock::Clock;
 #[cfg(any(test, feature = "testing"))]
 pub use clock::ManualClock;

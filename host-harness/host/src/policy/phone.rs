@@ -5,8 +5,9 @@
 //! the number the component would send to, and anything the component would
 //! refuse is refused here too: a look-alike cannot slip past a rule.
 
-/// Argument fields that name a recipient: compared as phone numbers.
-pub const RECIPIENT_FIELDS: [&str; 1] = ["to"];
+/// Argument fields that name a recipient (`customer`: the inbox tools'
+/// conversation): compared as phone numbers, masked in the audit log.
+pub const RECIPIENT_FIELDS: [&str; 2] = ["to", "customer"];
 
 /// Whether rules compare `field` as a phone number.
 pub fn is_recipient_field(field: &str) -> bool {

@@ -305,6 +305,7 @@ impl Check {
                 if in_window.len() < *max_calls as usize {
                     return RuleOutcome::Count(RateHit {
                         key,
+                        max_calls: *max_calls,
                         window_ms: *window_ms,
                     });
                 }

@@ -30,7 +30,7 @@ pub(crate) struct KnownTemplate {
 /// the component has stored it (key `tpltext/<name>/<language>` of its kv
 /// table, written by `whatsapp_list_templates`). Unreadable: `None`, and
 /// rules see the parameters joined with spaces instead.
-pub(crate) fn known_template(
+pub(crate) async fn known_template(
     state: &StateStore,
     tool: &str,
     args: &Value,
@@ -41,7 +41,7 @@ pub(crate) fn known_template(
     let name = args.get("name")?.as_str()?;
     let language = args.get("language")?.as_str()?;
     let key = format!("tpltext/{name}/{language}");
-    let bytes = state.get(Table::Kv, &key).ok()??;
+    let bytes = state.get(Table::Kv, &key).await.ok()??;
     let record: Value = serde_json::from_slice(&bytes).ok()?;
     let text = |k: &str| record.get(k).and_then(Value::as_str).map(str::to_string);
     Some(KnownTemplate {

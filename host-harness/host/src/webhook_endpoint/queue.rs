@@ -180,23 +180,25 @@ impl Webhooks {
     }
 
     /// Keys of the deliveries waiting for the component, oldest first.
-    pub fn pending(&self) -> Result<Vec<String>, StateError> {
+    pub async fn pending(&self) -> Result<Vec<String>, StateError> {
         Ok(self
             .inner
             .store
-            .scan(Table::WebhookQueue, QUEUE_PREFIX)?
+            .scan(Table::WebhookQueue, QUEUE_PREFIX)
+            .await?
             .into_iter()
             .map(|(k, _)| k)
             .collect())
     }
 
     /// The deliveries that could not be applied, kept 30 days.
-    pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, StateError> {
+    pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StateError> {
         let mut out = Vec::new();
         for (key, value) in self
             .inner
             .store
-            .scan(Table::WebhookQueue, DEAD_LETTER_PREFIX)?
+            .scan(Table::WebhookQueue, DEAD_LETTER_PREFIX)
+            .await?
         {
             let v: serde_json::Value = serde_json::from_slice(&value).unwrap_or_default();
             out.push(DeadLetter {
@@ -236,7 +238,12 @@ impl Webhooks {
             if *stop.borrow() {
                 break;
             }
-            let pending = match self.inner.store.scan(Table::WebhookQueue, QUEUE_PREFIX) {
+            let pending = match self
+                .inner
+                .store
+                .scan(Table::WebhookQueue, QUEUE_PREFIX)
+                .await
+            {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::error!(error = %e, "webhook queue unreadable; retrying");

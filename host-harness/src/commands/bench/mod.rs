@@ -117,7 +117,7 @@ pub(crate) async fn run(
     let mut secrets = EnvSecrets::default();
     settings.point_at(super::sandbox::endpoint::endpoint(&sandbox), &mut secrets);
     // Durable state on disk, as in production.
-    settings.state.path = state_dir.path().join("state.redb").display().to_string();
+    settings.state.url = state_dir.path().join("state.redb").display().to_string();
     settings.runtime.max_instances = 1_024;
     let harness = Connector::builder(settings.clone())
         .secrets(secrets)

@@ -103,12 +103,12 @@ fn the_ids_land_in_the_whatsapp_table_and_the_rest_is_kept() {
         "# my config\n[whatsapp]\napi_version = \"v23.0\" # pinned\nwaba_id = \"22\"\nphone_number_id = \"33\"\n\n[state]\npath = \":memory:\"\n"
     );
     let s: Settings = toml::from_str(&out).unwrap();
-    assert_eq!(s.state.path, ":memory:");
+    assert_eq!(s.state.url, ":memory:");
     let out = set_whatsapp_ids("[state]\npath = \"x\"\n", "22", "33");
     let s: Settings = toml::from_str(&out).unwrap();
     assert_eq!(s.whatsapp.waba_id.as_deref(), Some("22"));
     assert_eq!(s.whatsapp.phone_number_id.as_deref(), Some("33"));
-    assert_eq!(s.state.path, "x");
+    assert_eq!(s.state.url, "x");
     let s: Settings = toml::from_str(&set_whatsapp_ids("", "1", "2")).unwrap();
     assert_eq!(s.whatsapp.phone_number_id.as_deref(), Some("2"));
 }
