@@ -57,6 +57,17 @@
 //! - Templates can be paused (132015), disabled (132016), flagged (still sendable), reinstated,
 //!   re-scored and re-categorised by [`Sandbox::change_template`]; filled-in template text over
 //!   Meta's limits is 132005, parameters with newlines, tabs or five spaces 132007.
+//! - Simulated users write texts, reply-button taps (`interactive.button_reply` for an
+//!   interactive message, `button {payload, text}` for a template quick reply), photos (an 8×8
+//!   JPEG under a media id `GET /{media-id}` describes; the webhook's `sha256` is base64, the
+//!   media endpoint's hex), quoted replies (`context {from, id}`) and reactions (no `emoji` when
+//!   removed), each with the contact's profile name ([`Sandbox::simulate_inbound_message`]).
+//!   A quoted or reacted-to id must be a message of that conversation.
+//! - A read receipt (`status: read`, optional `typing_indicator {"type": "text"}`) must name a
+//!   message a user sent (else code 100 naming `message_id`: the sandbox's choice, Meta does not
+//!   document it); it and the user's earlier messages become read
+//!   ([`Sandbox::received_messages`]). A reaction to a message outside the conversation (or to
+//!   a reaction) fails with 131009, by webhook when a callback is set, as Meta documents.
 //! - Brazilian and Mexican mobiles answer with a different `wa_id` (see `util::wa_id_for`).
 //! - Errors from auth (190) and unknown objects (100/33) carry no `error_data`, like Graph;
 //!   WhatsApp-level errors carry `error_data.details`.
@@ -66,7 +77,10 @@
 //! # Control endpoints
 //!
 //! Loopback test hooks, no auth, never recorded or faulted:
-//! `POST /_sandbox/inbound {"from","text","timestamp"?}`, `GET|DELETE /_sandbox/requests`,
+//! `POST /_sandbox/inbound` (a user writes: [`InboundMessage`] as JSON, `{"from", "kind"?:
+//! "text"|"button_reply"|"image"|"reply"|"reaction", "text"?, "button"?: {"id","title"},
+//! "context_message_id"?, "emoji"?, "caption"?, "name"?, "timestamp"?}`, answers `{"id"}`),
+//! `GET /_sandbox/inbound` (what users wrote, with `read`), `GET|DELETE /_sandbox/requests`,
 //! `POST|DELETE /_sandbox/faults` (JSON form: `{"path_contains"?, "times"?, "kind": {"type":
 //! "status"|"graph_error"|"latency"|"malformed_json"|"drop_connection"|"slow_body"|
 //! "oversized_body", …}}`), `GET /_sandbox/templates`, `POST /_sandbox/templates {"name",
@@ -89,6 +103,8 @@ mod sandbox;
 mod util;
 
 #[cfg(test)]
+mod inbound_tests;
+#[cfg(test)]
 mod tests;
 
 pub use config::{
@@ -97,6 +113,7 @@ pub use config::{
 pub use delivery::payload::signature as webhook_signature;
 pub use delivery::record::{WebhookDelivery, WebhookKind};
 pub use model::faults::{Fault, FaultKind};
+pub use model::inbound::{InboundButton, InboundKind, InboundMessage};
 pub use model::template_admin::TemplateChange;
-pub use records::{RecordedRequest, SentMessage, TemplateSnapshot};
+pub use records::{ReceivedMessage, RecordedRequest, SentMessage, TemplateSnapshot};
 pub use sandbox::{Sandbox, run_standalone};

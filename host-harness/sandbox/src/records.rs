@@ -1,5 +1,5 @@
 //! What the sandbox reports to its caller: requests received, templates held, messages
-//! accepted. Plain records, a leaf.
+//! accepted and received. Plain records, a leaf.
 
 use std::time::SystemTime;
 
@@ -120,4 +120,22 @@ pub struct SentMessage {
     pub at: SystemTime,
     /// The request body as received.
     pub request: serde_json::Value,
+}
+
+/// A message a user wrote to the business (a simulated inbound message), as the sandbox
+/// holds it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReceivedMessage {
+    /// `wamid.…`, the id its webhook carried.
+    pub id: String,
+    /// The user's WhatsApp id (digits).
+    pub from: String,
+    /// The webhook's message `type`: `text`, `interactive`, `button`, `image` or `reaction`.
+    pub kind: String,
+    /// The message as the webhook carried it (`messages[0]`).
+    pub message: serde_json::Value,
+    /// When the user sent it.
+    pub at: SystemTime,
+    /// Whether the business marked it (or a later message from the same user) read.
+    pub read: bool,
 }

@@ -13,8 +13,9 @@ use crate::config::SandboxConfig;
 use crate::delivery::dispatch::{OnReviewDue, dispatch};
 use crate::delivery::record::WebhookDelivery;
 use crate::model::faults::Fault;
+use crate::model::inbound::{self, InboundMessage};
 use crate::model::world::World;
-use crate::records::{RecordedRequest, SentMessage, TemplateSnapshot};
+use crate::records::{ReceivedMessage, RecordedRequest, SentMessage, TemplateSnapshot};
 use crate::routes;
 use crate::util;
 
@@ -114,17 +115,37 @@ impl Sandbox {
         self.inner.world.clear_requests();
     }
 
-    /// A user message from `from` arrives now: opens (or refreshes) the 24 h window.
+    /// A text message from `from` arrives now: opens (or refreshes) the 24 h window and, with
+    /// a callback, is delivered as a `messages` webhook. Nothing happens when `from` has no
+    /// digits or `text` is empty (a warning is logged).
     pub fn simulate_inbound(&self, from: &str, text: &str) {
-        self.inner
-            .world
-            .simulate_inbound(from, text, SystemTime::now());
+        self.simulate_inbound_at(from, text, SystemTime::now());
     }
 
-    /// A user message from `from` sent at `at` arrives now: updates the window and, with a
-    /// callback, delivers it as a `messages` webhook carrying that timestamp. Returns its id.
+    /// A text message from `from` sent at `at` arrives now: updates the window and, with a
+    /// callback, delivers it as a `messages` webhook carrying that timestamp. Returns its id
+    /// (empty when nothing was sent: `from` without digits or an empty `text`).
     pub fn simulate_inbound_at(&self, from: &str, text: &str, at: SystemTime) -> String {
-        self.inner.world.simulate_inbound(from, text, at)
+        inbound::receive_at(&self.inner.world, &InboundMessage::text(from, text), at)
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "sandbox: the simulated inbound message was not sent");
+                String::new()
+            })
+    }
+
+    /// A user writes `message` (a text, a button reply, a photo, a quoted reply or a
+    /// reaction; see [`InboundMessage`]): it opens or refreshes their 24 h window and, with a
+    /// callback, arrives as a signed `messages` webhook in Meta's shape. Returns the new
+    /// message's id, or what is wrong with `message` (a missing field, a quoted id that is
+    /// not in the conversation).
+    pub fn simulate_inbound_message(&self, message: &InboundMessage) -> Result<String, String> {
+        inbound::receive(&self.inner.world, message)
+    }
+
+    /// What users wrote that the sandbox still holds (the latest 10 000), oldest first, with
+    /// whether the business marked each read.
+    pub fn received_messages(&self) -> Vec<ReceivedMessage> {
+        self.inner.world.received_messages()
     }
 
     /// Where webhooks go from now on (`None` stops them; pending retries are dropped).

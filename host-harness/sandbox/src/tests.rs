@@ -629,8 +629,9 @@ async fn after_a_burst_one_user_gets_only_one_message_per_interval_like_meta_s_p
 #[tokio::test]
 async fn read_receipts_are_acknowledged() {
     let t = T::start().await;
+    let id = t.sb.simulate_inbound_at(CUSTOMER, "hi", SystemTime::now());
     let r = t
-        .send_message(json!({"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUYzMjEzNDM2RTZGQ0MzMDJBRgA="}))
+        .send_message(json!({"messaging_product": "whatsapp", "status": "read", "message_id": id}))
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json(), json!({"success": true}));

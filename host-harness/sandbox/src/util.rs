@@ -34,6 +34,20 @@ pub(crate) fn wamid(wa_id: &str) -> String {
     )
 }
 
+/// The id of a message a user sent, shaped like Meta's inbound ids: the sender, the inbound
+/// marker and 20 upper-case hex characters (`wamid.HBgL…FQIAEhgU…`).
+pub(crate) fn inbound_wamid(wa_id: &str) -> String {
+    let mut blob = Vec::with_capacity(wa_id.len() + 27);
+    blob.extend_from_slice(wa_id.as_bytes());
+    blob.extend_from_slice(&[0x15, 0x02, 0x00, 0x12, 0x18, 0x14]);
+    blob.extend_from_slice(random_hex(10).to_ascii_uppercase().as_bytes());
+    blob.push(0x00);
+    format!(
+        "wamid.HBgL{}",
+        base64::engine::general_purpose::STANDARD.encode(blob)
+    )
+}
+
 /// A numeric id of `digits` digits that does not start with 0.
 pub(crate) fn numeric_id(digits: usize) -> String {
     let mut rng = rand::rng();

@@ -1,202 +1,28 @@
-//! `host-harness demo`: a realistic session with all nine tools, through the
+//! `host-harness demo`: a realistic session with every tool, through the
 //! real component and host, against an in-process sandbox of the Cloud API.
 //!
 //! The sandbox delivers signed webhooks to the harness's own webhook endpoint
 //! (wired with a random app secret and verify token), so message statuses,
-//! template approvals and the customer's reply arrive the way Meta sends them.
+//! template approvals and the customer's messages arrive the way Meta sends
+//! them. The inbox is on: the customer's replies are read back, marked read,
+//! reacted to and answered (`demo_inbox`).
 //! The demo runs with `window_policy = enforce`: a free-form message to a
 //! customer who has not written is refused locally, before any request.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use whatsapp_host::Connector;
 use whatsapp_host::config::{EnvSecrets, Settings};
 use whatsapp_host::runtime::ComponentSource;
-use whatsapp_host::store::Table;
-use whatsapp_host::tool::{ErrorKind, ToolError};
+use whatsapp_host::tool::ErrorKind;
 use whatsapp_host::webhook_endpoint::{self, WebhookOptions, WebhookServer, Webhooks};
 use whatsapp_sandbox::{Sandbox, SandboxConfig, WebhookBehaviour};
 
-/// The customer in the story.
-const CUSTOMER: &str = "+1 (650) 555-1234";
-const CUSTOMER_DIGITS: &str = "16505551234";
-const APPROVAL_DELAY: Duration = Duration::from_millis(1500);
-/// How long a webhook-driven step may take before it counts as failed.
-const WEBHOOK_DEADLINE: Duration = Duration::from_secs(10);
-const POLL: Duration = Duration::from_millis(50);
-
-struct Row {
-    step: usize,
-    tool: String,
-    expected: &'static str,
-    passed: bool,
-    detail: String,
-}
-
-struct Story {
-    harness: Connector,
-    sandbox: Sandbox,
-    rows: Vec<Row>,
-}
-
-impl Story {
-    async fn call(&self, tool: &str, args: &Value) -> Result<Value, ToolError> {
-        self.harness
-            .runtime()
-            .call_tool(tool, &args.to_string())
-            .await
-    }
-
-    /// Runs a call that should succeed; `summary` picks what to show from the result.
-    async fn ok(
-        &mut self,
-        tool: &str,
-        args: Value,
-        summary: impl Fn(&Value) -> Option<String>,
-    ) -> Option<Value> {
-        let (passed, detail, value) = match self.call(tool, &args).await {
-            Ok(v) => match summary(&v) {
-                Some(s) => (true, s, Some(v)),
-                None => (false, format!("unexpected result: {v}"), Some(v)),
-            },
-            Err(e) => (false, e.one_line(), None),
-        };
-        self.push(tool, "ok", passed, detail);
-        value
-    }
-
-    /// Runs a call that should fail with Graph error `code`.
-    async fn fails_with(&mut self, tool: &str, args: Value, code: i64) {
-        let (passed, detail) = match self.call(tool, &args).await {
-            Err(ToolError {
-                code: Some(c),
-                ref hint,
-                ref title,
-                ..
-            }) if c == code => (true, format!("{code} {title} -> {hint}")),
-            Err(e) => (false, format!("wrong error: {}", e.one_line())),
-            Ok(v) => (false, format!("succeeded but should have failed: {v}")),
-        };
-        self.push(tool, "error", passed, detail);
-    }
-
-    /// Asks for a message's status until `want` is its current state (webhooks arrive
-    /// asynchronously), then shows the timeline.
-    async fn status_becomes(&mut self, id: &str, want: &str) -> Option<Value> {
-        let tool = "whatsapp_get_message_status";
-        let args = json!({"message_id": id});
-        let deadline = Instant::now() + WEBHOOK_DEADLINE;
-        let last = loop {
-            let result = self.call(tool, &args).await;
-            let done = matches!(&result, Ok(v) if v["status"] == want);
-            if done || Instant::now() >= deadline {
-                break result;
-            }
-            tokio::time::sleep(POLL).await;
-        };
-        let (passed, detail) = match &last {
-            Ok(v) if v["status"] == want => {
-                let timeline: Vec<String> = v["timeline"]
-                    .as_array()
-                    .map(|t| t.iter().map(|e| field(e, "/status")).collect())
-                    .unwrap_or_default();
-                let mut detail = format!("{want} via webhooks: {}", timeline.join(" -> "));
-                if let Some(e) = v.pointer("/errors/0") {
-                    detail.push_str(&format!(
-                        "; {} {}: {}",
-                        field(e, "/code"),
-                        field(e, "/title"),
-                        field(e, "/hint")
-                    ));
-                }
-                (true, detail)
-            }
-            Ok(v) => (
-                false,
-                format!("still {} after {WEBHOOK_DEADLINE:?}", field(v, "/status")),
-            ),
-            Err(e) => (false, e.one_line()),
-        };
-        self.push(tool, want_label(want), passed, detail);
-        last.ok()
-    }
-
-    /// Waits until the component's kv holds `key` with `check` true of its value.
-    async fn kv_becomes(&self, key: &str, check: impl Fn(&Value) -> bool) -> Option<Value> {
-        let state = &self.harness.runtime().capabilities().state;
-        let deadline = Instant::now() + WEBHOOK_DEADLINE;
-        loop {
-            let value = state
-                .get(Table::Kv, key)
-                .await
-                .ok()
-                .flatten()
-                .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
-            if let Some(v) = value.filter(|v| check(v)) {
-                return Some(v);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            tokio::time::sleep(POLL).await;
-        }
-    }
-
-    /// Messages the sandbox has been asked to send so far.
-    fn send_requests(&self) -> usize {
-        self.sandbox
-            .requests()
-            .iter()
-            .filter(|r| r.method == "POST" && r.path.ends_with("/messages"))
-            .count()
-    }
-
-    fn push(&mut self, tool: &str, expected: &'static str, passed: bool, detail: String) {
-        let step = self.rows.len() + 1;
-        println!("{}", format_row(step, tool, expected, passed, &detail));
-        self.rows.push(Row {
-            step,
-            tool: tool.to_string(),
-            expected,
-            passed,
-            detail,
-        });
-    }
-}
-
-fn want_label(status: &str) -> &'static str {
-    match status {
-        "delivered" => "deliv.",
-        "read" => "read",
-        "failed" => "failed",
-        _ => "ok",
-    }
-}
-
-fn format_row(step: usize, tool: &str, expected: &str, passed: bool, detail: &str) -> String {
-    let mark = if passed { "PASS" } else { "FAIL" };
-    let mut detail = detail.replace('\n', " ");
-    if detail.chars().count() > 110 {
-        detail = detail.chars().take(107).collect::<String>() + "...";
-    }
-    format!("{step:>2}  {tool:<34} {expected:<6} {mark}  {detail}")
-}
-
-fn field(v: &Value, pointer: &str) -> String {
-    match v.pointer(pointer) {
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-        None => "?".into(),
-    }
-}
-
-fn message_id(sent: &Option<Value>) -> String {
-    sent.as_ref()
-        .map(|v| field(v, "/message_id"))
-        .unwrap_or_default()
-}
+use super::demo_story::{
+    APPROVAL_DELAY, CUSTOMER, CUSTOMER_DIGITS, Row, Story, WEBHOOK_DEADLINE, field, message_id,
+};
 
 /// Runs the story; returns whether every step behaved as expected.
 pub(crate) async fn run(component: ComponentSource) -> anyhow::Result<bool> {
@@ -224,6 +50,8 @@ pub(crate) async fn run(component: ComponentSource) -> anyhow::Result<bool> {
     // A file server Meta cannot reach; the gateway may fetch from it.
     let files = super::demo_media::start().await?;
     settings.media.fetch_allow = vec![files.origin.clone()];
+    // What the customer writes is kept for the inbox tools.
+    settings.inbox.enabled = true;
     let harness = Connector::builder(settings)
         .secrets(secrets)
         .component(component)
@@ -465,6 +293,9 @@ pub(crate) async fn run(component: ComponentSource) -> anyhow::Result<bool> {
         })
         .await;
 
+    // The inbox: the customer writes back, the agent reads, marks read, reacts and answers.
+    super::demo_inbox::run(&mut story, &message_id(&text_send)).await;
+
     let failed: Vec<&Row> = story.rows.iter().filter(|r| !r.passed).collect();
     let tools: std::collections::BTreeSet<&str> = story
         .rows
@@ -492,5 +323,6 @@ pub(crate) async fn run(component: ComponentSource) -> anyhow::Result<bool> {
     }
     server.stop().await?;
     sandbox.shutdown().await;
-    Ok(failed.is_empty() && tools.len() == 9 && stats.rejected == 0)
+    let every_tool = story.harness.runtime().tools().len();
+    Ok(failed.is_empty() && tools.len() == every_tool && stats.rejected == 0)
 }

@@ -8,7 +8,11 @@ pub mod connect;
 #[cfg(feature = "sandbox")]
 pub(crate) mod demo;
 #[cfg(feature = "sandbox")]
+mod demo_inbox;
+#[cfg(feature = "sandbox")]
 pub(crate) mod demo_media;
+#[cfg(feature = "sandbox")]
+mod demo_story;
 pub mod doctor;
 pub mod media;
 pub mod policy;

@@ -138,7 +138,7 @@ pub async fn run(
             tracing::warn!(error = %e, "the sandbox could not verify the webhook endpoint");
         }
         for from in &args.inbound_from {
-            sandbox.simulate_inbound(from, "hello");
+            sandbox.simulate_inbound(from, super::sandbox::SEEDED_INBOUND_TEXT);
         }
         // Before any transport starts: a send right after `initialize` must
         // find these windows open.

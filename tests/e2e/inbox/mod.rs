@@ -2,8 +2,11 @@
 //! resources, kept only when enabled, encrypted at rest, expiring after its
 //! retention, and visible to an app only for the recipients it may message.
 
+mod demo;
 mod flow;
 mod on_redis;
+mod sandbox_kinds;
+mod serve_seed;
 mod storage;
 mod visibility;
 mod wiring;

@@ -31,6 +31,17 @@ impl Failure {
         }
     }
 
+    /// A reaction to a message that is not in the conversation (or is itself a reaction).
+    pub(crate) fn reaction_target_unknown(message_id: &str) -> Failure {
+        Failure {
+            code: 131009,
+            title: "Parameter value is not valid",
+            details: format!(
+                "The reaction was not delivered: message {message_id} is not a message of this conversation that can be reacted to."
+            ),
+        }
+    }
+
     pub(crate) fn media_unfetchable(link: &str) -> Failure {
         let host = link_host(link).unwrap_or_default();
         Failure {

@@ -173,29 +173,17 @@ impl Outbox {
         }
     }
 
-    /// Delivers an inbound text message from `from` (digits) sent at `at`.
-    pub(crate) fn inbound(
-        &self,
-        cfg: &SandboxConfig,
-        id: &str,
-        from: &str,
-        text: &str,
-        at: SystemTime,
-    ) {
+    /// Delivers a message user `wa_id` (profile name `name`) wrote: `message` is the
+    /// webhook's `messages[0]`, built by the model.
+    pub(crate) fn inbound(&self, cfg: &SandboxConfig, wa_id: &str, name: &str, message: Value) {
         if !self.enabled() {
             return;
         }
         let value = messages_value(
             cfg,
             json!({
-                "contacts": [{"profile": {"name": "Sandbox User"}, "wa_id": from}],
-                "messages": [{
-                    "from": from,
-                    "id": id,
-                    "timestamp": util::unix_secs(at).to_string(),
-                    "type": "text",
-                    "text": {"body": text},
-                }],
+                "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
+                "messages": [message],
             }),
         );
         self.push(Job::Deliver {

@@ -157,6 +157,19 @@ impl MediaStore {
         Ok(id)
     }
 
+    /// Keeps a file a customer sent (an inbound image, …) under a new media id, the way
+    /// Meta keeps inbound media for `GET /{media-id}`.
+    pub(crate) fn receive(&mut self, mime_type: &str, file: &[u8]) -> (String, StoredMedia) {
+        let id = util::numeric_id(16);
+        let media = StoredMedia {
+            mime_type: mime_type.to_owned(),
+            file_size: file.len() as u64,
+            sha256: hex::encode(Sha256::digest(file)),
+        };
+        self.media.insert(id.clone(), media.clone());
+        (id, media)
+    }
+
     /// The media uploaded under `id`.
     pub(crate) fn get(&self, id: &str) -> Option<&StoredMedia> {
         self.media.get(id)

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use http::StatusCode;
 use serde_json::{Map, Value};
 
+use super::inbound;
 use super::params::require_whatsapp_product;
 use super::send_rules::{Outgoing, mark_read, validate};
 use super::template::Status;
@@ -35,7 +36,11 @@ pub(crate) enum FailureMode {
 
 /// 131047 answered at once; the same failure as the `failed` webhook reports it.
 fn window_closed() -> GraphError {
-    let failure = Failure::window_closed();
+    failure_now(Failure::window_closed())
+}
+
+/// A failure Meta reports by webhook, answered at once (no callback to report it).
+fn failure_now(failure: Failure) -> GraphError {
     GraphError::new(
         StatusCode::BAD_REQUEST,
         failure.code,
@@ -106,6 +111,11 @@ pub(crate) fn send(world: &World, params: Map<String, Value>) -> GraphResult<Sen
     require_whatsapp_product(&params)?;
     if params.contains_key("status") {
         mark_read(&params)?;
+        let id = params
+            .get("message_id")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        inbound::mark_read(world, id)?;
         return Ok(SendOutcome::MarkedRead);
     }
     let out = validate(&params)?;
@@ -151,6 +161,16 @@ fn accept(world: &World, out: Outgoing, request: Value) -> GraphResult<SendOutco
         match mode {
             FailureMode::Sync => return Err(window_closed()),
             FailureMode::Webhook => delivery_failure = Some(Failure::window_closed()),
+        }
+    }
+    if delivery_failure.is_none()
+        && let Some(target) = out.reacts_to.as_deref()
+        && !inbound::reaction_target_known(&st, &cfg.display_phone_number, &out.wa_id, target)
+    {
+        let failure = Failure::reaction_target_unknown(target);
+        match mode {
+            FailureMode::Sync => return Err(failure_now(failure)),
+            FailureMode::Webhook => delivery_failure = Some(failure),
         }
     }
     if mode == FailureMode::Webhook && delivery_failure.is_none() {

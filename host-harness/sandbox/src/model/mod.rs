@@ -6,10 +6,12 @@
 //! - leaves it stores: `template` (a template and its review), `profile`, `tokens` (the
 //!   token registry and request authorisation), `faults`.
 //! - operations on the world: `templates` (list, create, delete) with `template_rules`,
-//!   `template_components` and `template_carousel`; `messages` (sending) with `send_rules`, `interactive_rules` and `template_params`.
+//!   `template_components` and `template_carousel`; `messages` (sending) with `send_rules`, `interactive_rules` and `template_params`;
+//!   `inbound` (what users write, and read receipts).
 //! - `params`: reading parameters the way Graph does.
 
 pub(crate) mod faults;
+pub(crate) mod inbound;
 pub(crate) mod interactive_rules;
 pub(crate) mod media;
 pub(crate) mod messages;

@@ -36,6 +36,8 @@ pub(crate) struct Outgoing {
     pub(crate) template: Option<TemplateSend>,
     /// The media `link`, for media sends by link.
     pub(crate) link: Option<String>,
+    /// The message a reaction is to.
+    pub(crate) reacts_to: Option<String>,
 }
 
 /// The `template` object of a send.
@@ -45,8 +47,8 @@ pub(crate) struct TemplateSend {
     pub(crate) components: Vec<Value>,
 }
 
-/// `{"messaging_product":"whatsapp","status":"read","message_id":"wamid…"}` (read receipts and
-/// typing indicators).
+/// `{"messaging_product":"whatsapp","status":"read","message_id":"wamid…"[,
+/// "typing_indicator":{"type":"text"}]}` (read receipts and typing indicators).
 pub(crate) fn mark_read(params: &Map<String, Value>) -> GraphResult<()> {
     let status = params
         .get("status")
@@ -56,8 +58,27 @@ pub(crate) fn mark_read(params: &Map<String, Value>) -> GraphResult<()> {
         return Err(GraphError::enum_param("status", &["READ"], &status));
     }
     match params.get("message_id").and_then(Value::as_str) {
-        Some(id) if !id.trim().is_empty() => Ok(()),
-        _ => Err(GraphError::required_param("message_id")),
+        Some(id) if !id.trim().is_empty() => {}
+        _ => return Err(GraphError::required_param("message_id")),
+    }
+    // `{"type": "text"}` shows the typing indicator (the one type Meta documents).
+    match params.get("typing_indicator") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::Object(t)) => {
+            let kind = t.get("type").and_then(string_like).unwrap_or_default();
+            if kind.eq_ignore_ascii_case("text") {
+                Ok(())
+            } else {
+                Err(GraphError::enum_param(
+                    "typing_indicator['type']",
+                    &["TEXT"],
+                    &kind,
+                ))
+            }
+        }
+        Some(_) => Err(GraphError::invalid_param(
+            "Param typing_indicator must be an object such as {\"type\": \"text\"}.",
+        )),
     }
 }
 
@@ -148,6 +169,7 @@ pub(crate) fn validate(params: &Map<String, Value>) -> GraphResult<Outgoing> {
             kind,
             template: None,
             link: None,
+            reacts_to: None,
         });
     }
     let Some(obj) = params.get(&kind).and_then(Value::as_object) else {
@@ -195,6 +217,13 @@ pub(crate) fn validate(params: &Map<String, Value>) -> GraphResult<Outgoing> {
         .contains(&kind.as_str())
         .then(|| obj.get("link").and_then(Value::as_str).map(str::to_owned))
         .flatten();
+    let reacts_to = (kind == "reaction")
+        .then(|| {
+            obj.get("message_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .flatten();
     Ok(Outgoing {
         to,
         wa_id,
@@ -202,6 +231,7 @@ pub(crate) fn validate(params: &Map<String, Value>) -> GraphResult<Outgoing> {
         kind,
         template,
         link,
+        reacts_to,
     })
 }
 

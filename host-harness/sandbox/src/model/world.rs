@@ -14,13 +14,13 @@ use super::tokens::TokenRegistry;
 use crate::config::SandboxConfig;
 use crate::delivery::outbox::{self, Inbox, Outbox};
 use crate::delivery::record::DeliveryLog;
-use crate::records::{RecordedRequest, SentMessage, TemplateSnapshot};
+use crate::records::{ReceivedMessage, RecordedRequest, SentMessage, TemplateSnapshot};
 use crate::util;
 
 /// Bounds that keep long benchmarks from growing memory without limit.
 const MAX_RECORDED_REQUESTS: usize = 50_000;
 const MAX_SENT_MESSAGES: usize = 100_000;
-const MAX_INBOUND_MESSAGES: usize = 10_000;
+pub(crate) const MAX_INBOUND_MESSAGES: usize = 10_000;
 
 /// The whole sandbox state, shared by the connections and the webhook dispatcher.
 pub(crate) struct World {
@@ -33,16 +33,6 @@ pub(crate) struct World {
     pub(crate) delivery_log: DeliveryLog,
     /// Issued tokens and codes, and the webhook subscription.
     pub(crate) tokens: TokenRegistry,
-}
-
-/// A user message that reached the business (for the window; delivered as a webhook).
-#[derive(Clone, Debug)]
-#[allow(dead_code)] // kept as the record of what arrived; the webhook carries the content
-pub(crate) struct InboundMessage {
-    pub(crate) id: String,
-    pub(crate) from: String,
-    pub(crate) text: String,
-    pub(crate) at: SystemTime,
 }
 
 /// An accepted send plus the ordering key used by `message_history` paging.
@@ -71,7 +61,8 @@ pub(crate) struct Store {
 
     /// digits-only user number -> when they last wrote to the business.
     pub(crate) last_inbound: HashMap<String, SystemTime>,
-    pub(crate) inbound: VecDeque<InboundMessage>,
+    /// What users wrote, oldest first (bounded), with whether the business marked it read.
+    pub(crate) inbound: VecDeque<ReceivedMessage>,
 
     pub(crate) sent: VecDeque<SentRecord>,
     pub(crate) next_sent_seq: u64,
@@ -161,28 +152,9 @@ impl World {
         self.lock().requests.clear();
     }
 
-    pub(crate) fn simulate_inbound(&self, from: &str, text: &str, at: SystemTime) -> String {
-        // A user writes from their WhatsApp id, which for some numbers differs from the number.
-        let key = util::wa_id_for(&util::digits_only(from));
-        let id = util::wamid(&key);
-        let mut st = self.lock();
-        // A later timestamp never moves backwards because of an older simulated message.
-        let entry = st.last_inbound.entry(key.clone()).or_insert(at);
-        if *entry < at {
-            *entry = at;
-        }
-        if st.inbound.len() >= MAX_INBOUND_MESSAGES {
-            st.inbound.pop_front();
-        }
-        st.outbox.inbound(&self.cfg, &id, &key, text, at);
-        st.inbound.push_back(InboundMessage {
-            id: id.clone(),
-            from: key,
-            text: text.to_owned(),
-            at,
-        });
-        tracing::debug!(from = %util::digits_only(from), "sandbox: simulated inbound message");
-        id
+    /// Every message users wrote that the sandbox still holds, oldest first.
+    pub(crate) fn received_messages(&self) -> Vec<ReceivedMessage> {
+        self.lock().inbound.iter().cloned().collect()
     }
 
     pub(crate) fn set_last_inbound(&self, from: &str, at: SystemTime) {

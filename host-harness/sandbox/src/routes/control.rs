@@ -1,14 +1,13 @@
 //! The control endpoints `/_sandbox/*`: loopback test hooks, no auth, never recorded or
 //! faulted (the list is in the crate documentation).
 
-use std::time::{Duration, SystemTime};
-
 use axum::body::Body;
 use http::{HeaderValue, Method, Response, StatusCode, header};
 use serde_json::{Value, json};
 
 use super::fault_wire::FaultWire;
 use crate::model::faults::Fault;
+use crate::model::inbound::{self, InboundMessage};
 use crate::model::template_admin::{self, TemplateChange};
 use crate::model::world::World;
 use crate::util;
@@ -44,30 +43,35 @@ pub(crate) fn control(
     let route = path.trim_end_matches('/');
     match (method, route) {
         (&Method::POST, "/_sandbox/inbound") => {
-            let v = match parse() {
-                Ok(v) => v,
-                Err(msg) => return control_error(StatusCode::BAD_REQUEST, msg),
+            let msg: InboundMessage = match serde_json::from_slice(body) {
+                Ok(m) => m,
+                Err(e) => {
+                    return control_error(
+                        StatusCode::BAD_REQUEST,
+                        format!("invalid inbound message: {e}"),
+                    );
+                }
             };
-            let from = v.get("from").and_then(Value::as_str).unwrap_or("");
-            if util::digits_only(from).is_empty() {
-                return control_error(StatusCode::BAD_REQUEST, "\"from\" must be a phone number");
+            match inbound::receive(world, &msg) {
+                Ok(id) => control_json(
+                    StatusCode::OK,
+                    json!({"success": true, "id": id, "from": util::digits_only(&msg.from)}),
+                ),
+                Err(e) => control_error(StatusCode::BAD_REQUEST, e),
             }
-            let text = v.get("text").and_then(Value::as_str).unwrap_or("");
-            // Optional unix seconds, for window boundary tests from other languages.
-            let at = match v.get("timestamp").and_then(Value::as_u64) {
-                Some(secs) => match std::time::UNIX_EPOCH.checked_add(Duration::from_secs(secs)) {
-                    Some(t) => t,
-                    None => {
-                        return control_error(StatusCode::BAD_REQUEST, "timestamp out of range");
-                    }
-                },
-                None => SystemTime::now(),
-            };
-            let id = world.simulate_inbound(from, text, at);
-            control_json(
-                StatusCode::OK,
-                json!({"success": true, "id": id, "from": util::digits_only(from)}),
-            )
+        }
+        (&Method::GET, "/_sandbox/inbound") => {
+            let list: Vec<Value> = world
+                .received_messages()
+                .into_iter()
+                .map(|m| {
+                    json!({
+                        "id": m.id, "from": m.from, "type": m.kind, "message": m.message,
+                        "at_ms": util::unix_millis(m.at), "read": m.read,
+                    })
+                })
+                .collect();
+            control_json(StatusCode::OK, Value::Array(list))
         }
         (&Method::GET, "/_sandbox/requests") => {
             let list: Vec<Value> = world

@@ -24,6 +24,10 @@ pub const NOT_BUILT: &str = "this build of host-harness has no Cloud API sandbox
 without the `sandbox` feature); use a default build (`cargo build -p host-harness`) for \
 `--sandbox`, `sandbox`, `demo` and `bench`";
 
+/// What a customer named with `--inbound-from` wrote just before the server
+/// started: a question an agent can read with `whatsapp_get_messages` and answer.
+pub(crate) const SEEDED_INBOUND_TEXT: &str = "Hi! Is my order ready for pickup?";
+
 /// A sandbox started for one command, or (without the feature) never one.
 pub(crate) struct LocalSandbox {
     #[cfg(feature = "sandbox")]
@@ -50,7 +54,7 @@ impl LocalSandbox {
             })
             .await?;
             for from in inbound_from {
-                inner.simulate_inbound(from, "hello");
+                inner.simulate_inbound(from, SEEDED_INBOUND_TEXT);
             }
             settings.point_at(endpoint(&inner), secrets);
             Ok(LocalSandbox { inner })
