@@ -64,7 +64,7 @@ enum Command {
         #[arg(long, value_name = "VAR")]
         access_token_env: Option<String>,
     },
-    /// Drive all nine tools through the real component against an in-process sandbox.
+    /// Drive every tool through the real component against an in-process sandbox.
     Demo,
     /// Serve the tools to MCP clients: stdio by default, streamable HTTP at /mcp with --http.
     Serve(commands::serve::ServeArgs),

@@ -17,7 +17,7 @@ use whatsapp_host::caps::vault::Secret;
 pub(crate) const SCOPE_MANAGEMENT: &str = "whatsapp_business_management";
 /// The permission to send and receive messages.
 pub(crate) const SCOPE_MESSAGING: &str = "whatsapp_business_messaging";
-/// The two permissions the nine tools need: templates and the account's
+/// The two permissions the tools need: templates and the account's
 /// numbers need management, sending needs messaging.
 pub(crate) const REQUIRED_SCOPES: [&str; 2] = [SCOPE_MANAGEMENT, SCOPE_MESSAGING];
 
