@@ -6,12 +6,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
+use whatsapp_sandbox::{InboundKind, InboundMessage};
+
 use super::wiring::Inbox;
 use crate::fidelity::interactive::openapi;
 
 const MESSAGES_PATH: &str = "/{Version}/{Phone-Number-ID}/messages";
 const CUSTOMER: &str = "+16505550301";
-const CUSTOMER_DIGITS: &str = "16505550301";
 
 /// The JSON bodies POSTed to `/messages` since the last clear.
 fn message_posts(inbox: &Inbox) -> Vec<Value> {
@@ -56,24 +57,28 @@ async fn a_subscribed_client_hears_of_a_quoted_reply_reads_it_marks_it_read_and_
         .unwrap_or_else(|| panic!("{asked}"))
         .to_string();
 
-    // The customer answers quoting that question (a signed webhook shaped
-    // like Meta's, with `context`): the client is told again.
-    // Written a couple of seconds after the question, as people type.
+    // The customer answers quoting that question (the sandbox sends it as a
+    // signed webhook shaped like Meta's, with `context`): the client is told
+    // again. Written a couple of seconds after the question, as people type.
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs()
         + 2;
-    let answer_id = "wamid.HBgLMTY1MDU1NTAzMDEVAgASGBQzQUFOU1dFUjAwMDAwMDAwMDAwMQA=";
-    inbox
-        .deliver_message(
-            CUSTOMER_DIGITS,
-            "Ana",
-            json!({"from": CUSTOMER_DIGITS, "id": answer_id, "timestamp": now.to_string(),
-                   "type": "text", "text": {"body": "Order 4711"},
-                   "context": {"from": "15550783881", "id": question}}),
-        )
-        .await;
+    let answer_id = inbox
+        .env
+        .sandbox
+        .simulate_inbound_message(&InboundMessage {
+            from: CUSTOMER.into(),
+            kind: InboundKind::Reply,
+            text: Some("Order 4711".into()),
+            context_message_id: Some(question.clone()),
+            name: Some("Ana".into()),
+            timestamp: Some(now),
+            ..InboundMessage::default()
+        })
+        .expect("the sandbox takes the quoted reply");
+    let answer_id = answer_id.as_str();
     assert_eq!(stream.next_update().await, conversation);
 
     // Reading the conversation shows the answer first, with what it quotes.

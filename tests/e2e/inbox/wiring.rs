@@ -12,7 +12,6 @@ use whatsapp_host::gateway::Gateway;
 use whatsapp_host::mcp::{self, HttpOptions, McpServer};
 use whatsapp_host::policy::{Policy, ToolInfo, hash_key};
 use whatsapp_host::webhook_endpoint::{self, WebhookOptions, WebhookServer, Webhooks};
-use whatsapp_sandbox::webhook_signature;
 
 use crate::common::Env;
 
@@ -23,7 +22,6 @@ const WAIT: Duration = Duration::from_secs(20);
 pub struct Inbox {
     pub env: Env,
     webhooks: WebhookServer,
-    webhook_url: String,
     pub mcp_url: String,
     pub http: reqwest::Client,
 }
@@ -43,8 +41,7 @@ impl Inbox {
     /// The inbox on; `policy` (with keys) in force, or none.
     pub async fn start(policy: Option<&str>) -> Inbox {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let webhook_url = webhook_endpoint::callback_url(listener.local_addr().unwrap());
-        let callback = webhook_url.clone();
+        let callback = webhook_endpoint::callback_url(listener.local_addr().unwrap());
         let env = Env::builder()
             .sandbox(|c| c.webhook_callback = Some(callback))
             .settings(|s| s.inbox.enabled = true)
@@ -73,7 +70,6 @@ impl Inbox {
         Inbox {
             env,
             webhooks,
-            webhook_url,
             mcp_url: format!("http://{addr}/mcp"),
             http: reqwest::Client::builder().no_proxy().build().unwrap(),
         }
@@ -90,30 +86,6 @@ impl Inbox {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    }
-
-    /// POSTs a `messages` webhook carrying `message` from `from_digits`,
-    /// signed over its bytes with the app secret, as Meta does.
-    pub async fn deliver_message(&self, from_digits: &str, name: &str, message: Value) {
-        let env = &self.env;
-        let body = json!({"object": "whatsapp_business_account", "entry": [{"id": env.waba_id(), "changes": [{
-            "field": "messages",
-            "value": {"messaging_product": "whatsapp",
-                      "metadata": {"display_phone_number": "15550783881", "phone_number_id": env.phone_number_id()},
-                      "contacts": [{"profile": {"name": name}, "wa_id": from_digits}],
-                      "messages": [message]}}]}]});
-        let bytes = serde_json::to_vec(&body).unwrap();
-        let secret = env.sandbox.config().app_secret.as_bytes().to_vec();
-        let answer = self
-            .http
-            .post(&self.webhook_url)
-            .header("content-type", "application/json")
-            .header("X-Hub-Signature-256", webhook_signature(&secret, &bytes))
-            .body(bytes)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status().as_u16(), 200);
     }
 
     /// One 2026-07-28 stateless request as the app whose `key` it carries.

@@ -4,7 +4,7 @@
 
 mod crashes;
 mod harness;
-mod redis_server;
+pub(crate) mod redis_server;
 mod shared_state;
 mod standalone_sandbox;
 mod state_copy;

@@ -101,6 +101,23 @@ impl Redis {
         }
     }
 
+    /// Every byte Redis wrote under its directory (the append-only files).
+    pub fn disk_bytes(&self) -> Vec<u8> {
+        fn walk(dir: &std::path::Path, out: &mut Vec<u8>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else {
+                    out.extend(std::fs::read(&path).unwrap());
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self.dir.path(), &mut out);
+        out
+    }
+
     fn log_tail(&self) -> String {
         let log = std::fs::read_to_string(self.dir.path().join("redis.log")).unwrap_or_default();
         let lines: Vec<&str> = log.lines().rev().take(10).collect();

@@ -4,7 +4,7 @@
 //! that cannot reach Redis at start refuses to start, saying which store.
 
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,79 +13,8 @@ use whatsapp_host::gateway::Gateway;
 use whatsapp_host::policy::{Policy, ToolInfo};
 use whatsapp_sandbox::{Sandbox, SandboxConfig};
 
+use super::redis_server::Redis;
 use crate::common::{CUSTOMER, Env};
-
-/// A `redis-server` of this test's own: loopback, a free port, AOF fsynced
-/// on every write; stopped when dropped.
-struct Redis {
-    port: u16,
-    dir: tempfile::TempDir,
-    child: Option<Child>,
-}
-
-impl Redis {
-    fn start() -> Redis {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut redis = Redis {
-            port,
-            dir: tempfile::tempdir().unwrap(),
-            child: None,
-        };
-        redis.restart();
-        redis
-    }
-
-    fn restart(&mut self) {
-        self.stop();
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .arg("--dir")
-            .arg(self.dir.path())
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start `redis-server` ({e}): install it (apt-get install redis-server)"
-                )
-            });
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 /// A connector on `redis`, sealing with a vault key in `keys` (as every
 /// replica of a deployment would).
@@ -127,7 +56,7 @@ where
 #[tokio::test]
 async fn while_redis_is_down_a_tool_call_fails_retryably_naming_the_store_and_works_once_it_is_back()
  {
-    let mut redis = Redis::start();
+    let mut redis = Redis::start().await;
     let keys = tempfile::tempdir().unwrap();
     let env = env_on(&redis, &keys).await;
     let sent = env
@@ -141,7 +70,7 @@ async fn while_redis_is_down_a_tool_call_fails_retryably_naming_the_store_and_wo
     let status = || env.call("whatsapp_get_message_status", json!({"message_id": id}));
     status().await.expect("the send was recorded in Redis");
 
-    redis.stop();
+    redis.kill().await;
     let e = status().await.expect_err("Redis is down");
     assert!(e.retryable, "{e:?}");
     let text = format!("{} {} {}", e.title, e.details, e.hint);
@@ -151,7 +80,7 @@ async fn while_redis_is_down_a_tool_call_fails_retryably_naming_the_store_and_wo
         "{text}"
     );
 
-    redis.restart();
+    redis.restart().await;
     let value = once_back(status).await;
     assert_eq!(
         value["message_id"],
@@ -175,7 +104,7 @@ tools = ["*"]
 
 #[tokio::test]
 async fn while_redis_is_down_a_rate_limited_call_is_refused_retryably_and_nothing_is_sent() {
-    let mut redis = Redis::start();
+    let mut redis = Redis::start().await;
     let keys = tempfile::tempdir().unwrap();
     let env = env_on(&redis, &keys).await;
     let tools = ToolInfo::from_descriptors(env.harness.runtime().tools());
@@ -184,7 +113,7 @@ async fn while_redis_is_down_a_rate_limited_call_is_refused_retryably_and_nothin
     let list = || gateway.call_tool("a", "whatsapp_list_templates", "{}");
     list().await.unwrap();
 
-    redis.stop();
+    redis.kill().await;
     env.sandbox.clear_requests();
     let e = list().await.expect_err("Redis is down");
     assert!(e.retryable, "{e:?}");
@@ -194,7 +123,7 @@ async fn while_redis_is_down_a_rate_limited_call_is_refused_retryably_and_nothin
     );
     assert!(env.sandbox.requests().is_empty(), "nothing reached the API");
 
-    redis.restart();
+    redis.restart().await;
     once_back(list).await;
     // Two calls counted in all (the refused one left no trace): the third is refused.
     let e = list().await.expect_err("the limit is reached");
