@@ -120,7 +120,8 @@ done
 # --- 3. Conformance suite over HTTP -------------------------------------------
 log "conformance suite"
 SERVER_LOG=$OUT/serve-http.stderr
-"$BIN" "${SERVE[@]}" --http 127.0.0.1:0 >"$OUT/serve-http.stdout" 2>"$SERVER_LOG" &
+# The inbox on, so the conformance suite reads and lists real resources.
+WHATSAPP_INBOX_ENABLED=true "$BIN" "${SERVE[@]}" --http 127.0.0.1:0 >"$OUT/serve-http.stdout" 2>"$SERVER_LOG" &
 SERVER_PID=$!
 trap 'kill "$SERVER_PID" 2>/dev/null || true' EXIT
 URL=""
