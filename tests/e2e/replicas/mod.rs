@@ -4,6 +4,7 @@
 
 mod crashes;
 mod harness;
+mod nginx_routing;
 mod redis_server;
 mod shared_state;
 mod standalone_sandbox;
