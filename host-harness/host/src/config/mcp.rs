@@ -113,3 +113,46 @@ impl McpSettings {
         Duration::from_secs(self.session_idle_secs)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replica_id_is_short_lowercase_letters_digits_and_dashes_and_the_error_names_its_source() {
+        for good in ["r1", "eu-west-2", &"a".repeat(MAX_REPLICA_ID_LEN)] {
+            check_replica_id(good, "x").unwrap();
+        }
+        for bad in [
+            "",
+            "R1",
+            "r1.x",
+            "r1 ",
+            "r\u{e9}",
+            &"a".repeat(MAX_REPLICA_ID_LEN + 1),
+        ] {
+            let err = check_replica_id(bad, "mcp.replica_id")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("mcp.replica_id") && err.contains("a-z"),
+                "{err}"
+            );
+        }
+        let mut s = McpSettings::default();
+        s.apply_env(&|k| (k == "WHATSAPP_REPLICA_ID").then(|| " r2 ".into()))
+            .unwrap();
+        assert_eq!(s.replica_id.as_deref(), Some("r2"));
+        let err = s
+            .apply_env(&|k| (k == "WHATSAPP_REPLICA_ID").then(|| "r2.".into()))
+            .unwrap_err();
+        assert!(err.to_string().contains("WHATSAPP_REPLICA_ID"), "{err}");
+        s.replica_id = Some("Bad".into());
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("mcp.replica_id")
+        );
+    }
+}
