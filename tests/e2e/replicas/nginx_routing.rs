@@ -2,7 +2,7 @@
 //! front of two named replicas (`--replica-id r1`, `r2`) on one Redis: a
 //! 2025-11-25 client that only ever talks to nginx keeps its session on the
 //! replica that opened it, whichever replica round-robin gave its
-//! `initialize`; when that replica is gone, its session gets 404 and the
+//! `initialize`; stateless 2026-07-28 calls go to either; when that replica is gone, its session gets 404 and the
 //! client initialises again on the one that is left.
 
 use std::path::PathBuf;
@@ -18,6 +18,7 @@ use super::harness::{
 };
 
 const LEGACY: &str = "2025-11-25";
+const MODERN: &str = "2026-07-28";
 /// The README's placeholder addresses: replica 1 and 2, MCP and webhooks.
 const README_R1_MCP: &str = "10.0.0.11:8765";
 const README_R2_MCP: &str = "10.0.0.12:8765";
@@ -217,6 +218,26 @@ impl LegacyClient {
         (resp.status().as_u16(), resp.text().await.unwrap())
     }
 
+    /// A stateless 2026-07-28 `tools/call` (no session): its HTTP status and body.
+    async fn stateless_call(&self, tool: &str) -> (u16, String) {
+        let meta = json!({
+            "io.modelcontextprotocol/protocolVersion": MODERN,
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "io.modelcontextprotocol/clientInfo": {"name": "nginx-e2e", "version": "0"}
+        });
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": tool, "arguments": {}, "_meta": meta}});
+        let resp = self
+            .post(body, None)
+            .header("MCP-Protocol-Version", MODERN)
+            .header("Mcp-Method", "tools/call")
+            .header("Mcp-Name", tool)
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    }
+
     /// `tools/call` that must succeed: its result.
     async fn call_ok(&self, session: &str, id: u64, tool: &str, arguments: Value) -> Value {
         let (status, text) = self.call(session, id, tool, arguments).await;
@@ -314,6 +335,13 @@ async fn behind_the_readme_nginx_every_legacy_session_stays_on_its_replica_and_a
                 .await;
         }
         sessions.push(session);
+    }
+
+    // Stateless requests carry no session: any replica serves them.
+    for _ in 0..2 {
+        let (status, body) = client.stateless_call("whatsapp_list_templates").await;
+        assert_eq!(status, 200, "a 2026-07-28 call through nginx: {body}");
+        assert_ne!(rpc_message(&body)["result"]["isError"], true, "{body}");
     }
 
     // The round-robin part of the configuration did spread the initialize
