@@ -62,6 +62,11 @@ pub struct ServeArgs {
     /// WHATSAPP_STATE_URL do the same; this wins, even with --sandbox).
     #[arg(long, value_name = "URL")]
     pub(crate) state_url: Option<String>,
+    /// With --http: this replica's name (a-z, 0-9, `-`), the prefix of every MCP session id it
+    /// hands out (`ID.<random>`), so a load balancer can route a session to its replica
+    /// (`[mcp] replica_id` and WHATSAPP_REPLICA_ID do the same; this wins).
+    #[arg(long, value_name = "ID", requires = "http")]
+    pub(crate) replica_id: Option<String>,
     /// stdio: the policy's app to act as (default: its only app, or all tools without a policy).
     #[arg(long, value_name = "NAME", conflicts_with = "http")]
     pub(crate) app: Option<String>,
@@ -72,9 +77,14 @@ pub struct ServeArgs {
 pub async fn run(
     config: Option<&Path>,
     component: ComponentSource,
-    args: ServeArgs,
+    mut args: ServeArgs,
 ) -> anyhow::Result<ExitCode> {
     let mut settings = Settings::load(config)?;
+    // Checked before anything starts: a bad id stops the start with the rule.
+    if let Some(id) = args.replica_id.take() {
+        whatsapp_host::config::check_replica_id(&id, "--replica-id")?;
+        settings.mcp.replica_id = Some(id);
+    }
     let mut secrets = EnvSecrets::from_env();
     if args.webhook.is_some() {
         settings.webhooks.listen = args.webhook;
@@ -221,6 +231,7 @@ pub async fn run(
                 allowed_hosts: args.allowed_host,
                 allowed_origins: args.allowed_origin,
                 sessions: (&harness.settings().mcp).into(),
+                replica_id: harness.settings().mcp.replica_id.clone(),
             };
             mcp::serve_http(server, listener, &options, drained).await?;
         }

@@ -378,3 +378,73 @@ async fn serve_enforces_the_configured_session_cap_and_ownership() {
     assert_eq!(deleted.status, 404);
     assert_eq!(c.list_in_session(Some(ALPHA_KEY), &alpha).await.status, 200);
 }
+
+#[tokio::test]
+async fn a_named_replicas_session_ids_carry_its_name_and_keep_owner_cap_and_idle_expiry() {
+    let config = "[mcp]\nmax_sessions = 1\nsession_idle_secs = 1\nreplica_id = \"r7\"\n";
+    let b = binary(config, &two_apps_policy()).await;
+    let c = &b.client;
+    let alpha = c.open_session(Some(ALPHA_KEY)).await;
+    // The name, a dot, then rmcp's random part (a UUID), as unguessable as before.
+    let random = alpha
+        .strip_prefix("r7.")
+        .unwrap_or_else(|| panic!("session id {alpha:?} does not start with the replica's name"));
+    assert_eq!(random.len(), 36, "{alpha}");
+    assert_eq!(c.list_in_session(Some(ALPHA_KEY), &alpha).await.status, 200);
+    // Knowing the prefix gets an attacker nothing: a forged id is unknown,
+    // and another app's key finds nothing in alpha's session.
+    let forged = c
+        .list_in_session(Some(ALPHA_KEY), "r7.00000000-0000-4000-8000-000000000000")
+        .await;
+    assert_eq!(forged.status, 404, "{}", forged.body);
+    assert_eq!(c.list_in_session(Some(BETA_KEY), &alpha).await.status, 404);
+    assert_eq!(c.initialize(Some(BETA_KEY)).await.status, 503);
+    // Polled, not timed: the session must end at some point after 1 s idle.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let gone = loop {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let r = c.list_in_session(Some(ALPHA_KEY), &alpha).await;
+        if r.status == 404 || Instant::now() > deadline {
+            break r;
+        }
+    };
+    assert_eq!(
+        gone.status, 404,
+        "the idle session never ended: {}",
+        gone.body
+    );
+    let beta = c.open_session(Some(BETA_KEY)).await;
+    assert!(beta.starts_with("r7."), "{beta}");
+}
+
+#[tokio::test]
+async fn serve_refuses_a_replica_id_a_balancer_rule_or_header_could_not_carry() {
+    for (args, env, named) in [
+        (vec!["--replica-id", "R1.evil"], None, "--replica-id"),
+        (vec![], Some("r1\nx"), "WHATSAPP_REPLICA_ID"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_host-harness"));
+        cmd.args(["serve", "--http", "127.0.0.1:0"])
+            .args(&args)
+            .env("HOME", dir.path())
+            .env("XDG_CONFIG_HOME", dir.path().join("config"))
+            .env("XDG_DATA_HOME", dir.path().join("data"))
+            .env_remove("WHATSAPP_REPLICA_ID")
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        if let Some(value) = env {
+            cmd.env("WHATSAPP_REPLICA_ID", value);
+        }
+        let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
+            .await
+            .expect("serve stops at once on a bad replica id")
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "serve started with {args:?} {env:?}");
+        assert!(
+            stderr.contains(named) && stderr.contains("a-z, 0-9 and `-`"),
+            "the error names neither the setting nor the rule: {stderr}"
+        );
+    }
+}

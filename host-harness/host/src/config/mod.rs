@@ -28,6 +28,8 @@
 //! [mcp]
 //! max_sessions = 1000               # live 2025-11-25 sessions over HTTP; past it, initialize gets 503
 //! session_idle_secs = 300           # an idle session ends after this long
+//! replica_id = "r1"                 # prefixes session ids ("r1.<random>") for balancer routing;
+//!                                   # a-z, 0-9, "-" (env WHATSAPP_REPLICA_ID, serve --replica-id)
 //! [media]
 //! fetch_allow = ["https://files.internal.example"]   # origins the gateway may upload media from; empty: off
 //!
@@ -101,7 +103,7 @@ pub use audit::{AuditSettings, message_ref_key};
 pub use endpoint::{ApiEndpoint, EnvSecrets};
 pub use http::HttpSettings;
 pub use inbox::InboxSettings;
-pub use mcp::McpSettings;
+pub use mcp::{McpSettings, check_replica_id};
 pub use media::MediaSettings;
 pub use policy::PolicySettings;
 pub use runtime::RuntimeSettings;

@@ -44,6 +44,9 @@ pub struct HttpOptions {
     pub allowed_origins: Vec<String>,
     /// How many 2025-11-25 sessions may live at once, and for how long idle.
     pub sessions: SessionLimits,
+    /// This replica's name, the prefix of its session ids (`[mcp] replica_id`,
+    /// checked by [`crate::config::check_replica_id`]); `None`: bare random ids.
+    pub replica_id: Option<String>,
 }
 
 /// rmcp's configuration for our endpoint, for the address it is bound to.
@@ -91,12 +94,23 @@ pub fn router_with_sessions<S: ToolService>(
     config: StreamableHttpServerConfig,
     limits: SessionLimits,
 ) -> axum::Router {
+    replica_router(server, config, limits, None)
+}
+
+/// [`router_with_sessions`] for one of several replicas: its session ids
+/// start with `replica_id` and a `.`, for a balancer to route them by.
+pub fn replica_router<S: ToolService>(
+    server: McpServer<S>,
+    config: StreamableHttpServerConfig,
+    limits: SessionLimits,
+    replica_id: Option<&str>,
+) -> axum::Router {
     let gateway = server.service().clone();
     let registry = Arc::new(SessionRegistry::new(limits));
     let max_body_bytes = config.max_request_body_bytes;
     let service: StreamableHttpService<McpServer<S>, OwnedSessions> = StreamableHttpService::new(
         move || Ok(server.for_session()),
-        Arc::new(OwnedSessions::new(registry.clone())),
+        Arc::new(OwnedSessions::new(registry.clone(), replica_id)),
         config,
     );
     // Layers run outside in: the key check first, so the session guard
@@ -172,11 +186,19 @@ pub async fn serve_http<S: ToolService>(
     options: &HttpOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    if let Some(id) = &options.replica_id {
+        crate::config::check_replica_id(id, "the replica id")?;
+    }
     let local = listener.local_addr()?;
     let config = http_config(local, options);
     // Cancelling this ends every session and stream the service holds.
     let stop = config.cancellation_token.clone();
-    let app = router_with_sessions(server, config, options.sessions);
+    let app = replica_router(
+        server,
+        config,
+        options.sessions,
+        options.replica_id.as_deref(),
+    );
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

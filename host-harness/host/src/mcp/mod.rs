@@ -32,7 +32,8 @@ use crate::gateway::ToolService;
 
 pub use handler::{LIST_TTL_MS, McpServer, POLICY_LIST_TTL_MS};
 pub use http::{
-    DEFAULT_HTTP_ADDR, HttpOptions, http_config, router, router_with_sessions, serve_http,
+    DEFAULT_HTTP_ADDR, HttpOptions, http_config, replica_router, router, router_with_sessions,
+    serve_http,
 };
 pub use sessions::SessionLimits;
 

@@ -12,6 +12,12 @@
 //! and turns `initialize` past the cap into 503 with `Retry-After`.
 //! 2026-07-28 requests are stateless: they open no session and never meet
 //! the cap.
+//!
+//! With a replica id, every session id is `<replica id>.<random>`, so a load
+//! balancer in front of several replicas can send a session's requests to
+//! the replica that holds it by the id's prefix (rmcp's own ids are a bare
+//! UUID). An id from another replica is unknown here: 404, and the client
+//! initialises again.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,8 +28,9 @@ use axum::response::IntoResponse as _;
 use futures_core::Stream;
 use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
 use rmcp::transport::WorkerTransport;
+use rmcp::transport::common::server_side_http::session_id;
 use rmcp::transport::streamable_http_server::session::local::{
-    LocalSessionManager, LocalSessionManagerError, LocalSessionWorker,
+    LocalSessionManager, LocalSessionManagerError, LocalSessionWorker, create_local_session,
 };
 use rmcp::transport::streamable_http_server::session::{
     ServerSseMessage, SessionId, SessionManager,
@@ -226,15 +233,37 @@ pub(crate) enum OwnedSessionsError {
 pub(crate) struct OwnedSessions {
     local: LocalSessionManager,
     registry: Arc<SessionRegistry>,
+    /// Prefixes every session id (`<replica>.<random>`); `None`: rmcp's ids.
+    replica_id: Option<Arc<str>>,
 }
 
 impl OwnedSessions {
-    pub(crate) fn new(registry: Arc<SessionRegistry>) -> OwnedSessions {
+    /// `replica_id` must have passed [`crate::config::check_replica_id`].
+    pub(crate) fn new(registry: Arc<SessionRegistry>, replica_id: Option<&str>) -> OwnedSessions {
         let mut local = LocalSessionManager::default();
         // rmcp's worker ends a session after this long without an event, and
         // then calls `close_session`, which forgets it here too.
         local.session_config.keep_alive = Some(registry.limits.idle);
-        OwnedSessions { local, registry }
+        OwnedSessions {
+            local,
+            registry,
+            replica_id: replica_id.map(Arc::from),
+        }
+    }
+
+    /// rmcp's `create_session` with our id: the same worker and handle,
+    /// registered in the same map, so every other call finds it as usual.
+    async fn create_local(
+        &self,
+    ) -> Result<(SessionId, WorkerTransport<LocalSessionWorker>), LocalSessionManagerError> {
+        let Some(replica) = &self.replica_id else {
+            return self.local.create_session().await;
+        };
+        // The random part is rmcp's (a v4 UUID): as unguessable as before.
+        let id: SessionId = format!("{replica}.{}", session_id()).into();
+        let (handle, worker) = create_local_session(id.clone(), self.local.session_config.clone());
+        self.local.sessions.write().await.insert(id.clone(), handle);
+        Ok((id, WorkerTransport::spawn(worker)))
     }
 }
 
@@ -249,7 +278,7 @@ impl SessionManager for OwnedSessions {
             let _ = OPENING.try_with(|o| o.refused.store(true, Ordering::Relaxed));
             return Err(OwnedSessionsError::Full(self.registry.limits.max_sessions));
         };
-        let (id, transport) = self.local.create_session().await?;
+        let (id, transport) = self.create_local().await?;
         // Outside the middleware (never on our router) the owner is `None`,
         // which no request with an app key matches: fails closed.
         let owner = OPENING.try_with(|o| o.owner.clone()).ok().flatten();
