@@ -101,15 +101,12 @@ impl IngestLock {
                 .arg("NX")
                 .arg("PX")
                 .arg(t.ttl.as_millis() as u64);
-            let set: Option<String> = cmd
-                .query_async(&mut t.redis.connection())
-                .await
-                .map_err(|e| {
-                    format!(
-                        "cannot take the webhook ingest lock: {}",
-                        t.redis.error(e)
-                    )
-                })?;
+            let set: Option<String> =
+                cmd.query_async(&mut t.redis.connection())
+                    .await
+                    .map_err(|e| {
+                        format!("cannot take the webhook ingest lock: {}", t.redis.error(e))
+                    })?;
             if set.is_some() {
                 crate::admin::metrics::global().ingest_lock_wait(started.elapsed());
                 return Ok(Held { token: Some(token) });

@@ -8,7 +8,7 @@ use tokio::sync::watch;
 
 use super::hooks::Webhooks;
 use super::ingest_lock::IngestLock;
-use super::stream_tests::{connector, conn, deployment_store, eventually, options};
+use super::stream_tests::{conn, connector, deployment_store, eventually, options};
 use crate::store::test_redis::TestRedis;
 
 const LOCK_KEY: &str = "whatsapp:lock:ingest";
@@ -27,6 +27,17 @@ async fn lock_value(redis: &TestRedis) -> Option<String> {
         .query_async(&mut conn(redis).await)
         .await
         .unwrap()
+}
+
+/// Entries a replica took and has not acknowledged.
+async fn group_pending(redis: &TestRedis) -> u64 {
+    let (count, ..): (u64, redis::Value, redis::Value, redis::Value) = redis::cmd("XPENDING")
+        .arg("whatsapp:webhooks")
+        .arg("ingest")
+        .query_async(&mut conn(redis).await)
+        .await
+        .unwrap();
+    count
 }
 
 /// The statuses in message `wamid`'s timeline, as `whatsapp_get_message_status` shows it.
@@ -84,9 +95,8 @@ async fn two_replicas_applying_statuses_of_the_same_messages_at_once_lose_none()
         tokio::spawn(async move { hooks.run_worker(rx).await })
     });
     eventually("every delivery applied", || async {
-        (a.stats().ingested + b.stats().ingested == total
-            && a.pending().await.unwrap().is_empty())
-        .then_some(())
+        (a.stats().ingested + b.stats().ingested == total && a.pending().await.unwrap().is_empty())
+            .then_some(())
     })
     .await;
     assert!(
@@ -117,19 +127,19 @@ async fn two_replicas_applying_statuses_of_the_same_messages_at_once_lose_none()
 #[tokio::test]
 async fn a_lock_left_by_a_crashed_replica_is_respected_until_its_ttl_then_taken() {
     let redis = TestRedis::start();
+    let hooks = Webhooks::new(
+        connector(&redis).await.runtime().clone(),
+        options(Duration::from_secs(30)),
+    );
     // A replica that died holding the lock: nobody owns this token.
     let _: () = redis::cmd("SET")
         .arg(LOCK_KEY)
         .arg("crashed-replica")
         .arg("PX")
-        .arg(1500)
+        .arg(60_000)
         .query_async(&mut conn(&redis).await)
         .await
         .unwrap();
-    let hooks = Webhooks::new(
-        connector(&redis).await.runtime().clone(),
-        options(Duration::from_secs(30)),
-    );
     let (stop, rx) = watch::channel(false);
     let worker = {
         let hooks = hooks.clone();
@@ -139,13 +149,29 @@ async fn a_lock_left_by_a_crashed_replica_is_respected_until_its_ttl_then_taken(
         .enqueue(status_delivery("wamid.crashed", "delivered", 200))
         .await
         .unwrap();
+    // The worker took the entry and waits for the lock.
+    eventually("the worker took the entry", || async {
+        (group_pending(&redis).await == 1).then_some(())
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         lock_value(&redis).await.as_deref(),
         Some("crashed-replica"),
         "the waiting replica neither freed nor overwrote another's lock"
     );
-    assert_eq!(hooks.stats().ingested, 0, "nothing applied under another's lock");
+    assert_eq!(
+        hooks.stats().ingested,
+        0,
+        "nothing applied under another's lock"
+    );
+    // Its ttl runs out.
+    let _: () = redis::cmd("PEXPIRE")
+        .arg(LOCK_KEY)
+        .arg(100)
+        .query_async(&mut conn(&redis).await)
+        .await
+        .unwrap();
     eventually("the delivery applied once the lock expired", || async {
         (hooks.stats().ingested == 1).then_some(())
     })
@@ -211,4 +237,3 @@ async fn without_redis_the_lock_is_a_no_op() {
     lock.release(first).await;
     lock.release(second).await;
 }
-
