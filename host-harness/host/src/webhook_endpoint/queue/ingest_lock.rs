@@ -17,8 +17,10 @@
 //!   most. The bound does not hold for a process frozen (SIGSTOP, a suspended VM) longer
 //!   than the ttl: when it resumes, its ingest can overlap another's, and it logs so.
 //! - Redis failing while the lock is taken or held: the ingest fails as retryable and the
-//!   entry stays in the stream's pending list, to be applied later; a lock left behind
-//!   expires by itself.
+//!   entry stays in the stream's pending list, to be applied later. A lock this replica may
+//!   have left behind (the release failed, or the reply to `SET` was lost) is freed in the
+//!   background once Redis answers again, so the others need not wait out the ttl (Redis
+//!   keeps the key's expiry across a restart with AOF); it expires by itself at worst.
 //!
 //! The embedded file needs none of this (one process, one worker): the lock is a no-op.
 
@@ -39,6 +41,8 @@ return 0
 const FIRST_BACKOFF: Duration = Duration::from_millis(2);
 /// Longest wait between two attempts to take a held lock.
 const MAX_BACKOFF: Duration = Duration::from_millis(50);
+/// How often a lock left behind during a Redis outage is tried again.
+const FREE_RETRY: Duration = Duration::from_millis(250);
 /// Shortest ttl, whatever the runtime's limits.
 const MIN_TTL: Duration = Duration::from_secs(10);
 
@@ -47,6 +51,7 @@ pub(super) struct IngestLock {
     target: Option<Target>,
 }
 
+#[derive(Clone)]
 struct Target {
     redis: RedisHandle,
     key: String,
@@ -58,6 +63,8 @@ struct Target {
 pub(super) struct Held {
     /// The value it holds in Redis; none for the embedded file.
     pub(super) token: Option<String>,
+    /// When it expires at the latest.
+    expires: Instant,
 }
 
 impl IngestLock {
@@ -89,7 +96,10 @@ impl IngestLock {
     /// says why it could not be taken; the ingest is then retried later.
     pub(super) async fn acquire(&self) -> Result<Held, String> {
         let Some(t) = &self.target else {
-            return Ok(Held { token: None });
+            return Ok(Held {
+                token: None,
+                expires: Instant::now(),
+            });
         };
         let token = format!("{}-{:032x}", std::process::id(), rand::random::<u128>());
         let started = Instant::now();
@@ -101,15 +111,23 @@ impl IngestLock {
                 .arg("NX")
                 .arg("PX")
                 .arg(t.ttl.as_millis() as u64);
-            let set: Option<String> =
-                cmd.query_async(&mut t.redis.connection())
-                    .await
-                    .map_err(|e| {
-                        format!("cannot take the webhook ingest lock: {}", t.redis.error(e))
-                    })?;
+            let set: Option<String> = match cmd.query_async(&mut t.redis.connection()).await {
+                Ok(set) => set,
+                Err(e) => {
+                    // The SET may have landed with its reply lost: free it once Redis answers.
+                    t.free_later(token, Instant::now() + t.ttl);
+                    return Err(format!(
+                        "cannot take the webhook ingest lock: {}",
+                        t.redis.error(e)
+                    ));
+                }
+            };
             if set.is_some() {
                 crate::admin::metrics::global().ingest_lock_wait(started.elapsed());
-                return Ok(Held { token: Some(token) });
+                return Ok(Held {
+                    token: Some(token),
+                    expires: Instant::now() + t.ttl,
+                });
             }
             if started.elapsed() >= t.ttl {
                 return Err(format!(
@@ -126,28 +144,53 @@ impl IngestLock {
         }
     }
 
-    /// Frees the lock if it is still `held`'s; a failure leaves it to expire.
+    /// Frees the lock if it is still `held`'s; when Redis fails, retries in the background.
     pub(super) async fn release(&self, held: Held) {
         let (Some(t), Some(token)) = (&self.target, held.token) else {
             return;
         };
-        let freed: Result<i64, _> = t
-            .release
-            .key(&t.key)
-            .arg(&token)
-            .invoke_async(&mut t.redis.connection())
-            .await;
-        match freed {
-            Ok(1) => {}
-            Ok(_) => tracing::warn!(
+        match t.free(&token).await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
                 ttl_ms = t.ttl.as_millis() as u64,
                 "this webhook ingest outlived the ingest lock's ttl (the process was paused?); \
                  another replica may have ingested at the same time"
             ),
-            Err(e) => tracing::warn!(
-                error = %t.redis.error(e),
-                "cannot free the webhook ingest lock; it expires by itself within its ttl"
-            ),
+            Err(e) => {
+                tracing::warn!(
+                    error = %t.redis.error(e),
+                    "cannot free the webhook ingest lock now; retrying in the background (it \
+                     expires by itself within its ttl)"
+                );
+                t.free_later(token, held.expires);
+            }
         }
+    }
+}
+
+impl Target {
+    /// Deletes the lock if it holds `token`: whether it did.
+    async fn free(&self, token: &str) -> Result<bool, redis::RedisError> {
+        let freed: i64 = self
+            .release
+            .key(&self.key)
+            .arg(token)
+            .invoke_async(&mut self.redis.connection())
+            .await?;
+        Ok(freed == 1)
+    }
+
+    /// Frees the lock if it holds `token`, retrying in the background until Redis answers
+    /// or the lock has expired anyway (`until`).
+    fn free_later(&self, token: String, until: Instant) {
+        let target = self.clone();
+        tokio::spawn(async move {
+            while Instant::now() < until {
+                tokio::time::sleep(FREE_RETRY).await;
+                if target.free(&token).await.is_ok() {
+                    return;
+                }
+            }
+        });
     }
 }

@@ -237,3 +237,21 @@ async fn without_redis_the_lock_is_a_no_op() {
     lock.release(first).await;
     lock.release(second).await;
 }
+
+#[tokio::test]
+async fn a_lock_left_behind_by_a_redis_outage_is_freed_when_redis_returns_not_at_its_ttl() {
+    let mut redis = TestRedis::start();
+    let store = deployment_store(&redis).await;
+    // A ttl longer than `eventually` waits: the lock must be freed, not expire.
+    let lock = IngestLock::new(store.redis(), Duration::from_secs(120));
+    let held = lock.acquire().await.unwrap();
+    redis.stop();
+    // Redis is down when the ingest ends: the release fails. The lock is in the AOF, so it
+    // is back with Redis, with the rest of its ttl.
+    lock.release(held).await;
+    redis.restart();
+    eventually("the lock freed once Redis is back", || async {
+        lock_value(&redis).await.is_none().then_some(())
+    })
+    .await;
+}
