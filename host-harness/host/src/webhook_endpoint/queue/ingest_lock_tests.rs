@@ -29,6 +29,15 @@ async fn lock_value(redis: &TestRedis) -> Option<String> {
         .unwrap()
 }
 
+/// How many waits for the lock the process's metrics have recorded.
+fn lock_waits_recorded() -> u64 {
+    let text = crate::admin::metrics::render(crate::admin::metrics::Snapshot::default());
+    text.lines()
+        .find_map(|l| l.strip_prefix("whatsapp_webhook_ingest_lock_wait_seconds_count "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("the lock wait histogram is exposed:\n{text}"))
+}
+
 /// Entries a replica took and has not acknowledged.
 async fn group_pending(redis: &TestRedis) -> u64 {
     let (count, ..): (u64, redis::Value, redis::Value, redis::Value) = redis::cmd("XPENDING")
@@ -89,6 +98,7 @@ async fn two_replicas_applying_statuses_of_the_same_messages_at_once_lose_none()
             }
         }
     }
+    let waits_before = lock_waits_recorded();
     let (stop, rx) = watch::channel(false);
     let workers = [a.clone(), b.clone()].map(|hooks| {
         let rx = rx.clone();
@@ -118,6 +128,10 @@ async fn two_replicas_applying_statuses_of_the_same_messages_at_once_lose_none()
         "every timeline holds sent, delivered and read exactly once; these do not: {lost:#?}"
     );
     assert_eq!(lock_value(&redis).await, None, "the lock was freed");
+    assert!(
+        lock_waits_recorded() - waits_before >= total,
+        "each ingest's wait for the lock is in the metrics"
+    );
     let _ = stop.send(true);
     for w in workers {
         w.await.unwrap();
