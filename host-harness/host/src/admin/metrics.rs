@@ -31,6 +31,7 @@ pub(crate) struct Metrics {
     graph_responses: Family<Labels<1>, Counter>,
     graph_errors: Family<Labels<2>, Counter>,
     store_errors: Counter,
+    ingest_lock_wait: Histogram,
     sessions: AtomicI64,
 }
 
@@ -46,6 +47,8 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics {
     graph_responses: Family::default(),
     graph_errors: Family::default(),
     store_errors: Counter::default(),
+    // 1 ms to ~65 s: an uncontended lock to one held for its whole ttl.
+    ingest_lock_wait: Histogram::new(exponential_buckets(0.001, 2.0, 17)),
     sessions: AtomicI64::new(0),
 });
 
@@ -100,6 +103,11 @@ impl Metrics {
     /// A read or write of the store that failed.
     pub(crate) fn store_error(&self) {
         self.store_errors.inc();
+    }
+
+    /// The time one webhook ingest waited for the replicas' ingest lock (Redis only).
+    pub(crate) fn ingest_lock_wait(&self, waited: Duration) {
+        self.ingest_lock_wait.observe(waited.as_secs_f64());
     }
 
     /// An MCP session opened (`+1`) or ended (`-1`).
@@ -230,6 +238,11 @@ pub(crate) fn render(snapshot: Snapshot) -> String {
         "whatsapp_store_errors",
         "state store reads and writes that failed",
         m.store_errors.clone(),
+    );
+    registry.register(
+        "whatsapp_webhook_ingest_lock_wait_seconds",
+        "time each webhook ingest waited for the ingest lock the replicas on one Redis share",
+        m.ingest_lock_wait.clone(),
     );
     registry.register_collector(Box::new(snapshot));
     let mut out = String::new();

@@ -7,6 +7,7 @@ use tokio::sync::{Notify, watch};
 
 use super::file::FileQueue;
 use super::ingest::{Counters, Ingest};
+use super::ingest_lock::IngestLock;
 use super::stream::StreamQueue;
 use super::stream_worker;
 use super::types::{DeadLetter, QueueDepth, WebhookOptions, WebhookStats};
@@ -63,6 +64,7 @@ impl Webhooks {
             inner: Arc::new(Inner {
                 backend,
                 ingest: Ingest {
+                    lock: IngestLock::for_runtime(&runtime),
                     runtime,
                     options,
                     wake: Notify::new(),

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::Notify;
 
+use super::ingest_lock::IngestLock;
 use super::types::{MALFORMED_PREFIX, WebhookOptions, WebhookStats};
 use crate::runtime::Runtime;
 
@@ -35,6 +36,8 @@ pub(super) struct Ingest {
     /// Fires on each local enqueue.
     pub(super) wake: Notify,
     pub(super) counters: Counters,
+    /// Serialises ingest across the replicas sharing a Redis store.
+    pub(super) lock: IngestLock,
 }
 
 impl Ingest {
@@ -57,7 +60,13 @@ impl Ingest {
 
     /// Has the component ingest one delivery (`label` names it in logs).
     pub(super) async fn apply(&self, label: &str, body: &[u8]) -> Ingested {
-        let report = match self.runtime.webhook_ingest(body).await {
+        let held = match self.lock.acquire().await {
+            Ok(held) => held,
+            Err(reason) => return Ingested::Failed(reason),
+        };
+        let ingested = self.runtime.webhook_ingest(body).await;
+        self.lock.release(held).await;
+        let report = match ingested {
             Ok(Ok(report)) => report,
             Ok(Err(reason)) if reason.starts_with(MALFORMED_PREFIX) => {
                 return Ingested::Malformed(reason);

@@ -15,8 +15,9 @@
 //! backoff; after `max_attempts` failures, or at once when the component rejects the payload
 //! as malformed, the body is moved to the dead letters (kept 30 days, with the reason) so one
 //! bad delivery cannot block the queue. Re-ingesting is safe: the component deduplicates.
-//! Ingest calls are serialised within a replica on purpose: the component's kv
-//! read-modify-writes assume it.
+//! Ingest calls are serialised on purpose, the component's kv read-modify-writes assume it:
+//! within a replica by its one worker, across the replicas sharing a Redis store by a lock
+//! in Redis around each ingest (`ingest_lock`).
 //!
 //! Bodies hold customers' messages: they are sealed at rest (queued deliveries and dead
 //! letters alike) in both backends.
@@ -24,6 +25,9 @@
 mod file;
 mod hooks;
 mod ingest;
+mod ingest_lock;
+#[cfg(test)]
+mod ingest_lock_tests;
 mod stream;
 #[cfg(test)]
 mod stream_tests;

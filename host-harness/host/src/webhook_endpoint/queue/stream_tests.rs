@@ -29,7 +29,7 @@ const VAULT_KEY_HEX: &str = "070707070707070707070707070707070707070707070707070
 /// A replica's connector: the embedded component, its state in `redis`, sealing with the
 /// deployment's vault key (from a key file, as an operator would give it). Ingest calls no
 /// Cloud API.
-async fn connector(redis: &TestRedis) -> Connector {
+pub(super) async fn connector(redis: &TestRedis) -> Connector {
     connector_with(redis, |_| {}).await
 }
 
@@ -73,7 +73,7 @@ async fn connector_with(redis: &TestRedis, tweak: impl FnOnce(&mut Settings)) ->
 }
 
 /// A store on the deployment's Redis, as a replica opens it.
-async fn deployment_store(redis: &TestRedis) -> StateStore {
+pub(super) async fn deployment_store(redis: &TestRedis) -> StateStore {
     let key = VaultKey::from_hex(VAULT_KEY_HEX).unwrap();
     let location = StateLocation::parse(&redis.url("")).unwrap();
     StateStore::connect(&location, Some(key.derive(VAULT_SUBKEY_LABEL)))
@@ -87,7 +87,7 @@ struct Replica {
     worker: tokio::task::JoinHandle<()>,
 }
 
-fn options(claim_timeout: Duration) -> WebhookOptions {
+pub(super) fn options(claim_timeout: Duration) -> WebhookOptions {
     WebhookOptions {
         retry_initial: Duration::from_millis(20),
         retry_max: Duration::from_millis(200),
@@ -106,7 +106,7 @@ async fn queue_on(redis: &TestRedis) -> StreamQueue {
 }
 
 /// A connection for looking at (or tampering with) Redis directly.
-async fn conn(redis: &TestRedis) -> redis::aio::ConnectionManager {
+pub(super) async fn conn(redis: &TestRedis) -> redis::aio::ConnectionManager {
     deployment_store(redis).await.redis().unwrap().connection()
 }
 
@@ -146,7 +146,7 @@ fn delivery(n: u32) -> Vec<u8> {
     .into_bytes()
 }
 
-async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+pub(super) async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,

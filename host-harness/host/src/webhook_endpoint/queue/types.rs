@@ -26,7 +26,9 @@ pub struct WebhookOptions {
     /// Failed ingests (deliveries, with Redis) before a delivery is moved to the dead letters.
     pub max_attempts: u32,
     /// With Redis: how long an entry a replica took may stay unapplied before another replica
-    /// takes it over (the first replica is presumed dead). Longer than the slowest ingest.
+    /// takes it over (the first replica is presumed dead). Longer than the slowest ingest;
+    /// an entry whose replica waits longer than this for the ingest lock may be taken over
+    /// and applied twice (harmless).
     pub claim_timeout: Duration,
 }
 
