@@ -37,6 +37,5 @@ pub use location::{file_path, redact};
 pub(crate) use model::{MAX_KEY_BYTES, MAX_VALUE_BYTES, now_ms};
 pub use model::{Record, StateError, Table};
 pub(crate) use rate::{RateCount, RateVerdict};
-// The webhook queue's Redis Stream names this type.
-#[allow(unused_imports)]
+// The webhook queue's Redis Stream and ingest lock name this type.
 pub(crate) use redis_store::RedisHandle;
