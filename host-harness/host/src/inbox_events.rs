@@ -3,18 +3,27 @@
 //! subscriptions).
 //!
 //! The webhook worker publishes, after each successful ingest, the
-//! customers who got a new inbound message stored by it. Only this process
-//! hears of it: with several replicas sharing one state store, a message
-//! ingested by another replica notifies that replica's clients, not this
-//! one's (a client can still read it through the tools or resources, and
-//! the tools' `next_check_after` hint tells it when to look again).
+//! customers who got a new inbound message stored by it ([`InboxNotifier`]).
+//! Its own listeners hear of it at once. With the state on Redis, the other
+//! replicas sharing that store hear of it too, through Redis pub/sub
+//! ([`redis_fanout`]), each event once. Pub/sub is fire-and-forget: a
+//! replica not subscribed at that moment (Redis restarting, its connection
+//! being re-established) misses the event; its clients can still read the
+//! message through the tools or resources, and the tools'
+//! `next_check_after` hint tells them when to look again. With the file
+//! store there is one process, and nothing travels.
 //!
 //! The events carry nothing but the customer's number, never content, and
 //! are never logged.
 
+mod redis_fanout;
+
 use std::sync::OnceLock;
 
 use tokio::sync::broadcast;
+
+pub(crate) use redis_fanout::RedisFanout;
+use crate::store::RedisHandle;
 
 /// Events a slow listener may fall behind by before it misses some (it is
 /// then told it lagged, and treats every conversation as changed).
@@ -59,6 +68,49 @@ impl InboxEvents {
 pub fn global() -> &'static InboxEvents {
     static GLOBAL: OnceLock<InboxEvents> = OnceLock::new();
     GLOBAL.get_or_init(InboxEvents::new)
+}
+
+/// What the webhook worker tells after an ingest: this process's
+/// listeners, and with Redis the other replicas' too.
+pub(crate) struct InboxNotifier {
+    local: InboxEvents,
+    fanout: Option<RedisFanout>,
+}
+
+impl InboxNotifier {
+    /// Tells `local`'s listeners, and fans out over `redis` when there is
+    /// one (which needs a Tokio runtime; without one, only `local` hears).
+    pub(crate) fn new(local: InboxEvents, redis: Option<&RedisHandle>) -> InboxNotifier {
+        let fanout = match redis {
+            Some(redis) if tokio::runtime::Handle::try_current().is_ok() => {
+                Some(RedisFanout::start(redis, local.clone()))
+            }
+            Some(_) => {
+                tracing::warn!(
+                    "no async runtime: other replicas are not told of the messages this one \
+                     ingests"
+                );
+                None
+            }
+            None => None,
+        };
+        InboxNotifier { local, fanout }
+    }
+
+    /// Tells that each of `customers` (E.164 with `+`) has new messages:
+    /// this process's listeners now, the other replicas' in the background.
+    pub(crate) fn published(&self, customers: &[String]) {
+        self.local.published(customers);
+        if let Some(fanout) = &self.fanout {
+            fanout.publish(customers);
+        }
+    }
+
+    /// The fan-out over Redis, if any.
+    #[cfg(test)]
+    pub(crate) fn fanout(&self) -> Option<&RedisFanout> {
+        self.fanout.as_ref()
+    }
 }
 
 #[cfg(test)]

@@ -38,6 +38,8 @@ pub(super) struct Sweep {
 #[derive(Clone)]
 pub(crate) struct RedisHandle {
     connection: ConnectionManager,
+    /// For the dedicated connections a multiplexed one cannot serve (pub/sub).
+    client: redis::Client,
     namespace: Arc<str>,
     /// The URL without credentials, for messages.
     name: Arc<str>,
@@ -84,7 +86,7 @@ impl RedisHandle {
             .set_response_timeout(Some(TIMEOUT))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
-        let connection = ConnectionManager::new_with_config(client, config)
+        let connection = ConnectionManager::new_with_config(client.clone(), config)
             .await
             .map_err(|e| {
                 if e.kind() == redis::ErrorKind::AuthenticationFailed || e.code().is_some() {
@@ -102,6 +104,7 @@ impl RedisHandle {
             })?;
         Ok(RedisHandle {
             connection,
+            client,
             namespace: target.namespace.as_str().into(),
             name,
             sweep: Arc::default(),
@@ -111,6 +114,12 @@ impl RedisHandle {
     /// A clone of the process's connection (multiplexed, reconnecting).
     pub(crate) fn connection(&self) -> ConnectionManager {
         self.connection.clone()
+    }
+
+    /// The client the process's connection came from, for a dedicated
+    /// connection (a pub/sub subscription).
+    pub(crate) fn client(&self) -> &redis::Client {
+        &self.client
     }
 
     /// The namespaced name of a key: `<namespace>:<suffix>`.

@@ -12,6 +12,7 @@ use super::stream::StreamQueue;
 use super::stream_worker;
 use super::types::{DeadLetter, QueueDepth, WebhookOptions, WebhookStats};
 use crate::caps::vault;
+use crate::inbox_events::{InboxEvents, InboxNotifier};
 use crate::runtime::Runtime;
 use crate::store::StateError;
 
@@ -40,7 +41,18 @@ impl Webhooks {
     /// The queue lives in the runtime's state store: a Redis Stream when the store is Redis,
     /// else the file's queue table.
     pub fn new(runtime: Arc<Runtime>, options: WebhookOptions) -> Webhooks {
+        Webhooks::telling(runtime, options, crate::inbox_events::global().clone())
+    }
+
+    /// [`Webhooks::new`] telling `events` (and, with Redis, the other replicas) of the
+    /// customers with new messages.
+    pub(crate) fn telling(
+        runtime: Arc<Runtime>,
+        options: WebhookOptions,
+        events: InboxEvents,
+    ) -> Webhooks {
         let store = runtime.capabilities().state.clone();
+        let inbox = InboxNotifier::new(events, store.redis());
         let backend = match store.redis() {
             Some(redis) => Backend::Stream {
                 stream: StreamQueue::new(redis, store.seal().clone()),
@@ -65,6 +77,7 @@ impl Webhooks {
                 backend,
                 ingest: Ingest {
                     lock: IngestLock::for_runtime(&runtime),
+                    inbox,
                     runtime,
                     options,
                     wake: Notify::new(),

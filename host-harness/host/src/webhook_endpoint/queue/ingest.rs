@@ -8,6 +8,7 @@ use tokio::sync::Notify;
 
 use super::ingest_lock::IngestLock;
 use super::types::{MALFORMED_PREFIX, WebhookOptions, WebhookStats};
+use crate::inbox_events::InboxNotifier;
 use crate::runtime::Runtime;
 
 #[derive(Default)]
@@ -38,6 +39,8 @@ pub(super) struct Ingest {
     pub(super) counters: Counters,
     /// Serialises ingest across the replicas sharing a Redis store.
     pub(super) lock: IngestLock,
+    /// Who hears of the customers with new messages.
+    pub(super) inbox: InboxNotifier,
 }
 
 impl Ingest {
@@ -96,7 +99,7 @@ impl Ingest {
             );
         }
         // Clients subscribed to these conversations' resources hear of the new messages.
-        crate::inbox_events::global().published(&report.conversations);
+        self.inbox.published(&report.conversations);
         Ingested::Applied
     }
 
