@@ -9,4 +9,4 @@ mod sandbox_kinds;
 mod serve_seed;
 mod storage;
 mod visibility;
-mod wiring;
+pub(crate) mod wiring;

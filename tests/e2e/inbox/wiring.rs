@@ -174,9 +174,17 @@ impl Inbox {
 
     /// Opens a 2025-11-25 session as the app whose `key` it carries.
     pub async fn session(&self, key: Option<&str>) -> Session {
+        Session::open(&self.mcp_url, self.http.clone(), key).await
+    }
+}
+
+impl Session {
+    /// Opens a 2025-11-25 session on the MCP endpoint at `url`, as the app
+    /// whose `key` it carries.
+    pub async fn open(url: &str, http: reqwest::Client, key: Option<&str>) -> Session {
         let mut session = Session {
-            url: self.mcp_url.clone(),
-            http: self.http.clone(),
+            url: url.to_string(),
+            http,
             key: key.map(str::to_string),
             id: None,
             next_id: 0,

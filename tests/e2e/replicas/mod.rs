@@ -4,6 +4,7 @@
 
 mod crashes;
 mod harness;
+mod inbox_fanout;
 mod nginx_routing;
 pub(crate) mod redis_server;
 mod shared_state;

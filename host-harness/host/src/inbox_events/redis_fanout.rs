@@ -35,6 +35,7 @@ pub(crate) struct RedisFanout {
     redis: RedisHandle,
     channel: String,
     origin: Arc<str>,
+    #[cfg(test)]
     subscriptions: watch::Receiver<u64>,
     listener: AbortHandle,
 }
@@ -51,7 +52,7 @@ impl RedisFanout {
     pub(crate) fn start(redis: &RedisHandle, events: InboxEvents) -> RedisFanout {
         let channel = redis.key("inbox-events");
         let origin: Arc<str> = format!("{:016x}", rand::random::<u64>()).into();
-        let (subscribed, subscriptions) = watch::channel(0);
+        let (subscribed, _subscriptions) = watch::channel(0);
         let listener = tokio::spawn(listen(
             redis.client().clone(),
             redis.name().to_string(),
@@ -65,7 +66,8 @@ impl RedisFanout {
             redis: redis.clone(),
             channel,
             origin,
-            subscriptions,
+            #[cfg(test)]
+            subscriptions: _subscriptions,
             listener,
         }
     }
@@ -102,6 +104,7 @@ impl RedisFanout {
 
     /// How many times the listener has (re)subscribed: it changes each time
     /// the subscription is established again.
+    #[cfg(test)]
     pub(crate) fn subscriptions(&self) -> watch::Receiver<u64> {
         self.subscriptions.clone()
     }
