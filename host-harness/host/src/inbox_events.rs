@@ -22,8 +22,9 @@ use std::sync::OnceLock;
 
 use tokio::sync::broadcast;
 
-pub(crate) use redis_fanout::RedisFanout;
+use crate::runtime::Runtime;
 use crate::store::RedisHandle;
+pub(crate) use redis_fanout::RedisFanout;
 
 /// Events a slow listener may fall behind by before it misses some (it is
 /// then told it lagged, and treats every conversation as changed).
@@ -70,6 +71,22 @@ pub fn global() -> &'static InboxEvents {
     GLOBAL.get_or_init(InboxEvents::new)
 }
 
+/// Forwards into [`global`] what the other replicas sharing `runtime`'s
+/// Redis store publish, while it is kept; `None` with the file store. For a
+/// process serving MCP without the webhook endpoint (the endpoint's
+/// `Webhooks` already does this).
+pub fn follow_other_replicas(runtime: &Runtime) -> Option<OtherReplicas> {
+    let redis = runtime.capabilities().state.redis()?;
+    Some(OtherReplicas {
+        _fanout: RedisFanout::start(redis, |customer| global().published(&[customer])),
+    })
+}
+
+/// The subscription [`follow_other_replicas`] keeps up; dropping it stops it.
+pub struct OtherReplicas {
+    _fanout: RedisFanout,
+}
+
 /// What the webhook worker tells after an ingest: this process's
 /// listeners, and with Redis the other replicas' too.
 pub(crate) struct InboxNotifier {
@@ -83,7 +100,10 @@ impl InboxNotifier {
     pub(crate) fn new(local: InboxEvents, redis: Option<&RedisHandle>) -> InboxNotifier {
         let fanout = match redis {
             Some(redis) if tokio::runtime::Handle::try_current().is_ok() => {
-                Some(RedisFanout::start(redis, local.clone()))
+                let local = local.clone();
+                Some(RedisFanout::start(redis, move |customer| {
+                    local.published(&[customer])
+                }))
             }
             Some(_) => {
                 tracing::warn!(

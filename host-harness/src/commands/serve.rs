@@ -141,6 +141,12 @@ pub async fn run(
         }
         None => (None, None),
     };
+    // Without the endpoint, this replica's subscribed clients still hear of the
+    // messages the others ingest.
+    let _other_replicas = webhook_queue
+        .is_none()
+        .then(|| whatsapp_host::inbox_events::follow_other_replicas(harness.runtime()))
+        .flatten();
     if let Some(sandbox) = &sandbox {
         if webhook_server.is_some()
             && let Err(e) = sandbox.verify_webhook().await

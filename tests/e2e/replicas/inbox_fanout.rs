@@ -52,9 +52,11 @@ async fn a_client_subscribed_on_one_replica_is_told_once_of_a_message_another_re
     // queue: b ingests it, and a hears of it through Redis once it runs again.
     a.freeze(true);
     sandbox.inbound(CUSTOMER, "Hi, where is my order?").await;
-    eventually(Duration::from_secs(60), "replica b applied the delivery", || async {
-        (applied(&b).await >= 1.0).then_some(())
-    })
+    eventually(
+        Duration::from_secs(60),
+        "replica b applied the delivery",
+        || async { (applied(&b).await >= 1.0).then_some(()) },
+    )
     .await;
     a.freeze(false);
     assert_eq!(

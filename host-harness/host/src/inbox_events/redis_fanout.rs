@@ -2,8 +2,8 @@
 //!
 //! Each replica PUBLISHes the customers it ingested new messages for on
 //! `<namespace>:inbox-events`, and keeps a dedicated connection SUBSCRIBEd to
-//! it, forwarding what the other replicas published into its own
-//! [`InboxEvents`]. A message reads `<origin> <customer>`: `origin` is a
+//! it, forwarding what the other replicas published into its own broadcast
+//! (`InboxEvents`). A message reads `<origin> <customer>`: `origin` is a
 //! random id of this fan-out, so a replica skips its own messages (it has
 //! already told its listeners, without waiting for Redis).
 //!
@@ -20,7 +20,6 @@ use futures_core::Stream;
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
-use super::InboxEvents;
 use crate::store::RedisHandle;
 
 /// The first wait before reconnecting, doubled up to [`MAX_BACKOFF`].
@@ -47,9 +46,12 @@ impl Drop for RedisFanout {
 }
 
 impl RedisFanout {
-    /// Starts listening on `redis`'s channel for `events`; needs a Tokio
-    /// runtime.
-    pub(crate) fn start(redis: &RedisHandle, events: InboxEvents) -> RedisFanout {
+    /// Starts listening on `redis`'s channel, handing each customer another
+    /// replica published to `deliver`; needs a Tokio runtime.
+    pub(crate) fn start(
+        redis: &RedisHandle,
+        deliver: impl Fn(String) + Send + 'static,
+    ) -> RedisFanout {
         let channel = redis.key("inbox-events");
         let origin: Arc<str> = format!("{:016x}", rand::random::<u64>()).into();
         let (subscribed, _subscriptions) = watch::channel(0);
@@ -58,7 +60,7 @@ impl RedisFanout {
             redis.name().to_string(),
             channel.clone(),
             origin.clone(),
-            events,
+            deliver,
             subscribed,
         ))
         .abort_handle();
@@ -117,7 +119,7 @@ async fn listen(
     store: String,
     channel: String,
     origin: Arc<str>,
-    events: InboxEvents,
+    deliver: impl Fn(String),
     subscribed: watch::Sender<u64>,
 ) {
     let mut backoff = FIRST_BACKOFF;
@@ -136,9 +138,10 @@ async fn listen(
                 while let Some(message) =
                     std::future::poll_fn(|cx| Pin::new(&mut messages).poll_next(cx)).await
                 {
-                    if let Some(customer) = from_another_replica(message.get_payload_bytes(), &origin)
+                    if let Some(customer) =
+                        from_another_replica(message.get_payload_bytes(), &origin)
                     {
-                        events.published(&[customer]);
+                        deliver(customer);
                     }
                 }
                 tracing::warn!(
@@ -159,12 +162,11 @@ async fn listen(
 
 /// The customer of a message another replica published; `None` for this
 /// replica's own and for anything that is not `<origin> +<digits>`.
-fn from_another_replica(payload: &[u8], own: &str) -> Option<String> {
+pub(super) fn from_another_replica(payload: &[u8], own: &str) -> Option<String> {
     let text = std::str::from_utf8(payload).ok()?;
     let (origin, customer) = text.split_once(' ')?;
     let digits = customer.strip_prefix('+')?;
-    let is_number =
-        (1..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+    let is_number = (1..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
     (origin != own && is_number).then(|| customer.to_string())
 }
 

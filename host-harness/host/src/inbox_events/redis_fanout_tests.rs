@@ -121,8 +121,16 @@ async fn each_replica_hears_once_of_a_customer_whichever_replica_ingested_the_me
         // same customer a second time.
         watcher.saw(customer).await;
         watcher.publish_from_elsewhere(sentinel).await;
-        assert_eq!(a.next().await, sentinel, "replica a heard of {customer} once");
-        assert_eq!(b.next().await, sentinel, "replica b heard of {customer} once");
+        assert_eq!(
+            a.next().await,
+            sentinel,
+            "replica a heard of {customer} once"
+        );
+        assert_eq!(
+            b.next().await,
+            sentinel,
+            "replica b heard of {customer} once"
+        );
     }
 }
 
@@ -149,7 +157,10 @@ async fn the_fan_out_resumes_after_redis_restarts() {
         if let Ok(heard) = tokio::time::timeout(Duration::from_millis(300), a.listener.recv()).await
         {
             let heard = heard.unwrap();
-            assert!(published.contains(&heard), "{heard} is one of b's customers");
+            assert!(
+                published.contains(&heard),
+                "{heard} is one of b's customers"
+            );
             return;
         }
     }
@@ -163,7 +174,10 @@ fn only_other_replicas_numbers_are_forwarded() {
         from_another_replica(b"00000000000000bb +15550000001", own),
         Some("+15550000001".to_string())
     );
-    assert_eq!(from_another_replica(b"00000000000000aa +15550000001", own), None);
+    assert_eq!(
+        from_another_replica(b"00000000000000aa +15550000001", own),
+        None
+    );
     for junk in [
         &b"00000000000000bb hello"[..],
         b"00000000000000bb +1555 0000001",

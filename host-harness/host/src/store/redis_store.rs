@@ -39,7 +39,7 @@ pub(super) struct Sweep {
 pub(crate) struct RedisHandle {
     connection: ConnectionManager,
     /// For the dedicated connections a multiplexed one cannot serve (pub/sub).
-    client: redis::Client,
+    client: Arc<redis::Client>,
     namespace: Arc<str>,
     /// The URL without credentials, for messages.
     name: Arc<str>,
@@ -104,7 +104,7 @@ impl RedisHandle {
             })?;
         Ok(RedisHandle {
             connection,
-            client,
+            client: Arc::new(client),
             namespace: target.namespace.as_str().into(),
             name,
             sweep: Arc::default(),
