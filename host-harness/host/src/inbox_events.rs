@@ -87,6 +87,14 @@ pub struct OtherReplicas {
     _fanout: RedisFanout,
 }
 
+impl OtherReplicas {
+    /// The fan-out kept up.
+    #[cfg(test)]
+    pub(crate) fn fanout(&self) -> &RedisFanout {
+        &self._fanout
+    }
+}
+
 /// What the webhook worker tells after an ingest: this process's
 /// listeners, and with Redis the other replicas' too.
 pub(crate) struct InboxNotifier {

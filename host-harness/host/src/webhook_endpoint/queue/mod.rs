@@ -24,6 +24,8 @@
 
 mod file;
 mod hooks;
+#[cfg(test)]
+mod inbox_fanout_tests;
 mod ingest;
 mod ingest_lock;
 #[cfg(test)]

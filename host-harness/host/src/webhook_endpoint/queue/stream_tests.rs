@@ -34,7 +34,10 @@ pub(super) async fn connector(redis: &TestRedis) -> Connector {
 }
 
 /// [`connector`] with `tweak` applied to its settings.
-async fn connector_with(redis: &TestRedis, tweak: impl FnOnce(&mut Settings)) -> Connector {
+pub(super) async fn connector_with(
+    redis: &TestRedis,
+    tweak: impl FnOnce(&mut Settings),
+) -> Connector {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let dir = tempfile::tempdir().unwrap();
