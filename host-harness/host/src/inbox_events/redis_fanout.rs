@@ -9,8 +9,9 @@
 //!
 //! Redis pub/sub is fire-and-forget: a replica that is not subscribed at
 //! the moment (Redis restarting, its connection being re-established)
-//! misses the event. Publishing never blocks ingest: it runs in a task of
-//! its own and a failure is only counted in the logs, without the numbers.
+//! misses the event. A PING every 15 s notices a connection that died
+//! without closing. Publishing never blocks ingest: it runs in a task of
+//! its own, and a failure is logged as a count, without the numbers.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -25,8 +26,14 @@ use crate::store::RedisHandle;
 /// The first wait before reconnecting, doubled up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-/// How long connecting and subscribing may take before it is retried.
+/// How long connecting, subscribing or a ping may take before it is retried.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often an idle subscription is checked with a PING (often in tests, so
+/// that they exercise it).
+#[cfg(not(test))]
+const HEARTBEAT: Duration = Duration::from_secs(15);
+#[cfg(test)]
+const HEARTBEAT: Duration = Duration::from_millis(20);
 
 /// This replica's side of the fan-out: publishes its customers, and
 /// forwards the others' into the local broadcast while it lives.
@@ -134,14 +141,28 @@ async fn listen(
             Ok(Ok(pubsub)) => {
                 backoff = FIRST_BACKOFF;
                 subscribed.send_modify(|n| *n += 1);
-                let mut messages = pubsub.into_on_message();
-                while let Some(message) =
-                    std::future::poll_fn(|cx| Pin::new(&mut messages).poll_next(cx)).await
-                {
-                    if let Some(customer) =
-                        from_another_replica(message.get_payload_bytes(), &origin)
-                    {
-                        deliver(customer);
+                let (mut sink, mut messages) = pubsub.split();
+                let mut heartbeat = tokio::time::interval(HEARTBEAT);
+                heartbeat.tick().await;
+                loop {
+                    tokio::select! {
+                        message = next_message(&mut messages) => {
+                            let Some(message) = message else { break };
+                            if let Some(customer) =
+                                from_another_replica(message.get_payload_bytes(), &origin)
+                            {
+                                deliver(customer);
+                            }
+                        }
+                        _ = heartbeat.tick() => {
+                            // A connection that died without closing (a network cut) only
+                            // shows when asked: reconnect rather than wait forever.
+                            let answered =
+                                tokio::time::timeout(CONNECT_TIMEOUT, sink.ping::<redis::Value>()).await;
+                            if !matches!(answered, Ok(Ok(_))) {
+                                break;
+                            }
+                        }
                     }
                 }
                 tracing::warn!(
@@ -158,6 +179,11 @@ async fn listen(
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// The next message of `messages`; `None` once the connection is gone.
+async fn next_message(messages: &mut redis::aio::PubSubStream) -> Option<redis::Msg> {
+    std::future::poll_fn(|cx| Pin::new(&mut *messages).poll_next(cx)).await
 }
 
 /// The customer of a message another replica published; `None` for this

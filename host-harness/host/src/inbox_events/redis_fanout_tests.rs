@@ -132,6 +132,9 @@ async fn each_replica_hears_once_of_a_customer_whichever_replica_ingested_the_me
             "replica b heard of {customer} once"
         );
     }
+    // The heartbeat pings (every 20 ms in tests) kept each subscription, never replaced it.
+    assert_eq!(a.subscriptions(), 1, "replica a subscribed once");
+    assert_eq!(b.subscriptions(), 1, "replica b subscribed once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
