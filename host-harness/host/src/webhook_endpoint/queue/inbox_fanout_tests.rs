@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::hooks::Webhooks;
-use super::stream_tests::{connector, connector_with, options};
+use super::test_support::{connector, connector_with, options};
 use crate::inbox_events::{self, InboxEvents};
 use crate::store::test_redis::TestRedis;
 

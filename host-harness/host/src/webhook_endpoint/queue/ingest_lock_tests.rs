@@ -8,7 +8,7 @@ use tokio::sync::watch;
 
 use super::hooks::Webhooks;
 use super::ingest_lock::IngestLock;
-use super::stream_tests::{conn, connector, deployment_store, eventually, options};
+use super::test_support::{conn, connector, deployment_store, eventually, options};
 use crate::store::test_redis::TestRedis;
 
 const LOCK_KEY: &str = "whatsapp:lock:ingest";

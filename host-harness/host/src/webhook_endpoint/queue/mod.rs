@@ -34,6 +34,8 @@ mod stream;
 #[cfg(test)]
 mod stream_tests;
 mod stream_worker;
+#[cfg(test)]
+mod test_support;
 mod types;
 
 pub use hooks::Webhooks;
