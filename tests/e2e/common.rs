@@ -219,3 +219,89 @@ pub fn assert_matches_output_schema(env: &Env, tool: &str, value: &Value) {
         "{tool} result does not match its output schema: {errors:?}\n{value}"
     );
 }
+
+/// `host-harness serve` as a child process speaking newline-delimited
+/// JSON-RPC over its stdio, already initialised (2025-11-25).
+pub struct StdioServer {
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    stdout: tokio::io::BufReader<tokio::process::ChildStdout>,
+}
+
+impl StdioServer {
+    /// Starts `host-harness serve ARGS` with `envs` and initialises a session.
+    pub async fn start(args: &[&str], envs: &[(&str, &str)]) -> StdioServer {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_host-harness"))
+            .arg("serve")
+            .args(args)
+            .envs(envs.iter().copied())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut io = StdioServer {
+            stdin: child.stdin.take().unwrap(),
+            stdout: tokio::io::BufReader::new(child.stdout.take().unwrap()),
+            child,
+        };
+        let init = serde_json::json!({"protocolVersion": "2025-11-25", "capabilities": {},
+                                      "clientInfo": {"name": "e2e", "version": "0"}});
+        io.request(0, "initialize", init).await;
+        io.send(serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await;
+        io
+    }
+
+    async fn send(&mut self, msg: Value) {
+        use tokio::io::AsyncWriteExt as _;
+        self.stdin
+            .write_all(format!("{msg}\n").as_bytes())
+            .await
+            .unwrap();
+    }
+
+    /// Sends a request and returns the response with its `id` (skipping
+    /// notifications); stdout must carry nothing but JSON-RPC.
+    pub async fn request(&mut self, id: u64, method: &str, params: Value) -> Value {
+        use tokio::io::AsyncBufReadExt as _;
+        self.send(
+            serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
+        )
+        .await;
+        loop {
+            let mut line = String::new();
+            tokio::time::timeout(Duration::from_secs(120), self.stdout.read_line(&mut line))
+                .await
+                .expect("the server answers")
+                .unwrap();
+            let v: Value = serde_json::from_str(&line).expect("stdout carries JSON-RPC only");
+            if v["id"] == id {
+                return v;
+            }
+        }
+    }
+
+    /// A `tools/call`'s result.
+    pub async fn tool(&mut self, id: u64, name: &str, args: Value) -> Value {
+        let reply = self
+            .request(
+                id,
+                "tools/call",
+                serde_json::json!({"name": name, "arguments": args}),
+            )
+            .await;
+        reply["result"].clone()
+    }
+
+    /// Closes stdin and asserts the server then exits cleanly.
+    pub async fn finish(mut self) {
+        drop(self.stdin);
+        let status = tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .expect("the server exits after EOF on stdin")
+            .unwrap();
+        assert!(status.success(), "{status}");
+    }
+}

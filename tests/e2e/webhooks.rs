@@ -15,7 +15,7 @@ use whatsapp_host::tool::{ErrorKind, ToolError};
 use whatsapp_host::webhook_endpoint::{self, WebhookOptions, WebhookServer, Webhooks};
 use whatsapp_sandbox::{WebhookBehaviour, WebhookKind, webhook_signature};
 
-use crate::common::{CUSTOMER, CUSTOMER_DIGITS, Env, EnvBuilder};
+use crate::common::{CUSTOMER, CUSTOMER_DIGITS, Env, EnvBuilder, StdioServer};
 
 const DEADLINE: Duration = Duration::from_secs(15);
 
@@ -1094,76 +1094,14 @@ async fn an_ingest_that_keeps_failing_is_retried_with_backoff_then_moved_aside()
 
 // ---------------------------------------------------------------- the binary
 
-/// Newline-delimited JSON-RPC over a child's stdio.
-struct Stdio {
-    child: tokio::process::Child,
-    stdin: tokio::process::ChildStdin,
-    stdout: tokio::io::BufReader<tokio::process::ChildStdout>,
-}
-
-impl Stdio {
-    async fn send(&mut self, msg: Value) {
-        use tokio::io::AsyncWriteExt as _;
-        self.stdin
-            .write_all(format!("{msg}\n").as_bytes())
-            .await
-            .unwrap();
-    }
-
-    async fn request(&mut self, id: u64, method: &str, params: Value) -> Value {
-        use tokio::io::AsyncBufReadExt as _;
-        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
-            .await;
-        loop {
-            let mut line = String::new();
-            tokio::time::timeout(Duration::from_secs(120), self.stdout.read_line(&mut line))
-                .await
-                .expect("the server answers")
-                .unwrap();
-            let v: Value = serde_json::from_str(&line).expect("stdout carries JSON-RPC only");
-            if v["id"] == id {
-                return v;
-            }
-        }
-    }
-
-    async fn tool(&mut self, id: u64, name: &str, args: Value) -> Value {
-        let reply = self
-            .request(id, "tools/call", json!({"name": name, "arguments": args}))
-            .await;
-        reply["result"].clone()
-    }
-}
-
 #[tokio::test]
 async fn serve_with_the_sandbox_wires_its_webhooks_to_the_endpoint_with_no_setup() {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_host-harness"))
-        .args([
-            "serve",
-            "--sandbox",
-            "--webhook",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut io = Stdio {
-        stdin: child.stdin.take().unwrap(),
-        stdout: tokio::io::BufReader::new(child.stdout.take().unwrap()),
-        child,
-    };
-    let init = json!({"protocolVersion": "2025-11-25", "capabilities": {},
-                      "clientInfo": {"name": "e2e", "version": "0"}});
-    io.request(0, "initialize", init).await;
-    io.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-        .await;
+    let webhook = format!("127.0.0.1:{port}");
+    let mut io = StdioServer::start(&["--sandbox", "--webhook", &webhook], &[]).await;
 
     let sent = io
         .tool(
@@ -1202,12 +1140,7 @@ async fn serve_with_the_sandbox_wires_its_webhooks_to_the_endpoint_with_no_setup
         .unwrap();
     assert_eq!(a.status().as_u16(), 403);
 
-    drop(io.stdin);
-    let status = tokio::time::timeout(Duration::from_secs(10), io.child.wait())
-        .await
-        .expect("the server exits after EOF on stdin")
-        .unwrap();
-    assert!(status.success(), "{status}");
+    io.finish().await;
 }
 
 #[tokio::test]
@@ -1215,24 +1148,7 @@ async fn serve_with_inbound_from_accepts_a_free_form_send_right_after_initialize
     // Several fresh servers: on code that answered before the inbound message
     // was applied, a send this early found the window closed (131047).
     for run in 0..3 {
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_host-harness"))
-            .args(["serve", "--sandbox", "--inbound-from", CUSTOMER])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut io = Stdio {
-            stdin: child.stdin.take().unwrap(),
-            stdout: tokio::io::BufReader::new(child.stdout.take().unwrap()),
-            child,
-        };
-        let init = json!({"protocolVersion": "2025-11-25", "capabilities": {},
-                          "clientInfo": {"name": "e2e", "version": "0"}});
-        io.request(0, "initialize", init).await;
-        io.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-            .await;
+        let mut io = StdioServer::start(&["--sandbox", "--inbound-from", CUSTOMER], &[]).await;
         let sent = io
             .tool(
                 1,
@@ -1245,11 +1161,6 @@ async fn serve_with_inbound_from_accepts_a_free_form_send_right_after_initialize
             sent["structuredContent"]["message_id"].is_string(),
             "run {run}: {sent}"
         );
-        drop(io.stdin);
-        let status = tokio::time::timeout(Duration::from_secs(10), io.child.wait())
-            .await
-            .expect("the server exits after EOF on stdin")
-            .unwrap();
-        assert!(status.success(), "{status}");
+        io.finish().await;
     }
 }
