@@ -116,4 +116,4 @@ pub use model::faults::{Fault, FaultKind};
 pub use model::inbound::{InboundButton, InboundKind, InboundMessage};
 pub use model::template_admin::TemplateChange;
 pub use records::{ReceivedMessage, RecordedRequest, SentMessage, TemplateSnapshot};
-pub use sandbox::{Sandbox, run_standalone};
+pub use sandbox::{GivenCredentials, Sandbox, run_standalone};

@@ -279,9 +279,24 @@ fn base_url_for(addr: SocketAddr) -> String {
     }
 }
 
+/// Which of the sandbox's credentials the operator gave (from the environment, shared with the
+/// gateways): those are never logged; generated ones are, since the operator needs them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GivenCredentials {
+    /// The access token came from the operator.
+    pub access_token: bool,
+    /// The app secret came from the operator.
+    pub app_secret: bool,
+}
+
 /// Runs a sandbox until Ctrl-C (for `host-harness sandbox --port N`). Logs, on stderr through
-/// `tracing`, what a client needs: base URL, phone-number id, WABA id and the token.
-pub async fn run_standalone(cfg: SandboxConfig, addr: SocketAddr) -> anyhow::Result<()> {
+/// `tracing`, what a client needs: base URL, phone-number id, WABA id and the credentials it
+/// generated (not those in `given`).
+pub async fn run_standalone(
+    cfg: SandboxConfig,
+    addr: SocketAddr,
+    given: GivenCredentials,
+) -> anyhow::Result<()> {
     let sandbox = Sandbox::start_on(cfg, addr).await?;
     let cfg = sandbox.config();
     tracing::info!(
@@ -291,14 +306,25 @@ pub async fn run_standalone(cfg: SandboxConfig, addr: SocketAddr) -> anyhow::Res
         display_phone_number = %cfg.display_phone_number,
         "WhatsApp Cloud API sandbox running (Ctrl-C to stop)"
     );
-    // Printing the token is the point of standalone mode: the operator must configure the
-    // connector with it. It is a throwaway sandbox credential, never a Meta one.
-    tracing::info!(access_token = %cfg.access_token, "sandbox access token");
+    // Printing a generated token is the point of standalone mode: the operator must configure
+    // the connector with it. It is a throwaway sandbox credential, never a Meta one. One the
+    // operator gave is already known to them, and stays out of the logs.
+    let shown = |given: bool, value: &str| {
+        if given {
+            "(as given in the environment)".to_string()
+        } else {
+            value.to_string()
+        }
+    };
+    tracing::info!(
+        access_token = %shown(given.access_token, &cfg.access_token),
+        "sandbox access token"
+    );
     // Likewise the sandbox app's credentials, for `host-harness connect --app-id ID
     // --dialog-base-url BASE_URL` against it.
     tracing::info!(
         app_id = %cfg.oauth.app_id,
-        app_secret = %cfg.app_secret,
+        app_secret = %shown(given.app_secret, &cfg.app_secret),
         "sandbox app (Facebook Login at {}/{{version}}/dialog/oauth)",
         sandbox.base_url()
     );

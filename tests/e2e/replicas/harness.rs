@@ -79,6 +79,8 @@ fn after(lines: &[String], prefix: &str) -> Option<String> {
 /// One standalone `host-harness sandbox` process, shared by the replicas.
 pub struct SandboxProcess {
     pub base_url: String,
+    /// What it wrote to stderr (its start-up lines, then up to 2,000 more).
+    pub stderr: Log,
     http: Client,
     _child: Child,
 }
@@ -101,12 +103,14 @@ impl SandboxProcess {
             cmd.args(["--webhook-url", url]);
         }
         let mut child = cmd.spawn().unwrap();
-        read_stderr_until(&mut child, "the standalone sandbox", |lines| {
-            lines.iter().any(|l| l.contains("sandbox running"))
+        // Its last start-up line names the sandbox app.
+        let stderr = read_stderr_until(&mut child, "the standalone sandbox", |lines| {
+            lines.iter().any(|l| l.contains("sandbox app"))
         })
         .await;
         SandboxProcess {
             base_url: format!("http://127.0.0.1:{port}"),
+            stderr,
             http: http_client(),
             _child: child,
         }

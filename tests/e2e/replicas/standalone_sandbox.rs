@@ -8,7 +8,7 @@ use std::time::Duration;
 use hmac::{Hmac, Mac as _};
 use sha2::Sha256;
 
-use super::harness::{APP_SECRET, CUSTOMER, SandboxProcess, eventually};
+use super::harness::{ACCESS_TOKEN, APP_SECRET, CUSTOMER, SandboxProcess, eventually};
 
 /// (X-Hub-Signature-256, body) of each POST received.
 type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
@@ -65,6 +65,15 @@ async fn the_standalone_sandbox_signs_with_the_secret_from_the_environment_and_p
     );
     let text = String::from_utf8(body).unwrap();
     assert!(text.contains(&id), "the inbound message {id} is in {text}");
+
+    // Credentials the operator gave stay out of its logs.
+    let log = sandbox.stderr.lock().unwrap().join("\n");
+    assert!(log.contains("sandbox access token"), "{log}");
+    assert!(!log.contains(APP_SECRET), "the app secret is logged: {log}");
+    assert!(
+        !log.contains(ACCESS_TOKEN),
+        "the access token is logged: {log}"
+    );
 }
 
 /// `host-harness sandbox ARGS` with `env`: (success, stderr).

@@ -224,6 +224,10 @@ pub async fn run_standalone(options: StandaloneOptions) -> anyhow::Result<ExitCo
             webhook_callback: options.webhook_url,
             ..SandboxConfig::default()
         };
+        let given = whatsapp_sandbox::GivenCredentials {
+            access_token: options.access_token.is_some(),
+            app_secret: options.app_secret.is_some(),
+        };
         if let Some(secret) = options.app_secret {
             config.app_secret = secret;
         }
@@ -233,7 +237,7 @@ pub async fn run_standalone(options: StandaloneOptions) -> anyhow::Result<ExitCo
         let addr = options
             .addr
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8089)));
-        whatsapp_sandbox::run_standalone(config, addr).await?;
+        whatsapp_sandbox::run_standalone(config, addr, given).await?;
         Ok(ExitCode::SUCCESS)
     }
     #[cfg(not(feature = "sandbox"))]
